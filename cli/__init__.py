@@ -1,0 +1,1 @@
+"""The ``playbook`` command line: a thin click layer over :mod:`engine`."""

@@ -1,0 +1,279 @@
+"""``playbook``: run, validate and test customer-success playbooks.
+
+Each command parses its arguments, calls :mod:`engine`, and formats the
+result. Engine errors become messages here, never tracebacks: exit 1 for an
+invalid playbook, a failed test or a strict-mode event error, exit 2 for a
+usage error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import click
+
+from engine import Engine, EngineError, Playbook, PlaybookError, SourceEvent, UsageError, load_playbook, read_events
+from engine.errors import Diagnostic, EventError
+from engine.output import FORMATS as OUTPUT_FORMATS
+from engine.output import write_actions
+from engine.schema import schema_text
+from engine.summary import RunSummary
+from engine.testing import run_test_file
+from engine.timecalc import format_time
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="playbook-engine", prog_name="playbook")
+def main() -> None:
+    """Rule engine for customer-success playbooks: SLAs, cadences and signals over event logs."""
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def playbook_files(paths: tuple[str, ...]) -> list[str]:
+    """Expand directories into their *.yaml / *.yml files (sorted, not recursive)."""
+    files: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(
+                os.path.join(path, name) for name in os.listdir(path) if name.endswith((".yaml", ".yml"))
+            )
+            if not found:
+                raise click.UsageError(f"{path}: no .yaml or .yml files in this directory")
+            files.extend(found)
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            raise click.UsageError(f"{path}: no such file or directory")
+    return files
+
+
+def load_all(paths: tuple[str, ...]) -> tuple[list[Playbook], list[Diagnostic]]:
+    playbooks: list[Playbook] = []
+    diagnostics: list[Diagnostic] = []
+    for file in playbook_files(paths):
+        try:
+            playbooks.append(load_playbook(file))
+        except PlaybookError as exc:
+            diagnostics.extend(exc.diagnostics)
+    return playbooks, diagnostics
+
+
+def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
+    for d in diagnostics:
+        click.echo(str(d), err=True)
+    n = len(diagnostics)
+    click.echo(f"{n} error{'s' if n != 1 else ''}", err=True)
+
+
+class Progress:
+    """A one-line progress report on stderr, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.started = time.perf_counter()
+        self.count = 0
+
+    def wrap(self, events: Iterator[SourceEvent]) -> Iterator[SourceEvent]:
+        for event in events:
+            self.count += 1
+            if self.enabled and self.count % 100_000 == 0:
+                rate = self.count / max(time.perf_counter() - self.started, 1e-9)
+                click.echo(f"\rreading events: {self.count:,} ({rate:,.0f}/s)", err=True, nl=False)
+            yield event
+        if self.enabled and self.count >= 100_000:
+            click.echo("\r" + " " * 60 + "\r", err=True, nl=False)
+
+
+def format_summary(summary: RunSummary, elapsed: float) -> str:
+    lines = []
+    rate = summary.events_read / elapsed if elapsed > 0 else 0.0
+    lines.append(
+        f"events: {summary.events_read:,} read, {summary.events_processed:,} processed, "
+        f"{summary.skipped_total:,} skipped, {summary.without_key:,} without key, "
+        f"{summary.after_until:,} after until"
+    )
+    for reason, problem in sorted(summary.skipped.items()):
+        lines.append(f"  skipped ({reason}): {problem.count:,}")
+        for source, message in problem.samples[:5]:
+            lines.append(f"    {source}: {message}")
+        if problem.count > 5:
+            lines.append(f"    ... and {problem.count - 5:,} more")
+    if summary.until is not None:
+        lines.append(f"clock: until {format_time(summary.until)}")
+    outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.outcomes.items())) or "none"
+    lines.append(f"outcomes: {outcomes}; actions: {summary.actions_emitted:,}")
+    pending = sum(r.pending for r in summary.rules.values())
+    overdue = sum(r.overdue for r in summary.rules.values())
+    lines.append(f"open: {pending:,} obligations pending, {overdue:,} breached and awaiting a late reply")
+    for name, stats in sorted(summary.rules.items()):
+        details = []
+        for label, value in (
+            ("pending", stats.pending), ("overdue", stats.overdue),
+            ("cadences running", stats.cadences_running), ("cadences overdue", stats.cadences_overdue),
+            ("triggers missing a 'same' field", stats.triggers_missing_same),
+            ("triggers while open (overlap: first)", stats.triggers_ignored_open),
+            ("triggers ignored by unless", stats.triggers_unless),
+            ("signals ignored by unless", stats.signals_unless),
+            ("signals suppressed by cooldown", stats.signals_suppressed_cooldown),
+            ("signals missing a group_by field", stats.signals_missing_group),
+            ("expired", stats.expired), ("calendar fallbacks", stats.calendar_fallbacks),
+        ):
+            if value:
+                details.append(f"{label} {value:,}")
+        if details:
+            lines.append(f"  {name}: {', '.join(details)}")
+    for where, problem in sorted(summary.expression_errors.items()):
+        lines.append(f"expression errors in {where}: {problem.count:,} (counted as false/null)")
+        for source, message in problem.samples[:3]:
+            lines.append(f"    {source}: {message}")
+    lines.append(f"time: {elapsed:.3f} s, {rate:,.0f} events/s")
+    return "\n".join(lines)
+
+
+def open_out(path: str | None) -> IO[str]:
+    if path is None or path == "-":
+        return sys.stdout
+    try:
+        return open(path, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise click.UsageError(f"--out {path}: cannot write ({exc.strerror})") from None
+
+
+# -- commands ------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("playbooks", nargs=-1, required=True, metavar="PLAYBOOK_OR_DIR...")
+@click.option("--events", "events_src", required=True, metavar="SRC",
+              help="Events: a JSON Lines (.jsonl) or CSV (.csv) file, optionally .gz, or - for JSON Lines on stdin.")
+@click.option("--events-format", type=click.Choice(["jsonl", "csv"]), default=None,
+              help="The events' format when the file name does not tell.")
+@click.option("--until", metavar="TIME|now", default=None,
+              help="End of the run (RFC 3339 or epoch seconds, or 'now'); default: the greatest event time.")
+@click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="jsonl", show_default=True,
+              help="Output format of the actions.")
+@click.option("--out", metavar="FILE", default=None, help="Write the actions to FILE instead of stdout.")
+@click.option("--strict", is_flag=True, help="Stop at the first invalid event (exit 1) instead of skipping it.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print the summary on stderr.")
+def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, until: str | None,
+        fmt: str, out: str | None, strict: bool, quiet: bool) -> None:
+    """Evaluate playbooks over an event log; print the actions.
+
+    \b
+    Example:
+      playbook run playbooks/us-retention.yaml --events examples/events.jsonl
+    """
+    loaded, diagnostics = load_all(playbooks)
+    if diagnostics:
+        print_diagnostics(diagnostics)
+        sys.exit(1)
+    until_value: Any = until
+    if until == "now":
+        until_value = datetime.now(UTC)  # the CLI may read the clock; the engine never does
+    started = time.perf_counter()
+    try:
+        engine = Engine(loaded, strict=strict)
+        if until_value is not None:
+            engine.parse_until(until_value)  # a bad --until is a usage error before any work
+        progress = Progress(sys.stderr.isatty() and not quiet)
+        events = progress.wrap(read_events(events_src, events_format))
+        actions = engine.run(events, until=until_value)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    except EventError as exc:
+        click.echo(f"error: {exc} (--strict)", err=True)
+        sys.exit(1)
+    except EngineError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    stream = open_out(out)
+    try:
+        write_actions(actions, stream, fmt)
+    finally:
+        if stream is not sys.stdout:
+            stream.close()
+    if not quiet:
+        click.echo(format_summary(engine.summary, time.perf_counter() - started), err=True)
+
+
+@main.command()
+@click.argument("playbooks", nargs=-1, required=True, metavar="PLAYBOOK_OR_DIR...")
+def validate(playbooks: tuple[str, ...]) -> None:
+    """Check playbooks; print every error as FILE:LINE:COL: message (exit 1 if any)."""
+    files = playbook_files(playbooks)
+    diagnostics: list[Diagnostic] = []
+    for file in files:
+        try:
+            pb = load_playbook(file)
+        except PlaybookError as exc:
+            diagnostics.extend(exc.diagnostics)
+            continue
+        click.echo(f"{file}: ok ({len(pb.rules)} rule{'s' if len(pb.rules) != 1 else ''})")
+    if diagnostics:
+        print_diagnostics(diagnostics)
+        sys.exit(1)
+    click.echo("ok")
+
+
+@main.command("test")
+@click.argument("paths", nargs=-1, required=True, metavar="TESTFILE_OR_DIR...")
+def test_cmd(paths: tuple[str, ...]) -> None:
+    """Run playbook test files (*.yaml with 'playbooks' and 'cases'); exit 1 on any failure."""
+    files: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            for root, _dirs, names in sorted(os.walk(path)):
+                files.extend(os.path.join(root, n) for n in sorted(names) if n.endswith((".yaml", ".yml")) and _is_test_file(os.path.join(root, n)))
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            raise click.UsageError(f"{path}: no such file or directory")
+    if not files:
+        raise click.UsageError("no test files found (a test file is YAML with 'playbooks' and 'cases')")
+    passed = failed = 0
+    for file in files:
+        try:
+            results = run_test_file(file)
+        except PlaybookError as exc:
+            for d in exc.diagnostics:
+                click.echo(str(d), err=True)
+            click.echo(f"ERROR {file}")
+            failed += 1
+            continue
+        for r in results:
+            if r.passed:
+                passed += 1
+                click.echo(f"PASS {file}:{r.line} {r.name}")
+            else:
+                failed += 1
+                click.echo(f"FAIL {file}:{r.line} {r.name}")
+                click.echo(r.report())
+    click.echo(f"{passed} passed, {failed} failed")
+    if failed:
+        sys.exit(1)
+
+
+def _is_test_file(path: str) -> bool:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return False
+    return "\ncases:" in "\n" + head and "\nplaybooks:" in "\n" + head
+
+
+@main.command()
+def schema() -> None:
+    """Print the playbook JSON Schema (schemas/playbook.schema.json)."""
+    click.echo(schema_text(), nl=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,38 @@
+"""playbook: a rule engine for customer-success playbooks, in event time.
+
+The public API::
+
+    from engine import Engine, load_playbook, read_events
+
+    playbook = load_playbook("playbooks/us-retention.yaml")
+    engine = Engine([playbook])
+    for action in engine.run(read_events("examples/events.jsonl")):
+        print(action.to_json())
+"""
+
+from .actions import Action, EventRef
+from .compiler import load_playbook, load_playbook_text
+from .engine import Engine
+from .errors import Diagnostic, EngineError, EventError, PlaybookError, UsageError
+from .model import Playbook
+from .sources import SourceEvent, read_events
+from .summary import RunSummary
+
+__all__ = [
+    "Action",
+    "Diagnostic",
+    "Engine",
+    "EngineError",
+    "EventError",
+    "EventRef",
+    "Playbook",
+    "PlaybookError",
+    "RunSummary",
+    "SourceEvent",
+    "UsageError",
+    "load_playbook",
+    "load_playbook_text",
+    "read_events",
+]
+
+__version__ = "0.1.0"

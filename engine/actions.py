@@ -1,0 +1,108 @@
+"""Action records (section 9 of the contract): what a run produces.
+
+An :class:`Action` keeps times as integer microseconds; :meth:`Action.record`
+gives the JSON object users see. Ids and the sort key are computed once, when
+the action is made, from exactly what the contract says makes it unique.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .timecalc import format_time
+
+RECORD_FIELDS = (
+    "id", "playbook", "rule", "outcome", "reason", "do", "at", "key",
+    "subject", "deadline", "trigger", "event", "params",
+)
+
+
+def canonical_json(value: Any) -> str:
+    """Compact JSON with sorted keys: the form used for hashing and ordering."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=_default).decode()
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=sort_token)
+    if isinstance(value, tuple):
+        return list(value)
+    return str(value)
+
+
+def sort_token(value: Any) -> tuple[int, Any]:
+    """A total order over JSON values of mixed types (null < bool < number < string < other)."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, bool):
+        return (1, value)
+    if isinstance(value, (int, float)):
+        return (2, value)
+    if isinstance(value, str):
+        return (3, value)
+    return (4, canonical_json(value))
+
+
+@dataclass(slots=True)
+class EventRef:
+    """The ``trigger``/``event`` of a record: the event's id, type and time."""
+
+    id: str
+    type: str
+    time: int
+
+    def record(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "time": format_time(self.time)}
+
+
+@dataclass(slots=True)
+class Action:
+    """One action record. ``at`` and ``deadline`` are microseconds since the epoch."""
+
+    id: str
+    playbook: str
+    rule: str
+    outcome: str
+    reason: str | None
+    do: str
+    at: int
+    key: Any
+    subject: dict[str, Any]
+    deadline: int | None
+    trigger: EventRef | None
+    event: EventRef | None
+    params: dict[str, Any]
+    sort_key: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+
+    def record(self) -> dict[str, Any]:
+        """The action as the JSON object of section 9."""
+        return {
+            "id": self.id,
+            "playbook": self.playbook,
+            "rule": self.rule,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "do": self.do,
+            "at": format_time(self.at),
+            "key": self.key,
+            "subject": self.subject,
+            "deadline": None if self.deadline is None else format_time(self.deadline),
+            "trigger": None if self.trigger is None else self.trigger.record(),
+            "event": None if self.event is None else self.event.record(),
+            "params": self.params,
+        }
+
+    def to_json(self) -> str:
+        """One line of JSON Lines output (compact, keys in record order)."""
+        return orjson.dumps(self.record(), default=_default).decode()
+
+
+def action_id(playbook: str, rule: str, outcome: str, index: int, key: Any,
+              subject_json: str, trigger_id: str | None, at: int) -> str:
+    """The stable id of an action: a hash of what makes it unique."""
+    material = canonical_json([playbook, rule, outcome, index, key, subject_json, trigger_id, at])
+    return hashlib.sha256(material.encode()).hexdigest()[:32]

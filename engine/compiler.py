@@ -1,0 +1,509 @@
+"""Validated playbook data -> frozen :class:`~engine.model.Playbook`.
+
+Every problem is collected as a :class:`Diagnostic` with its position; the
+caller gets all of them at once in a :class:`PlaybookError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from . import schema as schema_mod
+from .calendars import Calendar, compile_calendar
+from .errors import Diagnostic, PlaybookError
+from .expressions import (
+    PATTERN_NAMES,
+    TEMPLATE_NAMES,
+    EvalError,
+    ExprError,
+    Expression,
+    Scope,
+    compile_expression,
+    compile_template,
+    equals,
+)
+from .loader import Path, Positions, load_yaml, load_yaml_file
+from .model import (
+    ActionSpec,
+    CadenceRule,
+    CalendarChoice,
+    Fact,
+    FieldMatch,
+    Pattern,
+    Playbook,
+    ResponseRule,
+    Rule,
+    SignalRule,
+    make_getter,
+)
+from .timecalc import Duration, DurationError, parse_duration
+
+DEFAULT_EXPIRE = "30d"
+OUTCOMES = {
+    "response": ("on_breach", "on_met", "on_late"),
+    "cadence": ("on_due_soon", "on_breach", "on_met", "on_late"),
+    "signal": ("on_match",),
+}
+
+
+def load_playbook(path: str, *, display: str | None = None) -> Playbook:
+    """Load, validate and compile one playbook file.
+
+    Raises :class:`PlaybookError` listing every problem with its position.
+    """
+    data, positions = load_yaml_file(path, display)
+    text_digest = _file_digest(path)
+    return compile_playbook(data, positions, digest=text_digest)
+
+
+def load_playbook_text(text: str, file: str = "<string>") -> Playbook:
+    """Like :func:`load_playbook`, from YAML text."""
+    data, positions = load_yaml(text, file)
+    return compile_playbook(data, positions, digest=hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def _file_digest(path: str) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+def compile_playbook(data: Any, positions: Positions, *, digest: str = "") -> Playbook:
+    compiler = _Compiler(positions)
+    playbook = compiler.compile(data, digest)
+    if compiler.errors or playbook is None:
+        raise PlaybookError(compiler.errors or [positions.diag((), "invalid playbook")])
+    return playbook
+
+
+class _Compiler:
+    def __init__(self, positions: Positions):
+        self.pos = positions
+        self.errors: list[Diagnostic] = []
+        self.fact_names: set[str] = set()
+        self.calendars: dict[str, Calendar] = {}
+        self.default_tz: str = "UTC"
+
+    # -- reporting -----------------------------------------------------------------
+
+    def error(self, path: Path, message: str, *, key: bool = False) -> None:
+        self.errors.append(self.pos.diag(path, message, key=key))
+
+    def expr_error(self, path: Path, text: str, exc: ExprError) -> None:
+        line, col = self.pos.at(path)
+        offset = max(0, min(exc.offset, len(text)))
+        before = text[:offset]
+        newlines = before.count("\n")
+        if newlines == 0:
+            col += self.pos.expr_offset(path) + offset
+        else:
+            line += newlines + (1 if self.pos.styles.get(tuple(path)) in ("|", ">") else 0)
+        self.errors.append(Diagnostic(self.pos.file, line, col, f"invalid expression: {exc.message}"))
+
+    # -- the whole file ------------------------------------------------------------
+
+    def compile(self, data: Any, digest: str) -> Playbook | None:
+        if data is None:
+            self.error((), "empty playbook: expected a mapping with 'playbook', 'version' and 'rules'")
+            return None
+        if not isinstance(data, dict):
+            self.error((), f"a playbook must be a mapping, not {schema_mod.describe(data)}")
+            return None
+        schema_errors = schema_mod.validate(data, self.pos)
+
+        tz_name = data.get("timezone", "UTC")
+        tz = self.timezone(tz_name, ("timezone",))
+        if isinstance(tz_name, str):
+            self.default_tz = tz_name
+        self.compile_calendars(data.get("calendars"))
+        default_cal = None
+        dc = data.get("default_calendar")
+        if isinstance(dc, str):
+            default_cal = self.calendar_ref(dc, ("default_calendar",))
+
+        facts = self.compile_facts(data.get("facts"))
+        rules = self.compile_rules(data.get("rules"), default_cal)
+
+        # The schema and the compiler may both see one problem; keep the compiler's
+        # (more specific) message where both point at the same place.
+        taken = {(d.line, d.col) for d in self.errors}
+        self.errors.extend(d for d in schema_errors if (d.line, d.col) not in taken)
+        if self.errors:
+            return None
+
+        fields = data.get("fields") or {}
+        return Playbook(
+            name=data["playbook"],
+            version=data["version"],
+            description=data.get("description"),
+            owner=data.get("owner"),
+            file=self.pos.file,
+            digest=digest,
+            timezone=tz or ZoneInfo("UTC"),
+            timezone_name=tz_name if isinstance(tz_name, str) else "UTC",
+            key_field=data.get("key", "account"),
+            type_field=fields.get("type", "type"),
+            time_field=fields.get("time", "time"),
+            id_field=fields.get("id", "id"),
+            calendars=dict(self.calendars),
+            default_calendar=default_cal,
+            facts=facts,
+            rules=rules,
+        )
+
+    def timezone(self, name: Any, path: Path) -> ZoneInfo | None:
+        if not isinstance(name, str):
+            return None
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            hint = schema_mod.did_you_mean(name, available_timezones())
+            self.error(path, f"unknown time zone {name!r}{hint}; use an IANA name such as 'America/New_York'")
+            return None
+
+    # -- calendars -------------------------------------------------------------------
+
+    def compile_calendars(self, spec: Any) -> None:
+        if not isinstance(spec, dict):
+            return
+        for name, cal_spec in spec.items():
+            cal, diags = compile_calendar(
+                name, cal_spec, default_tz=self.default_tz, positions=self.pos, path=("calendars", name)
+            )
+            self.errors.extend(diags)
+            if cal is not None:
+                self.calendars[name] = cal
+
+    def calendar_ref(self, name: str, path: Path) -> Calendar | None:
+        cal = self.calendars.get(name)
+        if cal is None:
+            hint = schema_mod.did_you_mean(name, set(self.calendars))
+            declared = f"; declared: {', '.join(sorted(self.calendars))}" if self.calendars and not hint else ""
+            none = " (no calendars are declared)" if not self.calendars else ""
+            self.error(path, f"unknown calendar {name!r}{hint}{declared}{none}")
+        return cal
+
+    def calendar_choice(self, value: Any, path: Path, default: Calendar | None) -> CalendarChoice | None:
+        if not isinstance(value, str):
+            return None
+        if "{{" in value:
+            template = self.template(value, path, TEMPLATE_NAMES)
+            if template is None:
+                return None
+            return CalendarChoice(None, template, default, dict(self.calendars))
+        cal = self.calendar_ref(value, path)
+        return CalendarChoice(cal, None, default, dict(self.calendars))
+
+    # -- small pieces ----------------------------------------------------------------
+
+    def duration(self, value: Any, path: Path, *, calendar: bool = False) -> Duration | None:
+        if value is None:
+            return None
+        try:
+            d = parse_duration(value)
+        except DurationError as exc:
+            self.error(path, str(exc))
+            return None
+        if calendar and d.weeks:
+            self.error(path, f"'w' cannot be used with a calendar: write business days instead (e.g. '{int(d.weeks * 5)}d')")
+            return None
+        if calendar and d.days != int(d.days):
+            self.error(path, "with a calendar, days count whole business days: use hours for the fraction")
+            return None
+        return d
+
+    def expression(self, text: Any, path: Path, reserved: frozenset[str] = PATTERN_NAMES) -> Expression | None:
+        if not isinstance(text, str):
+            return None
+        try:
+            expr = compile_expression(text, reserved)
+        except ExprError as exc:
+            self.expr_error(path, text, exc)
+            return None
+        self.check_facts(expr.facts_used, path)
+        return expr
+
+    def template(self, text: str, path: Path, reserved: frozenset[str]):  # -> Template | None
+        try:
+            tpl = compile_template(text, reserved)
+        except ExprError as exc:
+            self.expr_error(path, text, exc)
+            return None
+        self.check_facts(tpl.facts_used, path)
+        return tpl
+
+    def check_facts(self, used: frozenset[str], path: Path) -> None:
+        for name in sorted(used - self.fact_names):
+            hint = schema_mod.did_you_mean(name, self.fact_names)
+            self.error(path, f"unknown fact 'facts.{name}'{hint}: declare it under 'facts:'")
+
+    def pattern(self, spec: Any, path: Path) -> Pattern | None:
+        if isinstance(spec, (str, list)):
+            spec = {"type": spec}
+            type_path = path
+        elif isinstance(spec, dict):
+            type_path = path + ("type",)
+        else:
+            return None
+        types_spec = spec.get("type")
+        names = [types_spec] if isinstance(types_spec, str) else types_spec
+        if not isinstance(names, list) or not names:
+            return None
+        types: set[str] = set()
+        prefixes: list[str] = []
+        ok = True
+        for i, name in enumerate(names):
+            p = type_path if isinstance(types_spec, str) else type_path + (i,)
+            if not isinstance(name, str) or not name:
+                ok = False
+                continue
+            star = name.find("*")
+            if star == -1:
+                types.add(name)
+            elif star == len(name) - 1:
+                prefixes.append(name[:-1])
+            else:
+                self.error(p, f"invalid event type {name!r}: '*' may only end a prefix glob such as 'incident.*'")
+                ok = False
+        matches = []
+        match_spec = spec.get("match")
+        if isinstance(match_spec, dict):
+            for field_path, allowed in match_spec.items():
+                values = allowed if isinstance(allowed, list) else [allowed]
+                matches.append(FieldMatch(field_path, make_getter(field_path), _equality_test(values)))
+        where = None
+        if "where" in spec:
+            where = self.expression(spec["where"], path + ("where",))
+        if not ok:
+            return None
+        return Pattern(frozenset(types), tuple(prefixes), tuple(matches), where)
+
+    def actions(self, spec: Any, path: Path, kind: str) -> dict[str, tuple[ActionSpec, ...]]:
+        out: dict[str, tuple[ActionSpec, ...]] = {}
+        if not isinstance(spec, dict):
+            return out
+        for outcome_key, actions in spec.items():
+            if outcome_key not in OUTCOMES[kind] or not isinstance(actions, list):
+                continue  # the schema reports it
+            compiled = []
+            for i, action in enumerate(actions):
+                apath = path + (outcome_key, i)
+                if not isinstance(action, dict) or not isinstance(action.get("do"), str):
+                    continue
+                params = []
+                sources = []
+                for name, value in action.items():
+                    if name == "do":
+                        continue
+                    params.append((name, self.value_renderer(value, apath + (name,))))
+                    sources.append((name, value))
+                compiled.append(ActionSpec(action["do"], i, tuple(params), tuple(sources)))
+            out[outcome_key[3:]] = tuple(compiled)
+        return out
+
+    def value_renderer(self, value: Any, path: Path) -> Callable[[Scope], Any]:
+        """Compile a parameter value (templates inside nested lists/maps too)."""
+        if isinstance(value, str):
+            if "{{" not in value:
+                return _constant(value)
+            tpl = self.template(value, path, TEMPLATE_NAMES)
+            if tpl is None:
+                return lambda scope: None
+            return tpl.render
+        if isinstance(value, list):
+            items = [self.value_renderer(v, path + (i,)) for i, v in enumerate(value)]
+            return lambda scope: [r(scope) for r in items]
+        if isinstance(value, dict):
+            entries = [(k, self.value_renderer(v, path + (k,))) for k, v in value.items()]
+            return lambda scope: {k: r(scope) for k, r in entries}
+        return _constant(value)
+
+    # -- facts -----------------------------------------------------------------------
+
+    def compile_facts(self, spec: Any) -> tuple[Fact, ...]:
+        if not isinstance(spec, dict):
+            return ()
+        self.fact_names = set(spec)
+        facts = []
+        for name, fspec in spec.items():
+            path = ("facts", name)
+            if not isinstance(fspec, dict):
+                continue
+            source = self.pattern(fspec.get("from"), path + ("from",))
+            raw = fspec.get("value")
+            value_expr = None
+            constant = raw
+            if isinstance(raw, str):
+                value_expr = self.expression(raw, path + ("value",))
+                if value_expr is not None and value_expr.is_constant:
+                    try:
+                        constant = value_expr.evaluate(Scope({}, {}, ZoneInfo("UTC")))
+                    except EvalError as exc:
+                        self.error(path + ("value",), f"the value always fails: {exc.message}")
+                        continue
+                    value_expr = None
+            collect = fspec.get("collect", "last")
+            if source is None or collect not in ("last", "first", "set", "count", "sum", "min", "max"):
+                continue
+            facts.append(Fact(name, source, value_expr, constant, collect))
+        return tuple(facts)
+
+    # -- rules -----------------------------------------------------------------------
+
+    def compile_rules(self, spec: Any, default_cal: Calendar | None) -> tuple[Rule, ...]:
+        if not isinstance(spec, list):
+            return ()
+        seen: dict[str, int] = {}
+        rules: list[Rule] = []
+        for index, rspec in enumerate(spec):
+            path: Path = ("rules", index)
+            if not isinstance(rspec, dict):
+                continue
+            rid = rspec.get("id")
+            if isinstance(rid, str):
+                if rid in seen:
+                    self.error(path + ("id",), f"duplicate rule id {rid!r} (first used at line {self.pos.at(('rules', seen[rid], 'id'))[0]})")
+                else:
+                    seen[rid] = index
+            if "every" in rspec:
+                rule = self.cadence_rule(rspec, path, index, default_cal)
+            elif "expect" in rspec and "when" in rspec:
+                rule = self.response_rule(rspec, path, index, default_cal)
+            elif "when" in rspec:
+                rule = self.signal_rule(rspec, path, index)
+            else:
+                if "expect" in rspec:
+                    self.error(path, "a rule with 'expect' needs 'when' (a response rule) or 'every' (a cadence rule)")
+                else:
+                    self.error(path, "cannot tell the rule's kind: give it 'when' (signal), 'when' + 'expect' (response) or 'every' (cadence)")
+                continue
+            if rule is not None:
+                rules.append(rule)
+        return tuple(rules)
+
+    def common(self, rspec: dict[str, Any], path: Path, index: int, kind: str) -> dict[str, Any] | None:
+        rid = rspec.get("id")
+        if not isinstance(rid, str):
+            return None
+        return {
+            "id": rid,
+            "index": index,
+            "description": rspec.get("description"),
+            "enabled": rspec.get("enabled", True) is not False,
+            "actions": self.actions(rspec.get("actions"), path + ("actions",), kind),
+        }
+
+    def response_rule(self, r: dict[str, Any], path: Path, index: int, default_cal: Calendar | None) -> Rule | None:
+        base = self.common(r, path, index, "response")
+        when = self.pattern(r.get("when"), path + ("when",))
+        unless = self.expression(r.get("unless"), path + ("unless",)) if "unless" in r else None
+        exp = r.get("expect")
+        if not isinstance(exp, dict):
+            return None
+        epath = path + ("expect",)
+        expect = self.pattern({k: v for k, v in exp.items() if k in ("type", "match", "where")}, epath)
+        calendar = self.calendar_choice(exp.get("calendar"), epath + ("calendar",), default_cal) if "calendar" in exp else None
+        within = self.duration(exp.get("within"), epath + ("within",), calendar=calendar is not None)
+        before = self.pattern(exp.get("before"), epath + ("before",)) if "before" in exp else None
+        if "within" not in exp and "before" not in exp:
+            self.error(epath, "a response rule's expect needs 'within' (a deadline), 'before' (a competing event), or both", key=True)
+        expire = self.duration(r.get("expire", DEFAULT_EXPIRE), path + ("expire",))
+        same = exp.get("same") or []
+        if not isinstance(same, list) or not all(isinstance(s, str) for s in same):
+            return None
+        if len(set(same)) != len(same):
+            self.error(epath + ("same",), "a field is listed twice in 'same'")
+        if base is None or when is None or expect is None or expire is None:
+            return None
+        if "within" in exp and within is None:
+            return None
+        return ResponseRule(
+            **base,
+            when=when,
+            unless=unless,
+            expect=expect,
+            same=tuple(same),
+            same_getters=tuple(make_getter(s) for s in same),
+            within=within,
+            before=before,
+            calendar=calendar,
+            overlap_each=r.get("overlap", "first") == "each",
+            expire_us=expire.exact_us,
+        )
+
+    def cadence_rule(self, r: dict[str, Any], path: Path, index: int, default_cal: Calendar | None) -> Rule | None:
+        base = self.common(r, path, index, "cadence")
+        calendar = self.calendar_choice(r.get("calendar"), path + ("calendar",), default_cal) if "calendar" in r else None
+        every = self.duration(r.get("every"), path + ("every",), calendar=calendar is not None)
+        remind = self.duration(r.get("remind_before"), path + ("remind_before",), calendar=calendar is not None)
+        start = self.pattern(r.get("start"), path + ("start",)) if "start" in r else None
+        stop = self.pattern(r.get("stop"), path + ("stop",)) if "stop" in r else None
+        expect = self.pattern(r.get("expect"), path + ("expect",)) if "expect" in r else None
+        if every is not None and every.exact_us <= 0:
+            self.error(path + ("every",), "'every' must be longer than zero")
+        if every is not None and remind is not None and _length(remind, calendar is not None) >= _length(every, calendar is not None):
+            self.error(path + ("remind_before",), f"remind_before ({remind.text}) must be shorter than every ({every.text})")
+        if base is None or every is None or start is None or expect is None:
+            return None
+        if "remind_before" in r and remind is None:
+            return None
+        return CadenceRule(**base, every=every, start=start, stop=stop, expect=expect, remind_before=remind, calendar=calendar)
+
+    def signal_rule(self, r: dict[str, Any], path: Path, index: int) -> Rule | None:
+        base = self.common(r, path, index, "signal")
+        when = self.pattern(r.get("when"), path + ("when",))
+        unless = self.expression(r.get("unless"), path + ("unless",)) if "unless" in r else None
+        cooldown = self.duration(r.get("cooldown"), path + ("cooldown",))
+        threshold = r.get("threshold")
+        count = within = None
+        if isinstance(threshold, dict):
+            c = threshold.get("count")
+            if isinstance(c, int) and not isinstance(c, bool):
+                if c < 1:
+                    self.error(path + ("threshold", "count"), f"threshold count must be at least 1, not {c}")
+                count = c
+            within = self.duration(threshold.get("within"), path + ("threshold", "within"))
+        group_by = r.get("group_by") or []
+        if not isinstance(group_by, list) or not all(isinstance(g, str) for g in group_by):
+            return None
+        if base is None or when is None:
+            return None
+        if "cooldown" in r and cooldown is None:
+            return None
+        if threshold is not None and (count is None or within is None):
+            return None
+        return SignalRule(
+            **base,
+            when=when,
+            unless=unless,
+            threshold_count=count,
+            threshold_within_us=within.exact_us if within else None,
+            cooldown_us=cooldown.exact_us if cooldown else None,
+            group_by=tuple(group_by),
+            group_getters=tuple(make_getter(g) for g in group_by),
+        )
+
+
+def _length(d: Duration, business: bool) -> tuple[float, int]:
+    """Order durations as they count: exact time, or with a calendar days first, then open time."""
+    if business:
+        return (d.weeks * 7 + d.days, d.clock_us)
+    return (0, d.exact_us)
+
+
+def _equality_test(values: list[Any]) -> Callable[[Any], bool]:
+    """``match`` for one field: equal (in the language's sense) to any of ``values``."""
+    if all(isinstance(v, str) for v in values):
+        allowed = frozenset(values)
+        return lambda v: type(v) is str and v in allowed
+    frozen = tuple(values)
+    return lambda v: any(equals(v, a) for a in frozen)
+
+
+def _constant(value: Any) -> Callable[[Scope], Any]:
+    def render(scope: Scope) -> Any:
+        return value
+
+    return render

@@ -1,0 +1,263 @@
+"""The public entry point: :class:`Engine` runs playbooks over events in event time."""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from .actions import Action
+from .errors import EventError, UsageError
+from .model import Playbook
+from .runtime import Ev, EventIds, PlaybookRun
+from .sources import SourceEvent
+from .summary import RunSummary
+from .timecalc import US, TimeError, parse_time
+
+
+class _Reader:
+    """How a group of playbooks reads events: the names of the fixed fields and the time zone."""
+
+    def __init__(self, playbook: Playbook):
+        self.type_field = playbook.type_field
+        self.time_field = playbook.time_field
+        self.ids = EventIds(playbook.id_field)
+        self.tz = playbook.timezone
+        self.runs: list[PlaybookRun] = []
+
+    def normalize(self, data: Any, source: str | None, serial: int) -> Ev | str:
+        """The runtime event, or the reason it is skipped."""
+        if not isinstance(data, dict):
+            return "not a JSON object"
+        etype = data.get(self.type_field)
+        if etype is None:
+            return f"missing '{self.type_field}'"
+        if not isinstance(etype, str) or not etype:
+            return f"'{self.type_field}' must be a non-empty string"
+        raw = data.get(self.time_field)
+        if raw is None:
+            return f"missing '{self.time_field}'"
+        try:
+            t = parse_time(raw, self.tz)
+        except TimeError as exc:
+            return f"bad '{self.time_field}': {exc}"
+        return Ev(data, t, etype, source, serial, self.ids)
+
+
+class Engine:
+    """Evaluates one or more playbooks over events.
+
+    Feed events in time order with :meth:`feed` and move the clock with
+    :meth:`advance`; or hand a whole batch (in any order) to :meth:`run`, which
+    sorts it stably by time and does exactly that.
+
+    >>> engine = Engine([playbook])                                  # doctest: +SKIP
+    >>> actions = engine.run(events, until="2026-04-01T00:00:00Z")    # doctest: +SKIP
+    """
+
+    def __init__(self, playbooks: Playbook | Iterable[Playbook], *, strict: bool = False):
+        if isinstance(playbooks, Playbook):
+            playbooks = [playbooks]
+        self.playbooks: tuple[Playbook, ...] = tuple(playbooks)
+        if not self.playbooks:
+            raise UsageError("an engine needs at least one playbook")
+        names = [p.name for p in self.playbooks]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise UsageError(f"playbook name {dupes[0]!r} is used by two playbooks: names must be unique in one run")
+        self.strict = strict
+        self.summary = RunSummary()
+        self._out: list[Action] = []
+        readers: dict[tuple[Any, ...], _Reader] = {}
+        self._runs: list[PlaybookRun] = []
+        for index, pb in enumerate(self.playbooks):
+            signature = (pb.type_field, pb.time_field, pb.id_field, pb.timezone_name)
+            reader = readers.get(signature)
+            if reader is None:
+                reader = readers[signature] = _Reader(pb)
+            run = PlaybookRun(pb, index, self.summary, self._out)
+            reader.runs.append(run)
+            self._runs.append(run)
+        self._readers = tuple(readers.values())
+        self._serial = 0
+        self._until: int | None = None  # events later than this are ignored (set by run)
+
+    # -- time ----------------------------------------------------------------------------
+
+    def parse_until(self, until: str | int | float | datetime) -> int:
+        """An instant given as RFC 3339 text, epoch seconds or a datetime, in microseconds."""
+        if isinstance(until, datetime):
+            if until.tzinfo is None:
+                until = until.replace(tzinfo=self.playbooks[0].timezone)
+            delta = until.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+            return (delta.days * 86400 + delta.seconds) * US + delta.microseconds
+        try:
+            return parse_time(until, self.playbooks[0].timezone)
+        except TimeError as exc:
+            raise UsageError(f"invalid until: {exc}") from None
+
+    @property
+    def clock(self) -> int | None:
+        """The latest instant the engine has reached (microseconds), or None before any event."""
+        clocks = [r.clock for r in self._runs if r.clock is not None]
+        return max(clocks) if clocks else None
+
+    # -- streaming -----------------------------------------------------------------------
+
+    def feed(self, event: Mapping[str, Any] | SourceEvent, source: str | None = None) -> list[Action]:
+        """Process one event; return the actions it caused (deadlines it passed included).
+
+        Events must come in time order: one earlier than the engine's clock is
+        skipped and counted as late (``summary.late_events``).
+        """
+        self._feed_one(event, source)
+        return self._drain()
+
+    def advance(self, until: str | int | float | datetime) -> list[Action]:
+        """Move the clock to ``until``: every instant strictly earlier fires."""
+        t = self.parse_until(until)
+        self._advance(t)
+        return self._drain()
+
+    def _feed_one(self, event: Mapping[str, Any] | SourceEvent, source: str | None) -> None:
+        if isinstance(event, SourceEvent):
+            source = event.source
+            if event.error is not None:
+                self._serial += 1
+                self.summary.events_read += 1
+                self._skip(event.error, source, self._serial)
+                return
+            data: Any = event.data
+        else:
+            data = event
+        self._serial += 1
+        self.summary.events_read += 1
+        processed = False
+        for reader in self._readers:
+            ev = reader.normalize(data, source, self._serial)
+            if isinstance(ev, str):
+                self._skip(ev, source, self._serial)
+                continue
+            processed = self._process(reader, ev) or processed
+        if processed:
+            self.summary.events_processed += 1
+
+    def _process(self, reader: _Reader, ev: Ev) -> bool:
+        if self._until is not None and ev.t > self._until:
+            self.summary.after_until += 1
+            return False
+        summary = self.summary
+        done = False
+        for run in reader.runs:
+            if run.clock is not None and ev.t < run.clock:
+                summary.late_events += 1
+                self._skip("earlier than the clock", ev.source, ev.serial)
+                continue
+            run.process(ev)
+            done = True
+        if done:
+            if summary.first_time is None or ev.t < summary.first_time:
+                summary.first_time = ev.t
+            if summary.last_time is None or ev.t > summary.last_time:
+                summary.last_time = ev.t
+        return done
+
+    def _skip(self, reason: str, source: str | None, serial: int) -> None:
+        if self.strict:
+            raise EventError(source or "<event>", reason)
+        label = reason.split(":")[0]
+        self.summary.skip(label, source, reason, serial)
+
+    def _advance(self, t: int) -> None:
+        for run in self._runs:
+            run.advance(t)
+        self.summary.until = t
+
+    def _drain(self) -> list[Action]:
+        out = self._out
+        if not out:
+            return []
+        actions = sorted(out, key=_sort_key)
+        out.clear()
+        return actions
+
+    # -- batch ---------------------------------------------------------------------------
+
+    def run(self, events: Iterable[Mapping[str, Any] | SourceEvent], until: str | int | float | datetime | None = None) -> list[Action]:
+        """Evaluate a whole batch: sort it stably by time, feed every event, advance.
+
+        ``until`` defaults to the greatest event time, so the result depends on
+        the input alone. Returns the actions in the contract's total order.
+        """
+        started = _time.perf_counter()
+        limit = None if until is None else self.parse_until(until)
+        self._until = limit
+        items: list[Mapping[str, Any] | SourceEvent] = list(events)
+        try:
+            if len(self._readers) == 1:
+                self._run_group(self._readers[0], items, limit, count=True)
+            else:
+                # Playbooks that read times differently are independent: run each group alone.
+                for i, reader in enumerate(self._readers):
+                    self._run_group(reader, items, limit, count=i == 0)
+        finally:
+            self._until = None
+        self.summary.elapsed_seconds += _time.perf_counter() - started
+        self.count_open()
+        return self._drain()
+
+    def _run_group(self, reader: _Reader, items: list[Any], limit: int | None, count: bool) -> None:
+        summary = self.summary
+        ready: list[Ev] = []
+        serial = self._serial
+        for item in items:
+            serial += 1
+            if isinstance(item, SourceEvent):
+                if item.error is not None:
+                    self._skip(item.error, item.source, serial)
+                    continue
+                ev = reader.normalize(item.data, item.source, serial)
+            else:
+                ev = reader.normalize(item, None, serial)
+            if isinstance(ev, str):
+                self._skip(ev, item.source if isinstance(item, SourceEvent) else None, serial)
+                continue
+            ready.append(ev)
+        if count:
+            summary.events_read += len(items)
+        ready.sort(key=_event_time)  # stable: equal times keep input order
+        end = limit if limit is not None else (ready[-1].t if ready else None)
+        processed = 0
+        for ev in ready:
+            if self._process(reader, ev):
+                processed += 1
+        if count:
+            summary.events_processed += processed
+        if end is not None:
+            for run in reader.runs:
+                run.advance(end)
+            summary.until = end
+        if count:
+            self._serial = serial
+
+    def count_open(self) -> RunSummary:
+        """Refresh the summary's counts of open obligations and running cadences."""
+        for run in self._runs:
+            run.count_open()
+        return self.summary
+
+    def facts(self, key: Any, playbook: str | None = None) -> dict[str, Any]:
+        """The current facts of ``key`` in ``playbook`` (the first one by default)."""
+        for run in self._runs:
+            if playbook is None or run.playbook.name == playbook:
+                return run.facts_of(key)
+        raise UsageError(f"no playbook named {playbook!r} in this engine")
+
+
+def _sort_key(action: Action) -> tuple[Any, ...]:
+    return action.sort_key
+
+
+def _event_time(ev: Ev) -> int:
+    return ev.t

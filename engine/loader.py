@@ -1,0 +1,256 @@
+"""Safe YAML loading that keeps a source position for every node.
+
+PyYAML's composer gives a node graph with marks; we build plain Python data
+from it ourselves so that we can
+
+* reject duplicate mapping keys (PyYAML silently keeps the last one),
+* refuse alias bombs before anything walks the expanded tree,
+* keep timestamps as strings (the engine parses times itself), and accept only
+  ``true``/``false`` as booleans (YAML 1.2), so ``country: NO`` stays a string,
+* remember where every value and every mapping key stands in the file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .errors import Diagnostic, PlaybookError
+
+Path = tuple[str | int, ...]
+
+#: The most nodes a document may expand to once aliases are followed.
+MAX_EXPANDED_NODES = 200_000
+
+
+class _Resolver(yaml.resolver.BaseResolver):
+    """YAML 1.2 core-like implicit types: no timestamps, no yes/no/on/off booleans."""
+
+
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+|0o[0-7_]+)$"),
+    list("-+0123456789"),
+)
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)"
+        r"|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
+)
+
+
+class _Composer(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    yaml.composer.Composer,
+    _Resolver,
+):
+    def __init__(self, stream: str):
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _Resolver.__init__(self)
+
+
+_SCALARS = yaml.constructor.SafeConstructor()
+
+
+@dataclass
+class Positions:
+    """Where each value (and each mapping key) of a loaded document stands."""
+
+    file: str
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    # Offset of the expression text inside its scalar (1 for quoted scalars).
+    styles: dict[Path, str | None] = field(default_factory=dict)
+
+    def at(self, path: Path) -> tuple[int, int]:
+        """The (line, col) of the value at ``path``, or of its nearest known ancestor."""
+        path = tuple(path)
+        while path:
+            if path in self.values:
+                return self.values[path]
+            path = path[:-1]
+        return self.values.get((), (1, 1))
+
+    def key_at(self, path: Path) -> tuple[int, int]:
+        """The (line, col) of the mapping key that ends ``path``."""
+        path = tuple(path)
+        return self.keys.get(path) or self.at(path)
+
+    def diag(self, path: Path, message: str, *, key: bool = False, offset: int = 0) -> Diagnostic:
+        line, col = self.key_at(path) if key else self.at(path)
+        return Diagnostic(self.file, line, col + offset, message)
+
+    def expr_offset(self, path: Path) -> int:
+        """How many characters precede the scalar's text (its opening quote)."""
+        return 1 if self.styles.get(tuple(path)) in ("'", '"') else 0
+
+
+def _offset_position(text: str, offset: int) -> tuple[int, int]:
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _expanded_size(root: yaml.Node, file: str) -> int:
+    """Count nodes as a walk that follows aliases would see them, without walking."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        nid = id(node)
+        if nid in sizes:
+            return sizes[nid]
+        if nid in active:
+            line, col = _mark(node)
+            raise PlaybookError([Diagnostic(file, line, col, "recursive YAML alias: an anchor may not contain itself")])
+        active.add(nid)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        active.discard(nid)
+        sizes[nid] = total
+        return total
+
+    return size(root)
+
+
+def load_yaml(text: str, file: str = "<string>") -> tuple[Any, Positions]:
+    """Parse one YAML document into plain data and the positions of its nodes.
+
+    Raises :class:`PlaybookError` for syntax errors, duplicate keys, several
+    documents, and alias bombs.
+    """
+    positions = Positions(file)
+    composer = None
+    try:
+        composer = _Composer(text)
+        root = composer.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        if "expected a single document" in str(exc):
+            problem = "expected a single YAML document, found several (remove the '---' separator)"
+        raise PlaybookError([Diagnostic(file, line, col, f"YAML syntax error: {problem}")]) from None
+    except yaml.reader.ReaderError as exc:  # characters YAML does not allow
+        line, col = _offset_position(text, exc.position)
+        raise PlaybookError([Diagnostic(file, line, col, f"YAML error: character {exc.character!r} is not allowed in YAML")]) from None
+    except yaml.YAMLError as exc:
+        raise PlaybookError([Diagnostic(file, 1, 1, f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise PlaybookError([Diagnostic(file, 1, 1, "YAML nesting too deep")]) from None
+    finally:
+        if composer is not None:
+            composer.dispose()
+    if root is None:
+        return None, positions
+    if _expanded_size(root, file) > MAX_EXPANDED_NODES:
+        line, col = _mark(root)
+        raise PlaybookError(
+            [Diagnostic(file, line, col, f"YAML aliases expand to more than {MAX_EXPANDED_NODES} nodes; refusing to load (an alias bomb?)")]
+        )
+
+    errors: list[Diagnostic] = []
+    built: dict[int, Any] = {}
+
+    def build(node: yaml.Node, path: Path) -> Any:
+        positions.values.setdefault(path, _mark(node))
+        if isinstance(node, yaml.ScalarNode):
+            positions.styles.setdefault(path, node.style)
+            if node.tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+                            "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"):
+                if node.tag == "tag:yaml.org,2002:str":
+                    return node.value
+                try:
+                    return _SCALARS.construct_object(node)
+                except (yaml.YAMLError, ValueError):
+                    return node.value
+            if node.tag.startswith("tag:yaml.org,2002:"):
+                return node.value
+            line, col = _mark(node)
+            errors.append(Diagnostic(file, line, col, f"unsupported YAML tag {node.tag!r}"))
+            return node.value
+        nid = id(node)
+        if nid in built:  # an alias: share the already built value
+            return built[nid]
+        if isinstance(node, yaml.SequenceNode):
+            items: list[Any] = []
+            built[nid] = items
+            for i, child in enumerate(node.value):
+                items.append(build(child, path + (i,)))
+            return items
+        if isinstance(node, yaml.MappingNode):
+            mapping: dict[str, Any] = {}
+            built[nid] = mapping
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    merged = build(value_node, path)
+                    sources = merged if isinstance(merged, list) else [merged]
+                    for src in sources:
+                        if isinstance(src, dict):
+                            for k, v in src.items():
+                                mapping.setdefault(k, v)
+                    continue
+                if not isinstance(key_node, yaml.ScalarNode):
+                    line, col = _mark(key_node)
+                    errors.append(Diagnostic(file, line, col, "mapping keys must be plain strings"))
+                    continue
+                key = key_node.value
+                kpath = path + (key,)
+                if key in mapping and kpath in positions.keys:
+                    line, col = _mark(key_node)
+                    first = positions.keys[kpath]
+                    errors.append(Diagnostic(file, line, col, f"duplicate key {key!r} (first defined at line {first[0]})"))
+                    continue
+                positions.keys[kpath] = _mark(key_node)
+                mapping[key] = build(value_node, kpath)
+            return mapping
+        return None
+
+    data = build(root, ())
+    if errors:
+        raise PlaybookError(errors)
+    return data, positions
+
+
+def load_yaml_file(path: str, display: str | None = None) -> tuple[Any, Positions]:
+    """Read and parse a YAML file; unreadable files become a :class:`PlaybookError`."""
+    name = display or path
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise PlaybookError([Diagnostic(name, 0, 0, "file not found")]) from None
+    except IsADirectoryError:
+        raise PlaybookError([Diagnostic(name, 0, 0, "is a directory, not a YAML file")]) from None
+    except UnicodeDecodeError as exc:
+        raise PlaybookError([Diagnostic(name, 0, 0, f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+    except OSError as exc:
+        raise PlaybookError([Diagnostic(name, 0, 0, f"cannot read: {exc.strerror}")]) from None
+    return load_yaml(text, name)

@@ -1,0 +1,173 @@
+"""The compiled form of a playbook: frozen objects the runtime reads.
+
+The compiler (``compiler.py``) builds these from validated YAML data; the
+runtime (``runtime/``) never looks at raw YAML again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import TYPE_CHECKING, Any
+
+from .expressions import Expression, Scope, Template
+from .timecalc import Duration
+
+if TYPE_CHECKING:
+    from .calendars import Calendar
+
+Getter = Callable[[dict[str, Any]], Any]
+
+
+def make_getter(path: str) -> Getter:
+    """A fast reader of a (possibly dotted) field path of an event: missing is None."""
+    if "." not in path:
+        return lambda data: data.get(path)
+    parts = tuple(path.split("."))
+
+    def get(data: dict[str, Any]) -> Any:
+        value: Any = data
+        for part in parts:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        return value
+
+    return get
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMatch:
+    """``match: {field: value-or-list}`` for one field."""
+
+    path: str
+    get: Getter
+    test: Callable[[Any], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """An event pattern (section 7): type(s) or prefix globs, field equality, ``where``."""
+
+    types: frozenset[str]
+    prefixes: tuple[str, ...]
+    match: tuple[FieldMatch, ...]
+    where: Expression | None
+
+    def accepts_type(self, event_type: str) -> bool:
+        if event_type in self.types:
+            return True
+        return any(event_type.startswith(p) for p in self.prefixes)
+
+    def fields_match(self, data: dict[str, Any]) -> bool:
+        return all(fm.test(fm.get(data)) for fm in self.match)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    """One action of an outcome: its kind and its parameters, compiled."""
+
+    do: str
+    index: int
+    params: tuple[tuple[str, Callable[[Scope], Any]], ...]
+    param_sources: tuple[tuple[str, Any], ...]  # for the report of a failing template
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarChoice:
+    """A rule's ``calendar:``: a fixed calendar, or a template evaluated per trigger/start."""
+
+    fixed: Calendar | None
+    template: Template | None
+    default: Calendar | None
+    calendars: dict[str, Calendar] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleBase:
+    id: str
+    index: int
+    description: str | None
+    enabled: bool
+    actions: dict[str, tuple[ActionSpec, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRule(RuleBase):
+    when: Pattern
+    unless: Expression | None
+    expect: Pattern
+    same: tuple[str, ...]
+    same_getters: tuple[Getter, ...]
+    within: Duration | None
+    before: Pattern | None
+    calendar: CalendarChoice | None
+    overlap_each: bool
+    expire_us: int
+    kind: str = "response"
+
+
+@dataclass(frozen=True, slots=True)
+class CadenceRule(RuleBase):
+    every: Duration
+    start: Pattern
+    stop: Pattern | None
+    expect: Pattern
+    remind_before: Duration | None
+    calendar: CalendarChoice | None
+    kind: str = "cadence"
+
+
+@dataclass(frozen=True, slots=True)
+class SignalRule(RuleBase):
+    when: Pattern
+    unless: Expression | None
+    threshold_count: int | None
+    threshold_within_us: int | None
+    cooldown_us: int | None
+    group_by: tuple[str, ...]
+    group_getters: tuple[Getter, ...]
+    kind: str = "signal"
+
+
+Rule = ResponseRule | CadenceRule | SignalRule
+
+COLLECT_KINDS = ("last", "first", "set", "count", "sum", "min", "max")
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    name: str
+    source: Pattern
+    value: Expression | None  # None when the value is a constant
+    constant: Any
+    collect: str
+
+
+@dataclass(frozen=True, slots=True)
+class Playbook:
+    """A compiled, validated playbook. Build one with :func:`engine.load_playbook`."""
+
+    name: str
+    version: int
+    description: str | None
+    owner: str | None
+    file: str
+    digest: str
+    timezone: tzinfo
+    timezone_name: str
+    key_field: str
+    type_field: str
+    time_field: str
+    id_field: str
+    calendars: dict[str, Calendar]
+    default_calendar: Calendar | None
+    facts: tuple[Fact, ...]
+    rules: tuple[Rule, ...]
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)

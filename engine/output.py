@@ -1,0 +1,84 @@
+"""Writers of action records: JSON Lines, CSV and a human-readable table."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from typing import IO, Any
+
+from .actions import Action
+
+FORMATS = ("jsonl", "csv", "table")
+
+CSV_COLUMNS = (
+    "id", "playbook", "rule", "outcome", "reason", "do", "at", "key", "subject", "deadline",
+    "trigger_id", "trigger_type", "trigger_time", "event_id", "event_type", "event_time", "params",
+)
+
+
+def write_actions(actions: Iterable[Action], out: IO[str], fmt: str = "jsonl") -> int:
+    """Write actions in ``fmt``; returns how many were written."""
+    if fmt == "jsonl":
+        n = 0
+        for action in actions:
+            out.write(action.to_json())
+            out.write("\n")
+            n += 1
+        return n
+    if fmt == "csv":
+        return _write_csv(actions, out)
+    if fmt == "table":
+        return _write_table(list(actions), out)
+    raise ValueError(f"unknown output format {fmt!r}")
+
+
+def _compact(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+
+def _csv_row(action: Action) -> list[str]:
+    rec = action.record()
+    trig = rec["trigger"] or {}
+    ev = rec["event"] or {}
+    return [
+        rec["id"], rec["playbook"], rec["rule"], rec["outcome"], rec["reason"] or "", rec["do"], rec["at"],
+        _compact(rec["key"]), _compact(rec["subject"]), rec["deadline"] or "",
+        trig.get("id", ""), trig.get("type", ""), trig.get("time", ""),
+        ev.get("id", ""), ev.get("type", ""), ev.get("time", ""), _compact(rec["params"]),
+    ]
+
+
+def _write_csv(actions: Iterable[Action], out: IO[str]) -> int:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    n = 0
+    for action in actions:
+        writer.writerow(_csv_row(action))
+        n += 1
+    return n
+
+
+def _write_table(actions: list[Action], out: IO[str]) -> int:
+    headers = ("at", "rule", "outcome", "key", "subject", "do", "params")
+    rows = []
+    for a in actions:
+        rec = a.record()
+        outcome = a.outcome + (f" ({a.reason})" if a.reason else "")
+        rows.append((
+            rec["at"], f"{a.playbook}/{a.rule}", outcome, _compact(a.key),
+            _compact(a.subject) if a.subject else "", a.do, _shorten(_compact(a.params) if a.params else "", 80),
+        ))
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    out.write("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
+    for r in rows:
+        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
+    return len(rows)
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,93 @@
+"""The runtime: one :class:`PlaybookRun` per playbook, pure event-time state machines.
+
+``process(ev)`` first fires every scheduled instant the event's time passes,
+then updates the key's facts, then lets each rule that can see the event's type
+act on it. Nothing here reads the wall clock or the filesystem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..actions import Action
+from ..model import CadenceRule, Fact, Playbook, ResponseRule, SignalRule
+from ..summary import RunSummary
+from .cadence import CadenceRuntime
+from .context import Ev, EventIds, RunContext
+from .response import ResponseRuntime
+from .signal import SignalRuntime
+
+RuleRuntime = ResponseRuntime | CadenceRuntime | SignalRuntime
+
+__all__ = ["Ev", "EventIds", "PlaybookRun"]
+
+
+class PlaybookRun:
+    """The state of one playbook over a stream of events."""
+
+    def __init__(self, playbook: Playbook, index: int, summary: RunSummary, out: list[Action]):
+        self.playbook = playbook
+        self.ctx = RunContext(playbook, index, summary, out)
+        self.summary = summary
+        self.clock: int | None = None
+        self.runtimes: list[RuleRuntime] = []
+        for rule in playbook.rules:
+            if not rule.enabled:
+                continue
+            if isinstance(rule, ResponseRule):
+                self.runtimes.append(ResponseRuntime(rule, self.ctx))
+            elif isinstance(rule, CadenceRule):
+                self.runtimes.append(CadenceRuntime(rule, self.ctx))
+            elif isinstance(rule, SignalRule):
+                self.runtimes.append(SignalRuntime(rule, self.ctx))
+        self._dispatch: dict[str, tuple[tuple[Fact, ...], tuple[RuleRuntime, ...]]] = {}
+        key_field = playbook.key_field
+        if "." in key_field:
+            from ..model import make_getter
+
+            self._get_key = make_getter(key_field)
+        else:
+            self._get_key = lambda data: data.get(key_field)
+
+    def _handlers(self, etype: str) -> tuple[tuple[Fact, ...], tuple[RuleRuntime, ...]]:
+        """The facts and rules that can see events of this type (an index built on first sight)."""
+        found = self._dispatch.get(etype)
+        if found is None:
+            facts = tuple(f for f in self.playbook.facts if f.source.accepts_type(etype))
+            rules = tuple(r for r in self.runtimes if any(p.accepts_type(etype) for p in r.patterns))
+            found = self._dispatch[etype] = (facts, rules)
+        return found
+
+    def process(self, ev: Ev) -> None:
+        """Process one event; its time must not be earlier than the clock."""
+        if self.ctx.timers.heap:
+            self.ctx.timers.fire_before(ev.t)
+        self.clock = ev.t
+        key = self._get_key(ev.data)
+        if key is None:
+            self.summary.no_key(ev.serial)
+            return
+        facts, rules = self._handlers(ev.type)
+        if not facts and not rules:
+            return
+        if not isinstance(key, (str, int, float)) or isinstance(key, bool):
+            self.summary.skip("invalid key", ev.source, f"the key field '{self.playbook.key_field}' must be a string or a number, got {key!r}", ev.serial)
+            return
+        if facts:
+            self.ctx.facts.update(facts, ev, key)
+        for runtime in rules:
+            runtime.on_event(ev, key)
+
+    def advance(self, until: int) -> None:
+        """Move the clock to ``until``: fire every instant strictly earlier."""
+        self.ctx.timers.fire_before(until)
+        if self.clock is None or until > self.clock:
+            self.clock = until
+
+    def count_open(self) -> None:
+        for runtime in self.runtimes:
+            runtime.count_open()
+
+    def facts_of(self, key: Any) -> dict[str, Any]:
+        """The current facts of one key (sets as sorted lists)."""
+        return dict(self.ctx.facts.view(key))

@@ -1,0 +1,118 @@
+"""Cadence rules (section 8.2): once started, an expected event is due every period."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..model import CadenceRule
+from ..timecalc import Duration
+from .context import Ev, RunContext, add_time, hashable, resolve_calendar
+
+if TYPE_CHECKING:
+    from ..calendars import Calendar
+
+
+class Cadence:
+    __slots__ = ("key", "trigger", "due", "periods_missed", "first_missed", "version", "calendar")
+
+    def __init__(self, key: Any, trigger: Ev, calendar: Calendar | None):
+        self.key = key
+        self.trigger = trigger
+        self.due = 0
+        self.periods_missed = 0
+        self.first_missed: int | None = None
+        self.version = 0
+        self.calendar = calendar
+
+
+def subtract_time(due: int, duration: Duration, calendar: Calendar | None) -> int:
+    """The latest instant r with ``r + duration <= due`` (working time on a calendar)."""
+    if calendar is None:
+        return due - duration.exact_us
+    # Adding working time is monotonic, so bisect on the start instant.
+    span = max(duration.exact_us * 4, 40 * 86400 * 10**6)
+    lo = due - span
+    while calendar.add(lo, duration) > due:
+        span *= 2
+        lo = due - span
+    hi = due
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if calendar.add(mid, duration) <= due:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+class CadenceRuntime:
+    """Running cadences of one rule, by key; each has one due timer and one reminder."""
+
+    def __init__(self, rule: CadenceRule, run: RunContext):
+        self.rule = rule
+        self.run = run
+        self.running: dict[Any, Cadence] = {}
+        self.stats = run.summary.rule(f"{run.playbook.name}/{rule.id}")
+        self.patterns = tuple(p for p in (rule.expect, rule.stop, rule.start) if p is not None)
+
+    def on_event(self, ev: Ev, key: Any) -> None:
+        rule = self.rule
+        run = self.run
+        etype = ev.type
+        hkey = hashable(key)
+        cad = self.running.get(hkey)
+        # One event in several roles: expect first, then stop, then start.
+        if cad is not None and rule.expect.accepts_type(etype) and run.test(rule.expect, ev, key, cad.trigger, f"{rule.id} expect"):
+            self._qualify(cad, ev)
+        if cad is not None and rule.stop is not None and rule.stop.accepts_type(etype) and run.test(rule.stop, ev, key, cad.trigger, f"{rule.id} stop"):
+            cad.version += 1  # its timers go stale
+            del self.running[hkey]
+            cad = None
+        if cad is None and rule.start.accepts_type(etype) and run.test(rule.start, ev, key, None, f"{rule.id} start"):
+            calendar = resolve_calendar(run, rule.calendar, ev, key, rule.id)
+            cad = Cadence(key, ev, calendar)
+            self.running[hkey] = cad
+            self._schedule(cad, add_time(ev.t, rule.every, calendar))
+
+    def _qualify(self, cad: Cadence, ev: Ev) -> None:
+        t = ev.t
+        if cad.periods_missed:
+            assert cad.first_missed is not None
+            self.run.emit(self.rule, "late", t, cad.key, {}, "{}", cad.trigger, ev, cad.first_missed,
+                          late_by=t - cad.first_missed, periods_missed=cad.periods_missed)
+        else:
+            self.run.emit(self.rule, "met", t, cad.key, {}, "{}", cad.trigger, ev, cad.due, periods_missed=0)
+        cad.periods_missed = 0
+        cad.first_missed = None
+        cad.trigger = ev
+        self._schedule(cad, add_time(t, self.rule.every, cad.calendar))
+
+    def _schedule(self, cad: Cadence, due: int) -> None:
+        cad.version += 1
+        cad.due = due
+        timers = self.run.timers
+        timers.push(due, self._due, (cad, cad.version))
+        if self.rule.remind_before is not None:
+            timers.push(subtract_time(due, self.rule.remind_before, cad.calendar), self._remind, (cad, cad.version))
+
+    def _due(self, at: int, payload: tuple[Cadence, int]) -> None:
+        cad, version = payload
+        if version != cad.version:
+            return
+        cad.periods_missed += 1
+        if cad.first_missed is None:
+            cad.first_missed = at
+        self.run.emit(self.rule, "breach", at, cad.key, {}, "{}", cad.trigger, None, at,
+                      reason="deadline", periods_missed=cad.periods_missed)
+        self._schedule(cad, add_time(at, self.rule.every, cad.calendar))
+
+    def _remind(self, at: int, payload: tuple[Cadence, int]) -> None:
+        cad, version = payload
+        if version != cad.version:
+            return
+        self.run.emit(self.rule, "due_soon", at, cad.key, {}, "{}", cad.trigger, None, cad.due,
+                      periods_missed=cad.periods_missed)
+
+    def count_open(self) -> None:
+        self.stats.cadences_running = len(self.running)
+        self.stats.cadences_overdue = sum(1 for c in self.running.values() if c.periods_missed)

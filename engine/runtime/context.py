@@ -1,0 +1,333 @@
+"""What every rule kind shares at run time: events, facts, timers, emitting actions."""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections.abc import Callable
+from datetime import tzinfo
+from typing import TYPE_CHECKING, Any
+
+from ..actions import Action, EventRef, action_id, canonical_json, sort_token
+from ..expressions import EvalError, Scope, truthy
+from ..model import CalendarChoice, Fact, Pattern, Playbook, RuleBase
+from ..summary import RunSummary
+from ..timecalc import Duration, format_time, seconds_value
+
+if TYPE_CHECKING:
+    from ..calendars import Calendar
+
+
+class EventIds:
+    """Ids of events: their own ``id`` field, or one derived from their content.
+
+    Identical events without an id (two page views in the same second) are
+    distinct events: the n-th of them gets the suffix ``-n``, so reruns of the
+    same input agree and no two events share an id.
+    """
+
+    __slots__ = ("field", "seen")
+
+    def __init__(self, field: str):
+        self.field = field
+        self.seen: dict[str, int] = {}
+
+    def of(self, data: dict[str, Any]) -> str:
+        given = data.get(self.field)
+        if isinstance(given, str) and given:
+            return given
+        if isinstance(given, int) and not isinstance(given, bool):
+            return str(given)
+        digest = "ev-" + hashlib.sha256(canonical_json(data).encode()).hexdigest()[:20]
+        n = self.seen.get(digest, 0) + 1
+        self.seen[digest] = n
+        return digest if n == 1 else f"{digest}-{n}"
+
+
+class Ev:
+    """An event as the runtime sees it: its data, its time in microseconds, its type."""
+
+    __slots__ = ("data", "t", "type", "source", "serial", "_id", "_ids")
+
+    def __init__(self, data: dict[str, Any], t: int, etype: str, source: str | None, serial: int, ids: EventIds):
+        self.data = data
+        self.t = t
+        self.type = etype
+        self.source = source
+        self.serial = serial
+        self._id: str | None = None
+        self._ids = ids
+
+    @property
+    def id(self) -> str:
+        """The event's id (derived lazily: only events that end up in actions need one)."""
+        if self._id is None:
+            self._id = self._ids.of(self.data)
+        return self._id
+
+    def ref(self) -> EventRef:
+        return EventRef(self.id, self.type, self.t)
+
+
+def hashable(value: Any) -> Any:
+    """A value usable in a dict key that keeps the language's equality (``true != 1``)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float:
+        return value
+    if kind is bool:
+        return ("\0bool", value)
+    return ("\0json", canonical_json(value))
+
+
+class Timers:
+    """The event-time scheduler: a heap of instants, each fired once the clock passes it."""
+
+    __slots__ = ("heap", "seq")
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[int, int, Callable[[int, Any], None], Any]] = []
+        self.seq = 0
+
+    def push(self, at: int, fire: Callable[[int, Any], None], payload: Any) -> None:
+        # seq keeps equal instants in the order they were scheduled.
+        heapq.heappush(self.heap, (at, self.seq, fire, payload))
+        self.seq += 1
+
+    def fire_before(self, t: int) -> None:
+        """Fire, in time order, every instant strictly earlier than ``t``."""
+        heap = self.heap
+        while heap and heap[0][0] < t:
+            at, _, fire, payload = heapq.heappop(heap)
+            fire(at, payload)
+
+
+_EMPTY: dict[str, Any] = {}
+
+
+class FactStore:
+    """Per-key facts (section 6), folded as events are processed."""
+
+    __slots__ = ("facts", "values", "views", "defaults", "set_names", "run")
+
+    def __init__(self, facts: tuple[Fact, ...], run: RunContext):
+        self.facts = facts
+        self.values: dict[Any, dict[str, Any]] = {}
+        self.views: dict[Any, dict[str, Any]] = {}
+        self.defaults = {f.name: _initial(f.collect) for f in facts}
+        self.set_names = frozenset(f.name for f in facts if f.collect == "set")
+        self.run = run
+
+    def view(self, key: Any) -> dict[str, Any]:
+        """The facts of ``key`` as expressions see them (sets as sorted lists)."""
+        if not self.facts:
+            return _EMPTY
+        hkey = hashable(key)
+        view = self.views.get(hkey)
+        if view is None:
+            values = self.values.get(hkey)
+            view = dict(self.defaults)
+            if values:
+                for name, value in values.items():
+                    view[name] = sorted(value.values(), key=sort_token) if name in self.set_names else value
+            self.views[hkey] = view
+        return view
+
+    def update(self, facts: tuple[Fact, ...], ev: Ev, key: Any) -> None:
+        hkey = hashable(key)
+        values = self.values.get(hkey)
+        if values is None:
+            values = self.values[hkey] = {}
+        for fact in facts:
+            if not self.run.test(fact.source, ev, key, None, f"facts.{fact.name} from"):
+                continue
+            if fact.value is None:
+                value = fact.constant
+            else:
+                try:
+                    value = fact.value.evaluate(Scope({"event": ev.data, "trigger": None, "facts": self.view(key), "key": key}, ev.data, self.run.tz))
+                except EvalError as exc:
+                    self.run.expression_error(f"facts.{fact.name} value", ev, exc.message)
+                    value = None
+            self.views.pop(hkey, None)
+            _fold(fact, values, value, ev, self.run)
+
+
+def _initial(collect: str) -> Any:
+    if collect == "set":
+        return []
+    if collect in ("count", "sum"):
+        return 0
+    return None
+
+
+def _fold(fact: Fact, values: dict[str, Any], value: Any, ev: Ev, run: RunContext) -> None:
+    name = fact.name
+    collect = fact.collect
+    if collect == "last":
+        values[name] = value
+    elif collect == "first":
+        if name not in values:
+            values[name] = value
+    elif collect == "count":
+        values[name] = values.get(name, 0) + 1
+    elif value is None:
+        return  # set, sum, min and max ignore nulls
+    elif collect == "set":
+        values.setdefault(name, {})[hashable(value)] = value
+    elif collect == "sum":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            run.expression_error(f"facts.{name} value", ev, f"sum needs numbers, got {value!r}")
+            return
+        values[name] = values.get(name, 0) + value
+    else:  # min / max
+        current = values.get(name)
+        comparable = isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool))
+        if not comparable or (current is not None and isinstance(current, str) != isinstance(value, str)):
+            run.expression_error(f"facts.{name} value", ev, f"{collect} needs numbers or strings of one kind, got {value!r}")
+            return
+        if current is None or (value < current if collect == "min" else value > current):
+            values[name] = value
+
+
+class RunContext:
+    """Shared by the rule runtimes of one playbook: timers, facts, output, reporting."""
+
+    def __init__(self, playbook: Playbook, index: int, summary: RunSummary, out: list[Action]):
+        self.playbook = playbook
+        self.index = index
+        self.summary = summary
+        self.out = out
+        self.tz: tzinfo = playbook.timezone
+        self.timers = Timers()
+        self.facts = FactStore(playbook.facts, self)
+        self._where = ""
+
+    # -- reporting ---------------------------------------------------------------------
+
+    def expression_error(self, where: str, ev: Ev | None, message: str) -> None:
+        label = f"{self.playbook.name}: {where}"
+        self.summary.expression_error(label, ev.source if ev is not None else None, message)
+
+    # -- patterns ------------------------------------------------------------------------
+
+    def test(self, pattern: Pattern, ev: Ev, key: Any, trigger: Ev | None, where: str) -> bool:
+        """Does ``ev`` match ``pattern`` (its type already known to match)?"""
+        if pattern.match and not pattern.fields_match(ev.data):
+            return False
+        if pattern.where is None:
+            return True
+        scope = Scope(
+            {"event": ev.data, "trigger": (trigger or ev).data, "facts": self.facts.view(key), "key": key},
+            ev.data,
+            self.tz,
+        )
+        try:
+            return truthy(pattern.where.evaluate(scope))
+        except EvalError as exc:
+            self.expression_error(f"{where}.where", ev, exc.message)
+            return False
+
+    def condition(self, expr: Any, ev: Ev, key: Any, where: str) -> bool:
+        """Evaluate an ``unless``: an error counts as false (the trigger stands)."""
+        scope = Scope({"event": ev.data, "trigger": ev.data, "facts": self.facts.view(key), "key": key}, ev.data, self.tz)
+        try:
+            return truthy(expr.evaluate(scope))
+        except EvalError as exc:
+            self.expression_error(where, ev, exc.message)
+            return False
+
+    # -- output --------------------------------------------------------------------------
+
+    def emit(
+        self,
+        rule: RuleBase,
+        outcome: str,
+        at: int,
+        key: Any,
+        subject: dict[str, Any],
+        subject_json: str,
+        trigger: Ev,
+        event: Ev | None,
+        deadline: int | None,
+        reason: str | None = None,
+        late_by: int | None = None,
+        periods_missed: int | None = None,
+    ) -> None:
+        self.summary.outcomes[outcome] += 1
+        specs = rule.actions.get(outcome)
+        if not specs:
+            return
+        pb = self.playbook
+        trig_ref = trigger.ref()
+        ev_ref = event.ref() if event is not None else None
+        names = {
+            "trigger": trigger.data,
+            "event": event.data if event is not None else None,
+            "facts": self.facts.view(key),
+            "key": key,
+            "subject": subject,
+            "rule": rule.id,
+            "playbook": pb.name,
+            "outcome": outcome,
+            "at": format_time(at),
+            "deadline": None if deadline is None else format_time(deadline),
+            "reason": reason,
+            "elapsed": seconds_value(at - trigger.t),
+            "late_by": None if late_by is None else seconds_value(late_by),
+            "periods_missed": periods_missed,
+        }
+        scope = Scope(names, (event or trigger).data, self.tz)
+        key_token = sort_token(key)
+        for spec in specs:
+            params: dict[str, Any] = {}
+            for name, render in spec.params:
+                try:
+                    params[name] = render(scope)
+                except EvalError as exc:
+                    params[name] = None
+                    self.expression_error(f"{rule.id} on_{outcome}[{spec.index}].{name}", event or trigger, exc.message)
+            self.out.append(
+                Action(
+                    id=action_id(pb.name, rule.id, outcome, spec.index, key, subject_json, trig_ref.id, at),
+                    playbook=pb.name,
+                    rule=rule.id,
+                    outcome=outcome,
+                    reason=reason,
+                    do=spec.do,
+                    at=at,
+                    key=key,
+                    subject=subject,
+                    deadline=deadline,
+                    trigger=trig_ref,
+                    event=ev_ref,
+                    params=params,
+                    sort_key=(at, self.index, rule.index, key_token, subject_json, trigger.t, trig_ref.id, spec.index, outcome),
+                )
+            )
+            self.summary.actions_emitted += 1
+
+
+def add_time(t: int, duration: Duration, calendar: Calendar | None) -> int:
+    """``t + duration``: exact elapsed time, or working time on ``calendar``."""
+    if calendar is None:
+        return t + duration.exact_us
+    return calendar.add(t, duration)
+
+
+def resolve_calendar(run: RunContext, choice: CalendarChoice | None, ev: Ev, key: Any, rule_id: str) -> Calendar | None:
+    """The calendar a rule uses for this trigger/start (templates evaluated now)."""
+    if choice is None:
+        return None
+    if choice.template is None:
+        return choice.fixed
+    scope = Scope({"event": ev.data, "trigger": ev.data, "facts": run.facts.view(key), "key": key}, ev.data, run.tz)
+    try:
+        name = choice.template.render(scope)
+    except EvalError as exc:
+        run.expression_error(f"{rule_id} calendar", ev, exc.message)
+        name = None
+    calendar = choice.calendars.get(name) if isinstance(name, str) else None
+    if calendar is None:
+        run.summary.rule(f"{run.playbook.name}/{rule_id}").calendar_fallbacks += 1
+        return choice.default
+    return calendar

@@ -1,0 +1,176 @@
+"""Response rules (section 8.1): a trigger opens an obligation; an expected event closes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..actions import canonical_json
+from ..model import ResponseRule
+from .context import Ev, RunContext, add_time, hashable, resolve_calendar
+
+OPEN, BREACHED, CLOSED = 0, 1, 2
+
+
+class Obligation:
+    __slots__ = ("bucket_key", "key", "subject", "subject_json", "trigger", "deadline", "status", "breach_at")
+
+    def __init__(self, bucket_key: tuple[Any, ...], key: Any, subject: dict[str, Any], trigger: Ev, deadline: int | None):
+        self.bucket_key = bucket_key
+        self.key = key
+        self.subject = subject
+        self.subject_json = canonical_json(subject)
+        self.trigger = trigger
+        self.deadline = deadline
+        self.status = OPEN
+        self.breach_at: int | None = None
+
+
+class ResponseRuntime:
+    """Open obligations of one response rule, by (key, same values)."""
+
+    def __init__(self, rule: ResponseRule, run: RunContext):
+        self.rule = rule
+        self.run = run
+        self.open: dict[tuple[Any, ...], list[Obligation]] = {}
+        self.stats = run.summary.rule(f"{run.playbook.name}/{rule.id}")
+        self.patterns = tuple(p for p in (rule.expect, rule.before, rule.when) if p is not None)
+        self._expect_uses_trigger = rule.expect.where is not None and "trigger" in rule.expect.where.names_used
+        self._before_uses_trigger = (
+            rule.before is not None and rule.before.where is not None and "trigger" in rule.before.where.names_used
+        )
+
+    def _bucket_key(self, data: dict[str, Any], key: Any) -> tuple[Any, ...] | None:
+        values = [hashable(key)]
+        for get in self.rule.same_getters:
+            v = get(data)
+            if v is None:
+                return None
+            values.append(hashable(v))
+        return tuple(values)
+
+    def on_event(self, ev: Ev, key: Any) -> None:
+        rule = self.rule
+        etype = ev.type
+        # One event in several roles: fulfil first, then preempt, then trigger.
+        if self.open and rule.expect.accepts_type(etype):
+            bk = self._bucket_key(ev.data, key)
+            bucket = self.open.get(bk) if bk is not None else None
+            if bucket:
+                self._fulfil(bucket, ev, key)
+        if self.open and rule.before is not None and rule.before.accepts_type(etype):
+            bk = self._bucket_key(ev.data, key)
+            bucket = self.open.get(bk) if bk is not None else None
+            if bucket:
+                self._preempt(bucket, ev, key)
+        if rule.when.accepts_type(etype):
+            self._trigger(ev, key)
+
+    def _fulfil(self, bucket: list[Obligation], ev: Ev, key: Any) -> None:
+        run = self.run
+        rule = self.rule
+        where = f"{rule.id} expect"
+        matched_once: bool | None = None
+        for ob in list(bucket):
+            if self._expect_uses_trigger:
+                ok = run.test(rule.expect, ev, key, ob.trigger, where)
+            else:
+                if matched_once is None:
+                    matched_once = run.test(rule.expect, ev, key, ob.trigger, where)
+                ok = matched_once
+            if not ok:
+                continue
+            t = ev.t
+            if ob.status == OPEN:
+                if ob.deadline is None or t <= ob.deadline:
+                    run.emit(rule, "met", t, key, ob.subject, ob.subject_json, ob.trigger, ev, ob.deadline)
+                else:  # cannot happen: the deadline fired before this event
+                    run.emit(rule, "late", t, key, ob.subject, ob.subject_json, ob.trigger, ev, ob.deadline,
+                             late_by=t - ob.deadline)
+            else:
+                assert ob.breach_at is not None
+                run.emit(rule, "late", t, key, ob.subject, ob.subject_json, ob.trigger, ev, ob.deadline,
+                         late_by=t - ob.breach_at)
+            self._close(ob)
+
+    def _preempt(self, bucket: list[Obligation], ev: Ev, key: Any) -> None:
+        run = self.run
+        rule = self.rule
+        assert rule.before is not None
+        where = f"{rule.id} expect.before"
+        matched_once: bool | None = None
+        for ob in list(bucket):
+            if ob.status != OPEN:
+                continue
+            if self._before_uses_trigger:
+                ok = run.test(rule.before, ev, key, ob.trigger, where)
+            else:
+                if matched_once is None:
+                    matched_once = run.test(rule.before, ev, key, ob.trigger, where)
+                ok = matched_once
+            if not ok:
+                continue
+            ob.status = BREACHED
+            ob.breach_at = ev.t
+            run.emit(rule, "breach", ev.t, key, ob.subject, ob.subject_json, ob.trigger, ev, ob.deadline, reason="preempted")
+            run.timers.push(ev.t + rule.expire_us, self._expire, ob)
+
+    def _trigger(self, ev: Ev, key: Any) -> None:
+        run = self.run
+        rule = self.rule
+        if not run.test(rule.when, ev, key, None, f"{rule.id} when"):
+            return
+        if rule.unless is not None and run.condition(rule.unless, ev, key, f"{rule.id} unless"):
+            self.stats.triggers_unless += 1
+            return
+        bk = self._bucket_key(ev.data, key)
+        if bk is None:
+            self.stats.triggers_missing_same += 1
+            return
+        bucket = self.open.get(bk)
+        if bucket and not rule.overlap_each:
+            self.stats.triggers_ignored_open += 1
+            return
+        deadline = None
+        if rule.within is not None:
+            calendar = resolve_calendar(run, rule.calendar, ev, key, rule.id)
+            deadline = add_time(ev.t, rule.within, calendar)
+        subject = {name: get(ev.data) for name, get in zip(rule.same, rule.same_getters, strict=True)}
+        ob = Obligation(bk, key, subject, ev, deadline)
+        if bucket is None:
+            self.open[bk] = [ob]
+        else:
+            bucket.append(ob)
+        if deadline is not None:
+            run.timers.push(deadline, self._deadline, ob)
+
+    def _deadline(self, at: int, ob: Obligation) -> None:
+        if ob.status != OPEN:
+            return
+        ob.status = BREACHED
+        ob.breach_at = at
+        self.run.emit(self.rule, "breach", at, ob.key, ob.subject, ob.subject_json, ob.trigger, None, at, reason="deadline")
+        self.run.timers.push(at + self.rule.expire_us, self._expire, ob)
+
+    def _expire(self, at: int, ob: Obligation) -> None:
+        if ob.status == BREACHED:
+            self.stats.expired += 1
+            self._close(ob)
+
+    def _close(self, ob: Obligation) -> None:
+        ob.status = CLOSED
+        bucket = self.open.get(ob.bucket_key)
+        if bucket is not None:
+            bucket.remove(ob)
+            if not bucket:
+                del self.open[ob.bucket_key]
+
+    def count_open(self) -> None:
+        pending = overdue = 0
+        for bucket in self.open.values():
+            for ob in bucket:
+                if ob.status == OPEN:
+                    pending += 1
+                else:
+                    overdue += 1
+        self.stats.pending = pending
+        self.stats.overdue = overdue

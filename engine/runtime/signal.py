@@ -1,0 +1,72 @@
+"""Signal rules (section 8.3): a match (or the Nth in a window) fires, then cools down."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from ..actions import canonical_json
+from ..model import SignalRule
+from .context import Ev, RunContext, hashable
+
+
+class Group:
+    __slots__ = ("last_firing", "window")
+
+    def __init__(self) -> None:
+        self.last_firing: int | None = None
+        self.window: deque[int] = deque()
+
+
+class SignalRuntime:
+    def __init__(self, rule: SignalRule, run: RunContext):
+        self.rule = rule
+        self.run = run
+        self.groups: dict[tuple[Any, ...], Group] = {}
+        self.stats = run.summary.rule(f"{run.playbook.name}/{rule.id}")
+        self.patterns = (rule.when,)
+
+    def on_event(self, ev: Ev, key: Any) -> None:
+        rule = self.rule
+        run = self.run
+        if not run.test(rule.when, ev, key, None, f"{rule.id} when"):
+            return
+        if rule.unless is not None and run.condition(rule.unless, ev, key, f"{rule.id} unless"):
+            self.stats.signals_unless += 1
+            return
+        gk: list[Any] = [hashable(key)]
+        subject: dict[str, Any] = {}
+        for name, get in zip(rule.group_by, rule.group_getters, strict=True):
+            value = get(ev.data)
+            if value is None:
+                self.stats.signals_missing_group += 1
+                return
+            gk.append(hashable(value))
+            subject[name] = value
+        if rule.cooldown_us is None and rule.threshold_count is None:
+            run.emit(rule, "match", ev.t, key, subject, canonical_json(subject), ev, ev, None)
+            return  # nothing to remember
+        group_key = tuple(gk)
+        group = self.groups.get(group_key)
+        if group is None:
+            group = self.groups[group_key] = Group()
+        t = ev.t
+        if group.last_firing is not None and rule.cooldown_us is not None and t < group.last_firing + rule.cooldown_us:
+            # Suppressed: not counted in the window, and the cooldown is not extended.
+            self.stats.signals_suppressed_cooldown += 1
+            return
+        if rule.threshold_count is not None:
+            assert rule.threshold_within_us is not None
+            window = group.window
+            start = t - rule.threshold_within_us
+            while window and window[0] < start:
+                window.popleft()
+            window.append(t)
+            if len(window) < rule.threshold_count:
+                return
+            window.clear()
+        group.last_firing = t
+        run.emit(rule, "match", t, key, subject, canonical_json(subject), ev, ev, None)
+
+    def count_open(self) -> None:
+        pass

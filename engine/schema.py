@@ -1,0 +1,170 @@
+"""Validation of playbook data against ``schemas/playbook.schema.json``.
+
+The JSON Schema is the single source of the playbook's shape, shared with
+editors. This module maps each jsonschema error back to the file position of
+the offending value (or key) and rewrites the message into something a
+playbook author can act on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError, best_match
+
+from .errors import Diagnostic
+from .loader import Positions
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+}
+
+
+def schema_text() -> str:
+    """The playbook JSON Schema, as shipped (``schemas/playbook.schema.json``)."""
+    packaged = resources.files("engine").joinpath("_schema/playbook.schema.json")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    # Running from a checkout (or an editable install): the repository's copy.
+    source = Path(__file__).resolve().parent.parent / "schemas" / "playbook.schema.json"
+    return source.read_text(encoding="utf-8")
+
+
+@cache
+def schema() -> dict[str, Any]:
+    return json.loads(schema_text())
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(schema())
+
+
+def describe(value: Any) -> str:
+    """A value's JSON type in words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def did_you_mean(word: str, choices: list[str] | set[str] | tuple[str, ...]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def validate(data: Any, positions: Positions) -> list[Diagnostic]:
+    """Every schema error in ``data``, located and explained."""
+    out: list[Diagnostic] = []
+    for error in _validator().iter_errors(data):
+        out.extend(_explain(error, positions))
+    return out
+
+
+def _where(error: ValidationError) -> str:
+    title = error.schema.get("title") if isinstance(error.schema, dict) else None
+    if title:
+        return f" in {'an' if title[0] in 'aeiou' else 'a'} {title}"
+    path = list(error.absolute_path)
+    if not path:
+        return " at the top level"
+    return ""
+
+
+def _explain(error: ValidationError, positions: Positions) -> list[Diagnostic]:
+    path = tuple(error.absolute_path)
+    validator: Any = error.validator
+    instance = error.instance
+    validator_value: Any = error.validator_value
+    sub = error.schema if isinstance(error.schema, dict) else {}
+
+    if validator in ("anyOf", "oneOf") and error.context:
+        meaningful = [e for e in error.context if e.validator != "type"]
+        if meaningful:
+            return _explain(best_match(meaningful), positions)
+        types: list[str] = []
+        for e in error.context:
+            t: Any = e.validator_value
+            for name in t if isinstance(t, list) else [t]:
+                label = _TYPE_NAMES.get(name, str(name))
+                if label not in types:
+                    types.append(label)
+        return [positions.diag(path, f"expected {' or '.join(types)}, got {describe(instance)}")]
+
+    if validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = set(sub.get("properties", {}))
+        extra = [k for k in instance if k not in allowed and not _pattern_allowed(sub, k)]
+        diags = []
+        for key in extra:
+            hint = did_you_mean(key, allowed)
+            known = f"; allowed: {', '.join(sorted(allowed))}" if not hint and allowed else ""
+            diags.append(positions.diag(path + (key,), f"unknown key '{key}'{_where(error)}{hint}{known}", key=True))
+        return diags
+
+    if validator == "required":
+        missing = [k for k in validator_value if isinstance(instance, dict) and k not in instance]
+        return [
+            positions.diag(path, f"missing required key '{k}'{_where(error)}", key=bool(path))
+            for k in missing
+        ]
+
+    if validator == "type":
+        expected = validator_value
+        names = [_TYPE_NAMES.get(t, str(t)) for t in (expected if isinstance(expected, list) else [expected])]
+        return [positions.diag(path, f"expected {' or '.join(names)}, got {describe(instance)}")]
+
+    if validator == "enum":
+        choices = [str(c).lower() if isinstance(c, bool) else str(c) for c in validator_value]
+        hint = did_you_mean(str(instance), choices) if isinstance(instance, str) else ""
+        return [positions.diag(path, f"{_show(instance)} is not one of: {', '.join(choices)}{hint}")]
+
+    if validator == "const" and path == ("version",):
+        return [positions.diag(path, f"unsupported version {_show(instance)}: this engine reads playbook language version 1")]
+
+    if validator == "pattern":
+        if sub.get("pattern", "").startswith("^[a-z0-9]"):
+            return [positions.diag(path, f"invalid name {_show(instance)}: start with a lower-case letter or digit, then use a-z 0-9 . _ -")]
+        if "wdhms" in sub.get("pattern", ""):
+            return [positions.diag(path, f"invalid duration {_show(instance)}: write <number><unit> repeated, units w d h m s (e.g. '4h', '1h30m')")]
+
+    if validator == "minItems" and path == ("rules",):
+        return [positions.diag(path, "a playbook needs at least one rule")]
+
+    if validator == "minimum":
+        return [positions.diag(path, f"{_show(instance)} is too small: the minimum is {validator_value}")]
+
+    return [positions.diag(path, error.message)]
+
+
+def _pattern_allowed(sub: dict[str, Any], key: str) -> bool:
+    import re
+
+    return any(re.search(p, key) for p in sub.get("patternProperties", {}))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    return json.dumps(value)
