@@ -17,7 +17,17 @@ from typing import IO, Any
 
 import click
 
-from engine import Engine, EngineError, Playbook, PlaybookError, SourceEvent, UsageError, load_playbook, read_events
+from engine import (
+    Engine,
+    EngineError,
+    Playbook,
+    PlaybookError,
+    SourceEvent,
+    UsageError,
+    __version__,
+    load_playbook,
+    read_events,
+)
 from engine.errors import Diagnostic, EventError
 from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.output import write_actions
@@ -28,7 +38,7 @@ from engine.timecalc import format_time
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="playbook-engine", prog_name="playbook")
+@click.version_option(version=__version__, prog_name="playbook")
 def main() -> None:
     """Rule engine for customer-success playbooks: SLAs, cadences and signals over event logs."""
 

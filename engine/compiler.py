@@ -84,6 +84,7 @@ class _Compiler:
         self.errors: list[Diagnostic] = []
         self.fact_names: set[str] = set()
         self.calendars: dict[str, Calendar] = {}
+        self.calendar_names: set[str] = set()  # declared, valid or not
         self.default_tz: str = "UTC"
 
     # -- reporting -----------------------------------------------------------------
@@ -168,6 +169,7 @@ class _Compiler:
     def compile_calendars(self, spec: Any) -> None:
         if not isinstance(spec, dict):
             return
+        self.calendar_names = set(spec)
         for name, cal_spec in spec.items():
             cal, diags = compile_calendar(
                 name, cal_spec, default_tz=self.default_tz, positions=self.pos, path=("calendars", name)
@@ -178,10 +180,10 @@ class _Compiler:
 
     def calendar_ref(self, name: str, path: Path) -> Calendar | None:
         cal = self.calendars.get(name)
-        if cal is None:
-            hint = schema_mod.did_you_mean(name, set(self.calendars))
-            declared = f"; declared: {', '.join(sorted(self.calendars))}" if self.calendars and not hint else ""
-            none = " (no calendars are declared)" if not self.calendars else ""
+        if cal is None and name not in self.calendar_names:
+            hint = schema_mod.did_you_mean(name, self.calendar_names)
+            declared = f"; declared: {', '.join(sorted(self.calendar_names))}" if self.calendar_names and not hint else ""
+            none = " (no calendars are declared)" if not self.calendar_names else ""
             self.error(path, f"unknown calendar {name!r}{hint}{declared}{none}")
         return cal
 

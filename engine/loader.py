@@ -106,6 +106,10 @@ class Positions:
         return 1 if self.styles.get(tuple(path)) in ("'", '"') else 0
 
 
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+
+
 def _offset_position(text: str, offset: int) -> tuple[int, int]:
     before = text[:offset]
     return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
@@ -191,14 +195,17 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, Positions]:
                     return _SCALARS.construct_object(node)
                 except (yaml.YAMLError, ValueError):
                     return node.value
-            if node.tag.startswith("tag:yaml.org,2002:"):
-                return node.value
+            if node.tag == "tag:yaml.org,2002:timestamp":
+                return node.value  # times stay text: the engine parses them itself
             line, col = _mark(node)
-            errors.append(Diagnostic(file, line, col, f"unsupported YAML tag {node.tag!r}"))
+            errors.append(Diagnostic(file, line, col, f"unsupported YAML tag {_short_tag(node.tag)!r}: playbooks use plain YAML values"))
             return node.value
         nid = id(node)
         if nid in built:  # an alias: share the already built value
             return built[nid]
+        if node.tag not in ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"):
+            line, col = _mark(node)
+            errors.append(Diagnostic(file, line, col, f"unsupported YAML tag {_short_tag(node.tag)!r}: playbooks use plain YAML values"))
         if isinstance(node, yaml.SequenceNode):
             items: list[Any] = []
             built[nid] = items

@@ -86,6 +86,8 @@ def validate(data: Any, positions: Positions) -> list[Diagnostic]:
 def _where(error: ValidationError) -> str:
     title = error.schema.get("title") if isinstance(error.schema, dict) else None
     if title:
+        if title.startswith("the "):
+            return f" in {title}"
         return f" in {'an' if title[0] in 'aeiou' else 'a'} {title}"
     path = list(error.absolute_path)
     if not path:

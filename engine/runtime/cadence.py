@@ -79,9 +79,10 @@ class CadenceRuntime:
         if cad.periods_missed:
             assert cad.first_missed is not None
             self.run.emit(self.rule, "late", t, cad.key, {}, "{}", cad.trigger, ev, cad.first_missed,
-                          late_by=t - cad.first_missed, periods_missed=cad.periods_missed)
+                          late_by=t - cad.first_missed, periods_missed=cad.periods_missed, calendar=cad.calendar)
         else:
-            self.run.emit(self.rule, "met", t, cad.key, {}, "{}", cad.trigger, ev, cad.due, periods_missed=0)
+            self.run.emit(self.rule, "met", t, cad.key, {}, "{}", cad.trigger, ev, cad.due, periods_missed=0,
+                          calendar=cad.calendar)
         cad.periods_missed = 0
         cad.first_missed = None
         cad.trigger = ev
@@ -103,7 +104,7 @@ class CadenceRuntime:
         if cad.first_missed is None:
             cad.first_missed = at
         self.run.emit(self.rule, "breach", at, cad.key, {}, "{}", cad.trigger, None, at,
-                      reason="deadline", periods_missed=cad.periods_missed)
+                      reason="deadline", periods_missed=cad.periods_missed, calendar=cad.calendar)
         self._schedule(cad, add_time(at, self.rule.every, cad.calendar))
 
     def _remind(self, at: int, payload: tuple[Cadence, int]) -> None:
@@ -111,7 +112,7 @@ class CadenceRuntime:
         if version != cad.version:
             return
         self.run.emit(self.rule, "due_soon", at, cad.key, {}, "{}", cad.trigger, None, cad.due,
-                      periods_missed=cad.periods_missed)
+                      periods_missed=cad.periods_missed, calendar=cad.calendar)
 
     def count_open(self) -> None:
         self.stats.cadences_running = len(self.running)

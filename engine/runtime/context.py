@@ -252,6 +252,7 @@ class RunContext:
         reason: str | None = None,
         late_by: int | None = None,
         periods_missed: int | None = None,
+        calendar: Calendar | None = None,
     ) -> None:
         self.summary.outcomes[outcome] += 1
         specs = rule.actions.get(outcome)
@@ -276,7 +277,8 @@ class RunContext:
             "late_by": None if late_by is None else seconds_value(late_by),
             "periods_missed": periods_missed,
         }
-        scope = Scope(names, (event or trigger).data, self.tz)
+        # local() shows times in the rule's calendar zone when it has one.
+        scope = Scope(names, (event or trigger).data, calendar.tz if calendar is not None else self.tz)
         key_token = sort_token(key)
         for spec in specs:
             params: dict[str, Any] = {}

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..actions import canonical_json
 from ..model import ResponseRule
 from .context import Ev, RunContext, add_time, hashable, resolve_calendar
 
+if TYPE_CHECKING:
+    from ..calendars import Calendar
+
 OPEN, BREACHED, CLOSED = 0, 1, 2
 
 
 class Obligation:
-    __slots__ = ("bucket_key", "key", "subject", "subject_json", "trigger", "deadline", "status", "breach_at")
+    __slots__ = ("bucket_key", "key", "subject", "subject_json", "trigger", "deadline", "status", "breach_at", "calendar")
 
-    def __init__(self, bucket_key: tuple[Any, ...], key: Any, subject: dict[str, Any], trigger: Ev, deadline: int | None):
+    def __init__(self, bucket_key: tuple[Any, ...], key: Any, subject: dict[str, Any], trigger: Ev,
+                 deadline: int | None, calendar: Calendar | None):
         self.bucket_key = bucket_key
         self.key = key
         self.subject = subject
@@ -23,6 +27,7 @@ class Obligation:
         self.deadline = deadline
         self.status = OPEN
         self.breach_at: int | None = None
+        self.calendar = calendar
 
 
 class ResponseRuntime:
@@ -82,14 +87,14 @@ class ResponseRuntime:
             t = ev.t
             if ob.status == OPEN:
                 if ob.deadline is None or t <= ob.deadline:
-                    run.emit(rule, "met", t, key, ob.subject, ob.subject_json, ob.trigger, ev, ob.deadline)
+                    run.emit(rule, "met", t, key, ob.subject, ob.subject_json, ob.trigger, ev, ob.deadline, calendar=ob.calendar)
                 else:  # cannot happen: the deadline fired before this event
                     run.emit(rule, "late", t, key, ob.subject, ob.subject_json, ob.trigger, ev, ob.deadline,
-                             late_by=t - ob.deadline)
+                             late_by=t - ob.deadline, calendar=ob.calendar)
             else:
                 assert ob.breach_at is not None
                 run.emit(rule, "late", t, key, ob.subject, ob.subject_json, ob.trigger, ev, ob.deadline,
-                         late_by=t - ob.breach_at)
+                         late_by=t - ob.breach_at, calendar=ob.calendar)
             self._close(ob)
 
     def _preempt(self, bucket: list[Obligation], ev: Ev, key: Any) -> None:
@@ -111,7 +116,8 @@ class ResponseRuntime:
                 continue
             ob.status = BREACHED
             ob.breach_at = ev.t
-            run.emit(rule, "breach", ev.t, key, ob.subject, ob.subject_json, ob.trigger, ev, ob.deadline, reason="preempted")
+            run.emit(rule, "breach", ev.t, key, ob.subject, ob.subject_json, ob.trigger, ev, ob.deadline, reason="preempted",
+                     calendar=ob.calendar)
             run.timers.push(ev.t + rule.expire_us, self._expire, ob)
 
     def _trigger(self, ev: Ev, key: Any) -> None:
@@ -131,11 +137,12 @@ class ResponseRuntime:
             self.stats.triggers_ignored_open += 1
             return
         deadline = None
+        calendar = None
         if rule.within is not None:
             calendar = resolve_calendar(run, rule.calendar, ev, key, rule.id)
             deadline = add_time(ev.t, rule.within, calendar)
         subject = {name: get(ev.data) for name, get in zip(rule.same, rule.same_getters, strict=True)}
-        ob = Obligation(bk, key, subject, ev, deadline)
+        ob = Obligation(bk, key, subject, ev, deadline, calendar)
         if bucket is None:
             self.open[bk] = [ob]
         else:
@@ -148,7 +155,8 @@ class ResponseRuntime:
             return
         ob.status = BREACHED
         ob.breach_at = at
-        self.run.emit(self.rule, "breach", at, ob.key, ob.subject, ob.subject_json, ob.trigger, None, at, reason="deadline")
+        self.run.emit(self.rule, "breach", at, ob.key, ob.subject, ob.subject_json, ob.trigger, None, at, reason="deadline",
+                           calendar=ob.calendar)
         self.run.timers.push(at + self.rule.expire_us, self._expire, ob)
 
     def _expire(self, at: int, ob: Obligation) -> None:

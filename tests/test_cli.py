@@ -1,0 +1,183 @@
+"""The command line: each command's success, failure and usage-error paths."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from tests.conftest import ROOT
+
+GOLDEN = ROOT / "tests" / "golden"
+PLAYBOOK = str(GOLDEN / "response" / "playbook.yaml")
+
+EVENTS = [
+    {"id": "e1", "time": "2026-03-02T14:00:00Z", "type": "ask", "account": "a", "thread": "t1", "channel": "email"},
+    {"id": "e2", "time": "2026-03-02T16:00:00Z", "type": "answer", "account": "a", "thread": "t1"},
+]
+
+
+def invoke(*args: str, input: str | None = None) -> CliResult:
+    result = CliRunner().invoke(main, list(args), input=input)
+    return CliResult(result.exit_code, result.stdout, result.stderr, result.exception)
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str, exc: BaseException | None):
+        self.code, self.out, self.err, self.exc = code, out, err, exc
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in EVENTS))
+    return path
+
+
+def test_run_prints_actions_and_a_summary(log: Path) -> None:
+    r = invoke("run", PLAYBOOK, "--events", str(log))
+    assert r.code == 0, r.err
+    records = [json.loads(line) for line in r.out.splitlines()]
+    assert [(a["rule"], a["outcome"], a["at"]) for a in records] == [
+        ("ack", "breach", "2026-03-02T15:00:00Z"),
+        ("ack", "late", "2026-03-02T16:00:00Z"),
+    ]
+    assert records[0]["trigger"] == {"id": "e1", "type": "ask", "time": "2026-03-02T14:00:00Z"}
+    assert records[0]["event"] is None and records[1]["event"]["id"] == "e2"
+    assert list(records[0]) == ["id", "playbook", "rule", "outcome", "reason", "do", "at", "key", "subject",
+                                "deadline", "trigger", "event", "params"]
+    assert "events: 2 read, 2 processed, 0 skipped" in r.err
+    assert "outcomes: breach 1, late 1; actions: 2" in r.err
+    assert "events/s" in r.err
+
+
+def test_run_output_is_byte_identical_across_runs(log: Path) -> None:
+    assert invoke("run", PLAYBOOK, "--events", str(log)).out == invoke("run", PLAYBOOK, "--events", str(log)).out
+
+
+def test_run_formats_and_out_file(log: Path, tmp_path: Path) -> None:
+    r = invoke("run", PLAYBOOK, "--events", str(log), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert [row["outcome"] for row in rows] == ["breach", "late"]
+    assert rows[0]["trigger_id"] == "e1" and json.loads(rows[0]["subject"]) == {"thread": "t1"}
+    r = invoke("run", PLAYBOOK, "--events", str(log), "--format", "table")
+    assert r.out.splitlines()[0].split()[:3] == ["AT", "RULE", "OUTCOME"]
+    assert "breach (deadline)" in r.out
+    out = tmp_path / "actions.jsonl"
+    r = invoke("run", PLAYBOOK, "--events", str(log), "--out", str(out), "-q")
+    assert r.code == 0 and r.out == "" and r.err == ""
+    assert len(out.read_text().splitlines()) == 2
+
+
+def test_run_reads_stdin_and_csv(tmp_path: Path) -> None:
+    text = "".join(json.dumps(e) + "\n" for e in EVENTS)
+    r = invoke("run", PLAYBOOK, "--events", "-", input=text)
+    assert r.code == 0 and len(r.out.splitlines()) == 2
+    path = tmp_path / "events.csv"
+    path.write_text("id,time,type,account,thread,channel\ne1,2026-03-02T14:00:00Z,ask,a,t1,email\ne2,2026-03-02T16:00:00Z,answer,a,t1,\n")
+    r = invoke("run", PLAYBOOK, "--events", str(path))
+    assert r.code == 0, r.err
+    assert [json.loads(x)["outcome"] for x in r.out.splitlines()] == ["breach", "late"]
+
+
+def test_run_until(log: Path) -> None:
+    r = invoke("run", PLAYBOOK, "--events", str(log), "--until", "2026-03-02T15:30:00Z")
+    assert [json.loads(x)["outcome"] for x in r.out.splitlines()] == ["breach"]
+    assert "1 after until" in r.err
+    r = invoke("run", PLAYBOOK, "--events", str(log), "--until", "now")
+    assert r.code == 0 and len(r.out.splitlines()) == 2
+    r = invoke("run", PLAYBOOK, "--events", str(log), "--until", "next tuesday")
+    assert r.code == 2 and "invalid until" in r.err
+
+
+def test_bad_events_are_skipped_with_their_place(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(
+        json.dumps(EVENTS[0]) + "\n"
+        "{not json\n"
+        "[1, 2]\n"
+        '{"type": "ask", "account": "a"}\n'
+        '{"type": "ask", "time": "yesterday", "account": "a"}\n'
+        '{"time": "2026-03-02T14:00:00Z", "account": "a"}\n'
+        '{"type": "ask", "time": "2026-03-02T14:00:00Z", "thread": "t2", "channel": "email"}\n'
+        + json.dumps(EVENTS[1]) + "\n"
+    )
+    r = invoke("run", PLAYBOOK, "--events", str(path))
+    assert r.code == 0
+    assert len(r.out.splitlines()) == 2
+    assert "8 read, 3 processed, 5 skipped, 1 without key" in r.err
+    assert f"{path}:2: invalid JSON" in r.err
+    assert f"{path}:3: not a JSON object" in r.err
+    assert f"{path}:4: missing 'time'" in r.err
+    assert f"{path}:5: bad 'time'" in r.err
+    assert f"{path}:6: missing 'type'" in r.err
+    assert "Traceback" not in r.err
+    strict = invoke("run", PLAYBOOK, "--events", str(path), "--strict")
+    assert strict.code == 1
+    assert f"{path}:2: invalid JSON" in strict.err and "--strict" in strict.err
+
+
+def test_run_with_an_invalid_playbook_exits_1(log: Path) -> None:
+    bad = str(GOLDEN / "invalid" / "many-errors.yaml")
+    r = invoke("run", bad, "--events", str(log))
+    assert r.code == 1
+    assert r.err.count("many-errors.yaml:") >= 15 and r.out == ""
+
+
+def test_usage_errors_exit_2(log: Path, tmp_path: Path) -> None:
+    assert invoke("run", PLAYBOOK).code == 2  # --events missing
+    r = invoke("run", PLAYBOOK, "--events", str(tmp_path / "missing.jsonl"))
+    assert r.code == 2 and "no such file" in r.err
+    r = invoke("run", str(tmp_path / "nope.yaml"), "--events", str(log))
+    assert r.code == 2 and "no such file or directory" in r.err
+    r = invoke("run", PLAYBOOK, "--events", str(log), "--format", "xml")
+    assert r.code == 2
+    assert invoke("validate").code == 2
+    assert invoke("frobnicate").code == 2
+    (tmp_path / "empty").mkdir()
+    assert invoke("validate", str(tmp_path / "empty")).code == 2
+
+
+def test_run_takes_a_directory_of_playbooks(log: Path, tmp_path: Path) -> None:
+    d = tmp_path / "pbs"
+    d.mkdir()
+    (d / "a.yaml").write_text(Path(PLAYBOOK).read_text())
+    (d / "b.yml").write_text(Path(PLAYBOOK).read_text().replace("golden-response", "second"))
+    r = invoke("run", str(d), "--events", str(log))
+    assert r.code == 0
+    # Same instant: playbook order decides (files in name order).
+    assert [json.loads(x)["playbook"] for x in r.out.splitlines()] == ["golden-response", "second"] * 2
+
+
+def test_validate() -> None:
+    r = invoke("validate", str(ROOT / "playbooks"))
+    assert r.code == 0 and r.out.strip().endswith("ok")
+    r = invoke("validate", PLAYBOOK, str(GOLDEN / "invalid" / "yaml-syntax.yaml"))
+    assert r.code == 1 and "yaml-syntax.yaml:6:1: YAML syntax error" in r.err
+
+
+def test_test_command(tmp_path: Path) -> None:
+    r = invoke("test", str(GOLDEN / "response" / "test.yaml"))
+    assert r.code == 0 and "passed, 0 failed" in r.out and r.out.count("PASS ") >= 10
+    (tmp_path / "playbook.yaml").write_text(Path(PLAYBOOK).read_text())
+    bad = (GOLDEN / "response" / "test.yaml").read_text().replace("params: {late_by: 1,", "params: {late_by: 7,")
+    (tmp_path / "t.yaml").write_text(bad)
+    r = invoke("test", str(tmp_path / "t.yaml"))
+    assert r.code == 1 and "FAIL " in r.out and "1 failed" in r.out
+    assert '"late_by": 7' in r.out and '"late_by": 1' in r.out
+    (tmp_path / "broken.yaml").write_text("playbooks: [nope.yaml]\ncases:\n  - {name: x, events: [], expect: []}\n")
+    r = invoke("test", str(tmp_path / "broken.yaml"))
+    assert r.code == 1 and "playbook file not found: nope.yaml" in r.err
+    assert invoke("test", str(tmp_path / "missing")).code == 2
+
+
+def test_version_and_help() -> None:
+    assert invoke("--version").out.startswith("playbook, version")
+    for cmd in ("run", "validate", "test", "schema"):
+        r = invoke(cmd, "--help")
+        assert r.code == 0 and "Usage:" in r.out

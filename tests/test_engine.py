@@ -1,0 +1,163 @@
+"""The Python API: load_playbook, Engine.feed / advance / run, the summary."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from engine import Engine, EventError, PlaybookError, UsageError, load_playbook, load_playbook_text
+from engine.errors import Diagnostic
+from tests.conftest import ROOT
+
+RESPONSE = load_playbook(str(ROOT / "tests/golden/response/playbook.yaml"))
+
+ASK = {"id": "e1", "time": "2026-03-02T14:00:00Z", "type": "ask", "account": "a", "thread": "t1", "channel": "email"}
+ANSWER = {"id": "e2", "time": "2026-03-02T14:30:00Z", "type": "answer", "account": "a", "thread": "t1"}
+
+
+def test_run_returns_action_records() -> None:
+    actions = Engine(RESPONSE).run([ANSWER, ASK])  # unsorted input is sorted by time
+    assert [(a.rule, a.outcome) for a in actions] == [("ack", "met")]
+    rec = actions[0].record()
+    assert rec["at"] == "2026-03-02T14:30:00Z" and rec["deadline"] == "2026-03-02T15:00:00Z"
+    assert rec["params"] == {"elapsed": 1800}
+    assert rec["key"] == "a" and rec["subject"] == {"thread": "t1"}
+
+
+def test_streaming_feed_and_advance() -> None:
+    engine = Engine([RESPONSE])
+    assert engine.feed(ASK) == []
+    assert engine.advance("2026-03-02T15:00:00Z") == []  # the deadline itself has not passed
+    breach = engine.advance("2026-03-02T15:00:01Z")
+    assert [(a.outcome, a.record()["at"]) for a in breach] == [("breach", "2026-03-02T15:00:00Z")]
+    late = engine.feed({**ANSWER, "time": "2026-03-02T16:00:00Z"})
+    assert [(a.outcome, a.params["late_by"]) for a in late] == [("late", 3600)]
+
+
+def test_an_event_earlier_than_the_clock_is_skipped_as_late() -> None:
+    engine = Engine(RESPONSE)
+    engine.feed(ANSWER)
+    engine.feed(ASK)
+    assert engine.summary.late_events == 1
+    assert engine.summary.skipped["earlier than the clock"].count == 1
+
+
+def test_strict_mode_raises_with_the_place() -> None:
+    engine = Engine(RESPONSE, strict=True)
+    with pytest.raises(EventError) as info:
+        engine.feed({"type": "ask", "account": "a"}, source="log.jsonl:7")
+    assert str(info.value) == "log.jsonl:7: missing 'time'"
+    again = pickle.loads(pickle.dumps(info.value))
+    assert str(again) == str(info.value)
+
+
+def test_errors_pickle() -> None:
+    err = PlaybookError([Diagnostic("f.yaml", 3, 4, "bad")])
+    assert str(pickle.loads(pickle.dumps(err))) == "f.yaml:3:4: bad"
+
+
+def test_summary_counts_what_did_not_become_an_action() -> None:
+    engine = Engine(RESPONSE)
+    engine.run([
+        ASK,
+        {"time": "2026-03-02T14:00:00Z", "type": "ask", "account": "a", "channel": "email"},  # no thread
+        {"time": "2026-03-02T14:01:00Z", "type": "ask", "thread": "t9", "channel": "email"},  # no account
+        {"time": "2026-03-02T14:02:00Z", "type": "ask", "account": "b", "thread": "t3", "channel": "email"},
+    ], until="2026-03-02T14:30:00Z")
+    s = engine.summary
+    assert s.without_key == 1
+    stats = s.rules["golden-response/ack"]
+    assert stats.triggers_missing_same == 1
+    assert stats.pending == 2 and stats.overdue == 0
+    assert s.outcomes == {}
+
+
+def test_runtime_expression_errors_count_as_false_and_are_reported() -> None:
+    pb = load_playbook_text("""
+playbook: p
+version: 1
+rules:
+  - id: r
+    when: {type: x, where: "10 / n > 1"}
+    actions: {on_match: [{do: a, ratio: "{{ 1 / n }}", text: "n={{ n }}"}]}
+""")
+    engine = Engine(pb)
+    actions = engine.run([
+        {"type": "x", "time": 0, "account": "a", "n": 0},
+        {"type": "x", "time": 1, "account": "a", "n": 2},
+        {"type": "x", "time": 2, "account": "a", "n": "two"},
+    ])
+    assert [a.params for a in actions] == [{"ratio": 0.5, "text": "n=2"}]
+    errors = engine.summary.expression_errors["p: r when.where"]
+    assert errors.count == 2
+    assert "division by zero" in errors.samples[0][1]
+
+
+def test_template_errors_render_null() -> None:
+    pb = load_playbook_text("""
+playbook: p
+version: 1
+rules:
+  - id: r
+    when: x
+    actions: {on_match: [{do: a, ratio: "{{ 1 / n }}"}]}
+""")
+    engine = Engine(pb)
+    actions = engine.run([{"type": "x", "time": 0, "account": "a", "n": 0}])
+    assert actions[0].params == {"ratio": None}
+    assert engine.summary.expression_errors["p: r on_match[0].ratio"].count == 1
+
+
+def test_renamed_fields_custom_key_and_local_times() -> None:
+    pb = load_playbook_text("""
+playbook: p
+version: 1
+timezone: America/New_York
+key: customer.id
+fields: {type: event, time: timestamp, id: message_id}
+rules:
+  - id: r
+    when: hello
+    actions: {on_match: [{do: a, local: "{{ local(at, '%H:%M') }}", who: "{{ key }}"}]}
+""")
+    actions = Engine(pb).run([
+        {"event": "hello", "timestamp": "2026-07-01T09:00:00", "message_id": "m1", "customer": {"id": "c1"}},
+        {"event": "hello", "timestamp": 1782914400, "customer": {"id": 7}},
+    ])
+    recs = [a.record() for a in actions]
+    assert recs[0]["at"] == "2026-07-01T13:00:00Z"  # naive time read in the playbook's zone (EDT)
+    assert recs[0]["params"] == {"local": "09:00", "who": "c1"} and recs[0]["trigger"]["id"] == "m1"
+    assert recs[1]["key"] == 7 and recs[1]["trigger"]["id"].startswith("ev-")
+
+
+def test_two_playbooks_in_one_engine_are_independent() -> None:
+    other = load_playbook_text(
+        (ROOT / "tests/golden/response/playbook.yaml").read_text().replace("golden-response", "copy")
+    )
+    actions = Engine([RESPONSE, other]).run([ASK, ANSWER])
+    assert [(a.playbook, a.outcome) for a in actions] == [("golden-response", "met"), ("copy", "met")]
+    with pytest.raises(UsageError):
+        Engine([RESPONSE, RESPONSE])
+    with pytest.raises(UsageError):
+        Engine([])
+
+
+def test_identical_events_without_ids_get_distinct_ids() -> None:
+    pb = load_playbook_text("playbook: p\nversion: 1\nrules:\n  - {id: r, when: x, actions: {on_match: [{do: a}]}}\n")
+    e = {"type": "x", "time": 5, "account": "a"}
+    actions = Engine(pb).run([e, dict(e)])
+    assert len({a.id for a in actions}) == 2
+    assert len({a.trigger.id for a in actions if a.trigger}) == 2
+    assert [a.id for a in Engine(pb).run([e, dict(e)])] == [a.id for a in actions]
+
+
+def test_facts_accessor_and_bad_until() -> None:
+    engine = Engine(RESPONSE)
+    engine.run([{"type": "account.updated", "time": 0, "account": "a", "tier": "pro", "csm": "kim"}])
+    assert engine.facts("a") == {"tier": "pro", "csm": "kim"}
+    assert engine.facts("zzz") == {"tier": None, "csm": None}
+    with pytest.raises(UsageError):
+        engine.advance("not a time")
+    with pytest.raises(UsageError):
+        engine.facts("a", playbook="nope")
