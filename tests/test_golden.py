@@ -15,7 +15,7 @@ from engine.testing import CaseResult, run_test_file
 from tests.conftest import ROOT
 
 FILES = sorted(
-    [*ROOT.glob("tests/golden/**/*test*.yaml"), *ROOT.glob("playbooks/tests/*.yaml")]
+    [*ROOT.glob("tests/golden/**/*test*.yaml"), *ROOT.glob("playbooks/tests/*.yaml"), *ROOT.glob("docs/examples/*/test.yaml")]
 )
 
 

@@ -1,0 +1,76 @@
+"""The README and docs: the quick start, and every example in them, work as shown."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from engine import load_playbook_text
+from engine.testing import run_test_file
+from tests.conftest import ROOT
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def blocks(path: Path, lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", path.read_text(), flags=re.S)
+
+
+def test_quick_start_has_exactly_two_commands() -> None:
+    text = (ROOT / "README.md").read_text()
+    quick = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```sh\n(.*?)```", quick, flags=re.S)
+    assert [c.strip().count("\n") for c in commands] == [0, 0]
+    run_cmd, test_cmd = (c.strip() for c in commands)
+    assert run_cmd.startswith("pip install . && playbook run ")
+    assert test_cmd.startswith("pip install -e '.[test]' && ") and "pytest" in test_cmd
+    assert test_cmd in (ROOT / ".ci" / "run").read_text(), ".ci/run must run the README's test command as written"
+    # The main job's arguments exist and work.
+    args = run_cmd.split("playbook run ", 1)[1].split()
+    result = CliRunner().invoke(main, ["run", *[str(ROOT / a) if not a.startswith("-") else a for a in args]])
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) > 20
+
+
+def test_every_command_is_documented() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in main.list_commands(None):  # type: ignore[arg-type]
+        assert f"`playbook {name}" in readme, f"playbook {name} is not documented in README.md"
+        command = main.get_command(None, name)  # type: ignore[arg-type]
+        for param in command.params if command else []:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--") and opt != "--help":
+                    assert opt in readme, f"{name} {opt} is not documented in README.md"
+
+
+@pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
+def test_playbook_examples_in_docs_are_valid(path: Path) -> None:
+    found = [b for b in blocks(path, "yaml") if re.search(r"^playbook:", b, flags=re.M)]
+    for block in found:
+        load_playbook_text(block, f"{path.name} example")
+    if path.name == "README.md":
+        assert found
+
+
+@pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
+def test_test_file_examples_in_docs_pass(path: Path, tmp_path: Path) -> None:
+    for i, block in enumerate(b for b in blocks(path, "yaml") if b.startswith("playbooks:")):
+        target = tmp_path / f"example{i}.yaml"
+        text = block.replace("[../us-retention.yaml]", f"[{ROOT / 'playbooks' / 'us-retention.yaml'}]")
+        target.write_text(text)
+        results = run_test_file(str(target))
+        assert results and all(r.passed for r in results), "\n".join(r.report() for r in results)
+
+
+@pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
+def test_python_examples_in_docs_run(path: Path) -> None:
+    for block in blocks(path, "python"):
+        proc = subprocess.run([sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip()
