@@ -53,10 +53,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import Diagnostic
 from .loader import Positions
+from .messages import did_you_mean, suggest_timezone
 from .timecalc import US, Duration, local_to_us, to_datetime
 
 __all__ = [
@@ -469,34 +470,11 @@ _INTERVAL = re.compile(rf"^\s*{_TIME}\s*-\s*{_TIME}\s*$")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 
-@functools.cache
-def _timezones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-def _did_you_mean(word: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> str:
-    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
-def _suggest_timezone(name: str) -> str:
-    zones = _timezones()
-    by_lower = {z.lower(): z for z in zones}
-    wanted = name.strip().replace(" ", "_").lower()
-    if wanted in by_lower:
-        return f" (did you mean {by_lower[wanted]!r}?)"
-    tails = sorted(z for z in zones if z.lower().rsplit("/", 1)[-1] == wanted)
-    if tails:
-        return f" (did you mean {tails[0]!r}?)"
-    match = difflib.get_close_matches(wanted, list(by_lower), n=1, cutoff=0.6)
-    return f" (did you mean {by_lower[match[0]]!r}?)" if match else ""
-
-
 def _suggest_day(word: str) -> str:
     lowered = word.lower()
     if lowered[:3] in DAY_NAMES:
         return f" (did you mean {lowered[:3]!r}?)"
-    return _did_you_mean(lowered, DAY_NAMES)
+    return did_you_mean(lowered, DAY_NAMES)
 
 
 def _describe(value: object) -> str:
@@ -609,7 +587,7 @@ def compile_calendar(
 
     for key in spec:
         if key not in _CALENDAR_KEYS:
-            hint = _did_you_mean(str(key), _CALENDAR_KEYS) or " (allowed: timezone, hours, holidays)"
+            hint = did_you_mean(str(key), _CALENDAR_KEYS) or " (allowed: timezone, hours, holidays)"
             error((key,), f"unknown calendar key {key!r}{hint}", key=True)
 
     tz = _compile_timezone(name, spec, default_tz, error)
@@ -644,7 +622,7 @@ def _compile_timezone(name: str, spec: Mapping[str, Any], default_tz: str, error
             return None
         zone = _zone(value)
         if zone is None:
-            error(("timezone",), f"unknown time zone {value!r}{_suggest_timezone(value)}")
+            error(("timezone",), f"unknown time zone {value!r}{suggest_timezone(value)}")
         return zone
     zone = _zone(default_tz)
     if zone is None:
@@ -749,7 +727,7 @@ def _compile_holidays(
         return nothing
     for key in value:
         if key not in _HOLIDAY_KEYS:
-            hint = _did_you_mean(str(key), _HOLIDAY_KEYS) or " (allowed: country, subdivision, add, remove)"
+            hint = did_you_mean(str(key), _HOLIDAY_KEYS) or " (allowed: country, subdivision, add, remove)"
             error(("holidays", key), f"unknown holidays key {key!r}{hint}", key=True)
     added: frozenset[date] = frozenset()
     removed: frozenset[date] = frozenset()
@@ -796,7 +774,7 @@ def _compile_country(value: Mapping[str, Any], error: _ErrorFn) -> tuple[str | N
             hint = f" (did you mean {named!r}?)"
         else:
             hint = (
-                _did_you_mean(code, countries)
+                did_you_mean(code, countries)
                 or f" ({len(countries)} codes are supported, e.g. US, GB, DE, FR, CA, AU)"
             )
         error(("holidays", "country"), f"unknown country code {raw!r}{hint}")
@@ -821,7 +799,7 @@ def _compile_country(value: Mapping[str, Any], error: _ErrorFn) -> tuple[str | N
     aliases = {alias.lower(): target for alias, target in _subdivision_aliases(code).items()}
     if wanted.lower() in aliases:
         return code, aliases[wanted.lower()]
-    hint = _did_you_mean(wanted.upper(), by_upper)
+    hint = did_you_mean(wanted.upper(), by_upper)
     if not hint:  # maybe a misspelt name, e.g. 'New Yrok'
         close = difflib.get_close_matches(wanted.lower(), list(aliases), n=1, cutoff=0.75)
         hint = f" (did you mean {aliases[close[0]]!r}?)" if close else ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import schema as schema_mod
 from .calendars import Calendar, compile_calendar
@@ -26,6 +26,7 @@ from .expressions import (
     equals,
 )
 from .loader import Path, Positions, load_yaml, load_yaml_file
+from .messages import describe, did_you_mean, suggest_timezone
 from .model import (
     ActionSpec,
     CadenceRule,
@@ -110,7 +111,7 @@ class _Compiler:
             self.error((), "empty playbook: expected a mapping with 'playbook', 'version' and 'rules'")
             return None
         if not isinstance(data, dict):
-            self.error((), f"a playbook must be a mapping, not {schema_mod.describe(data)}")
+            self.error((), f"a playbook must be a mapping, not {describe(data)}")
             return None
         schema_errors = schema_mod.validate(data, self.pos)
 
@@ -160,7 +161,7 @@ class _Compiler:
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError, OSError):
-            hint = schema_mod.did_you_mean(name, available_timezones())
+            hint = suggest_timezone(name)
             self.error(path, f"unknown time zone {name!r}{hint}; use an IANA name such as 'America/New_York'")
             return None
 
@@ -181,7 +182,7 @@ class _Compiler:
     def calendar_ref(self, name: str, path: Path) -> Calendar | None:
         cal = self.calendars.get(name)
         if cal is None and name not in self.calendar_names:
-            hint = schema_mod.did_you_mean(name, self.calendar_names)
+            hint = did_you_mean(name, self.calendar_names)
             declared = f"; declared: {', '.join(sorted(self.calendar_names))}" if self.calendar_names and not hint else ""
             none = " (no calendars are declared)" if not self.calendar_names else ""
             self.error(path, f"unknown calendar {name!r}{hint}{declared}{none}")
@@ -238,7 +239,7 @@ class _Compiler:
 
     def check_facts(self, used: frozenset[str], path: Path) -> None:
         for name in sorted(used - self.fact_names):
-            hint = schema_mod.did_you_mean(name, self.fact_names)
+            hint = did_you_mean(name, self.fact_names)
             self.error(path, f"unknown fact 'facts.{name}'{hint}: declare it under 'facts:'")
 
     def pattern(self, spec: Any, path: Path) -> Pattern | None:

@@ -8,7 +8,6 @@ playbook author can act on.
 
 from __future__ import annotations
 
-import difflib
 import json
 from functools import cache
 from importlib import resources
@@ -20,6 +19,7 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from .errors import Diagnostic
 from .loader import Positions
+from .messages import describe, did_you_mean
 
 _TYPE_NAMES = {
     "string": "a string",
@@ -50,29 +50,6 @@ def schema() -> dict[str, Any]:
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema())
-
-
-def describe(value: Any) -> str:
-    """A value's JSON type in words."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-def did_you_mean(word: str, choices: list[str] | set[str] | tuple[str, ...]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def validate(data: Any, positions: Positions) -> list[Diagnostic]:

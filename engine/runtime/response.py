@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..actions import canonical_json
-from ..model import ResponseRule
+from ..model import Pattern, ResponseRule
 from .context import Ev, RunContext, add_time, hashable, resolve_calendar
 
 if TYPE_CHECKING:
@@ -70,27 +71,35 @@ class ResponseRuntime:
         if rule.when.accepts_type(etype):
             self._trigger(ev, key)
 
+    def _matching(self, bucket: list[Obligation], pattern: Pattern, uses_trigger: bool, ev: Ev, key: Any,
+                  where: str, only_open: bool) -> Iterator[Obligation]:
+        """The obligations of ``bucket`` for which ``ev`` matches ``pattern``.
+
+        The pattern is tested once, unless its ``where`` reads ``trigger``
+        (then once per obligation, each with its own trigger).
+        """
+        matched: bool | None = None
+        for ob in list(bucket):
+            if only_open and ob.status != OPEN:
+                continue
+            if uses_trigger:
+                ok = self.run.test(pattern, ev, key, ob.trigger, where)
+            else:
+                if matched is None:
+                    matched = self.run.test(pattern, ev, key, ob.trigger, where)
+                ok = matched
+            if ok:
+                yield ob
+
     def _fulfil(self, bucket: list[Obligation], ev: Ev, key: Any) -> None:
         run = self.run
         rule = self.rule
-        where = f"{rule.id} expect"
-        matched_once: bool | None = None
-        for ob in list(bucket):
-            if self._expect_uses_trigger:
-                ok = run.test(rule.expect, ev, key, ob.trigger, where)
-            else:
-                if matched_once is None:
-                    matched_once = run.test(rule.expect, ev, key, ob.trigger, where)
-                ok = matched_once
-            if not ok:
-                continue
-            t = ev.t
+        t = ev.t
+        for ob in self._matching(bucket, rule.expect, self._expect_uses_trigger, ev, key, f"{rule.id} expect", False):
             if ob.status == OPEN:
-                if ob.deadline is None or t <= ob.deadline:
-                    run.emit(rule, "met", t, key, ob.subject, ob.subject_json, ob.trigger, ev, ob.deadline, calendar=ob.calendar)
-                else:  # cannot happen: the deadline fired before this event
-                    run.emit(rule, "late", t, key, ob.subject, ob.subject_json, ob.trigger, ev, ob.deadline,
-                             late_by=t - ob.deadline, calendar=ob.calendar)
+                # Open means the deadline (if any) has not passed: it would have fired first.
+                run.emit(rule, "met", t, key, ob.subject, ob.subject_json, ob.trigger, ev, ob.deadline,
+                         calendar=ob.calendar)
             else:
                 assert ob.breach_at is not None
                 run.emit(rule, "late", t, key, ob.subject, ob.subject_json, ob.trigger, ev, ob.deadline,
@@ -101,23 +110,11 @@ class ResponseRuntime:
         run = self.run
         rule = self.rule
         assert rule.before is not None
-        where = f"{rule.id} expect.before"
-        matched_once: bool | None = None
-        for ob in list(bucket):
-            if ob.status != OPEN:
-                continue
-            if self._before_uses_trigger:
-                ok = run.test(rule.before, ev, key, ob.trigger, where)
-            else:
-                if matched_once is None:
-                    matched_once = run.test(rule.before, ev, key, ob.trigger, where)
-                ok = matched_once
-            if not ok:
-                continue
+        for ob in self._matching(bucket, rule.before, self._before_uses_trigger, ev, key, f"{rule.id} expect.before", True):
             ob.status = BREACHED
             ob.breach_at = ev.t
-            run.emit(rule, "breach", ev.t, key, ob.subject, ob.subject_json, ob.trigger, ev, ob.deadline, reason="preempted",
-                     calendar=ob.calendar)
+            run.emit(rule, "breach", ev.t, key, ob.subject, ob.subject_json, ob.trigger, ev, ob.deadline,
+                     reason="preempted", calendar=ob.calendar)
             run.timers.push(ev.t + rule.expire_us, self._expire, ob)
 
     def _trigger(self, ev: Ev, key: Any) -> None:
