@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from datetime import UTC
 
 import pytest
 
@@ -161,3 +162,27 @@ def test_facts_accessor_and_bad_until() -> None:
         engine.advance("not a time")
     with pytest.raises(UsageError):
         engine.facts("a", playbook="nope")
+
+
+def test_time_fast_path_agrees_with_the_full_parser() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from engine import timecalc
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.integers(0, 4_102_444_800), st.sampled_from(["Z", "+00:00", "-05:00", "+05:30", "-09:30"]))
+    def check(seconds: int, offset: str) -> None:
+        from datetime import datetime, timedelta, timezone
+
+        if offset == "Z":
+            zone = UTC
+        else:
+            sign = -1 if offset[0] == "-" else 1
+            zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
+        local = datetime.fromtimestamp(seconds, zone).strftime("%Y-%m-%dT%H:%M:%S") + offset
+        fast = timecalc.parse_time(local)
+        slow = timecalc.parse_time(" " + local)  # leading space: the general parser
+        assert fast == slow == seconds * timecalc.US
+
+    check()
