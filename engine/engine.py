@@ -77,6 +77,7 @@ class Engine:
             if reader is None:
                 reader = readers[signature] = _Reader(pb)
             run = PlaybookRun(pb, index, self.summary, self._out)
+            run.counts_events = reader is next(iter(readers.values()))
             reader.runs.append(run)
             self._runs.append(run)
         self._readers = tuple(readers.values())
@@ -163,9 +164,11 @@ class Engine:
                 summary.last_time = ev.t
         return done
 
-    def _skip(self, reason: str, source: str | None, serial: int) -> None:
+    def _skip(self, reason: str, source: str | None, serial: int, count: bool = True) -> None:
         if self.strict:
             raise EventError(source or "<event>", reason)
+        if not count:
+            return
         label = reason.split(":")[0]
         self.summary.skip(label, source, reason, serial)
 
@@ -199,6 +202,7 @@ class Engine:
                 self._run_group(self._readers[0], items, limit, count=True)
             else:
                 # Playbooks that read times differently are independent: run each group alone.
+                # Event-level counts (skips, events without key) come from the first group only.
                 for i, reader in enumerate(self._readers):
                     self._run_group(reader, items, limit, count=i == 0)
         finally:
@@ -215,13 +219,13 @@ class Engine:
             serial += 1
             if isinstance(item, SourceEvent):
                 if item.error is not None:
-                    self._skip(item.error, item.source, serial)
+                    self._skip(item.error, item.source, serial, count)
                     continue
                 ev = reader.normalize(item.data, item.source, serial)
             else:
                 ev = reader.normalize(item, None, serial)
             if isinstance(ev, str):
-                self._skip(ev, item.source if isinstance(item, SourceEvent) else None, serial)
+                self._skip(ev, item.source if isinstance(item, SourceEvent) else None, serial, count)
                 continue
             ready.append(ev)
         if count:

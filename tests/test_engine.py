@@ -186,3 +186,21 @@ def test_time_fast_path_agrees_with_the_full_parser() -> None:
         assert fast == slow == seconds * timecalc.US
 
     check()
+
+
+def test_playbooks_that_read_events_differently_count_each_event_once() -> None:
+    utc = load_playbook_text("playbook: u\nversion: 1\nrules:\n  - {id: r, when: x, actions: {on_match: [{do: a}]}}\n")
+    ny = load_playbook_text(
+        "playbook: n\nversion: 1\ntimezone: America/New_York\nrules:\n  - {id: r, when: x, actions: {on_match: [{do: a}]}}\n"
+    )
+    engine = Engine([utc, ny])
+    actions = engine.run([
+        {"type": "x", "time": "2026-07-01T12:00:00", "account": "a"},
+        {"type": "x", "time": "2026-07-01T13:00:00Z"},
+        {"type": "x"},
+    ])
+    assert [(a.playbook, a.record()["at"]) for a in actions] == [
+        ("u", "2026-07-01T12:00:00Z"), ("n", "2026-07-01T16:00:00Z"),
+    ]
+    s = engine.summary
+    assert (s.events_read, s.without_key, s.skipped_total) == (3, 1, 1)

@@ -30,6 +30,7 @@ class PlaybookRun:
         self.ctx = RunContext(playbook, index, summary, out)
         self.summary = summary
         self.clock: int | None = None
+        self.counts_events = True  # events without key are counted once per engine, by the first reader's runs
         self.runtimes: list[RuleRuntime] = []
         for rule in playbook.rules:
             if not rule.enabled:
@@ -65,7 +66,8 @@ class PlaybookRun:
         self.clock = ev.t
         key = self._get_key(ev.data)
         if key is None:
-            self.summary.no_key(ev.serial)
+            if self.counts_events:
+                self.summary.no_key(ev.serial)
             return
         facts, rules = self._handlers(ev.type)
         if not facts and not rules:
