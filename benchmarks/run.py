@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""End-to-end throughput benchmark: the JSON parse floor versus ``playbook run``.
+
+    python benchmarks/run.py [--events 1000000] [--accounts 10000] [--repeat 3] [--seed 1] [--record]
+
+Generates the event log once with ``benchmarks/generate.py`` (cached in ``benchmarks/data/``
+under a name made of the arguments), then runs each measurement ``--repeat`` times, each run
+in its own process:
+
+* ``parse floor``: read the log and ``orjson.loads`` every line, nothing else;
+* ``playbook run``: ``python -m cli.main run playbooks/us-retention.yaml --events LOG
+  --out /dev/null -q`` from this checkout, end to end.
+
+The code run is a snapshot of this checkout's ``engine/``, ``cli/``, ``playbooks/`` and
+``schemas/`` (working-tree changes included) copied to a temporary directory at the start,
+so that every repeat measures the same code even if the tree is edited meanwhile; the
+record names it by commit and a digest of those sources.
+
+Times are wall-clock seconds from process start to exit (interpreter start-up and imports
+included, for both). Peak RSS is the child's own ``ru_maxrss``, read with ``os.wait4`` on
+that child's pid: one figure per run, unaffected by earlier children. The table gives
+medians; ``--record`` appends it to ``benchmarks/results.md`` with the machine and commit.
+See ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+DATA_DIR = BENCH_DIR / "data"
+RESULTS = BENCH_DIR / "results.md"
+PLAYBOOK = Path("playbooks") / "us-retention.yaml"  # relative to the sources snapshot
+
+# The parse floor: the least any JSON Lines reader has to do (binary read, one orjson.loads
+# per line, the result dropped).
+PARSE_FLOOR = """\
+import sys
+import orjson
+loads = orjson.loads
+n = 0
+with open(sys.argv[1], "rb", buffering=1 << 20) as f:
+    for line in f:
+        if line.strip():
+            loads(line)
+            n += 1
+if n != int(sys.argv[2]):
+    sys.exit(f"parse floor: read {n} events, expected {sys.argv[2]}")
+"""
+
+
+@dataclass
+class Run:
+    seconds: float
+    max_rss_kb: int
+
+
+@dataclass
+class Measurement:
+    name: str
+    runs: list[Run]
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(r.seconds for r in self.runs)
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return max(r.max_rss_kb for r in self.runs) / 1024  # Linux: ru_maxrss is in KiB
+
+
+def run_child(argv: list[str], cwd: Path) -> Run:
+    """Run one child process; its wall time and its own peak RSS (``wait4`` rusage)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    err = proc.stderr.read()  # drains stderr; returns at the child's exit
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: tell Popen
+    proc.stderr.close()
+    if proc.returncode != 0:
+        sys.exit(f"run.py: {' '.join(argv)} failed (exit {proc.returncode}):\n{err.decode(errors='replace')}")
+    return Run(elapsed, usage.ru_maxrss)
+
+
+def event_log(events: int, accounts: int, seed: int) -> Path:
+    """The cached log for these arguments, generated on first use."""
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    path = DATA_DIR / f"events-n{events}-a{accounts}-s{seed}.jsonl"
+    if path.exists():
+        print(f"run.py: using cached {path.relative_to(ROOT)}", file=sys.stderr)
+        return path
+    tmp = path.with_suffix(".jsonl.tmp")
+    print(f"run.py: generating {path.relative_to(ROOT)} ...", file=sys.stderr)
+    subprocess.run([sys.executable, str(BENCH_DIR / "generate.py"), "--events", str(events),
+                    "--accounts", str(accounts), "--seed", str(seed), "--out", str(tmp)], check=True)
+    tmp.replace(path)  # only a complete log gets the cached name
+    return path
+
+
+def measure(name: str, argv: list[str], repeat: int, cwd: Path) -> Measurement:
+    runs = []
+    for i in range(repeat):
+        run = run_child(argv, cwd)
+        print(f"run.py: {name} {i + 1}/{repeat}: {run.seconds:.2f} s, {run.max_rss_kb / 1024:.0f} MB",
+              file=sys.stderr)
+        runs.append(run)
+    return Measurement(name, runs)
+
+
+def table(measurements: list[Measurement], events: int) -> str:
+    floor = measurements[0].median_s
+    rows = [("measurement", "median s", "min-max s", "events/s", "peak RSS MB", "x parse floor")]
+    for m in measurements:
+        times = [r.seconds for r in m.runs]
+        rows.append((m.name, f"{m.median_s:.2f}", f"{min(times):.2f}-{max(times):.2f}",
+                     f"{events / m.median_s:,.0f}", f"{m.peak_rss_mb:.0f}", f"{m.median_s / floor:.1f}x"))
+    return markdown_table(rows)
+
+
+def markdown_table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        return "| " + " | ".join(cells) + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + ("-" if i == 0 else ":") for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(rows[0]), rule, *(line(r) for r in rows[1:])])
+
+
+# --- recording ----------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine() -> str:
+    return (f"{platform.platform()}; {cpu_model()}, {os.cpu_count()} cores; "
+            f"Python {platform.python_version()} ({platform.python_implementation()})")
+
+
+def git_commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout?)"
+    return head + ("+dirty" if status.strip() else "")
+
+
+SOURCE_DIRS = ("engine", "cli", "playbooks", "schemas")
+
+
+def sources_digest(root: Path = ROOT) -> str:
+    """A short digest of the code a run executes (engine/, cli/, playbooks/, schemas/):
+    two records with the same digest measured the same code, dirty tree or not."""
+    digest = hashlib.sha256()
+    for folder in SOURCE_DIRS:
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".yaml", ".yml", ".json"):
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def snapshot_sources(dest: Path) -> None:
+    """Copy the code a run executes into ``dest`` (bytecode compiled), so that every run of a
+    benchmark measures the tree as it was at the start, even if someone edits it meanwhile."""
+    for folder in SOURCE_DIRS:
+        shutil.copytree(ROOT / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(dest)], check=True)
+
+
+class Provenance:
+    """Commit and sources digest at the start of a benchmark.
+
+    ``snapshot``: the digest of a snapshot of the sources that the benchmark runs (run.py);
+    otherwise the working tree's, checked again at the end (in-process benchmarks).
+    """
+
+    def __init__(self, snapshot: Path | None = None) -> None:
+        self.commit = git_commit()
+        self.snapshot = snapshot
+        self.sources = sources_digest(snapshot or ROOT)
+
+    def describe(self) -> str:
+        commit = git_commit()
+        text = f"{self.commit}, sources {self.sources}"
+        if self.snapshot is not None:
+            text += " (a snapshot of the working tree taken at the start)"
+        if commit != self.commit:
+            text += f" (HEAD moved to {commit} during the run)"
+        if self.snapshot is None and sources_digest() != self.sources:
+            text += " (WARNING: sources changed during the run: rerun)"
+            print("warning: engine/cli/playbook sources changed during the run; the numbers may mix versions",
+                  file=sys.stderr)
+        return text
+
+
+def record(title: str, arguments: str, body: str, provenance: Provenance) -> None:
+    """Append a dated section to benchmarks/results.md."""
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    new = not RESULTS.exists()
+    with open(RESULTS, "a", encoding="utf-8") as f:
+        if new:
+            f.write("# Benchmark results\n\nAppended by `benchmarks/run.py --record` and "
+                    "`benchmarks/calendar_bench.py --record`; see `benchmarks/README.md`.\n")
+        f.write(f"\n## {title} — {now}\n\n"
+                f"- machine: {machine()}\n"
+                f"- commit: {provenance.describe()}\n"
+                f"- arguments: `{arguments}`\n\n"
+                f"{body}\n")
+    print(f"recorded in {RESULTS.relative_to(ROOT)}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Throughput of `playbook run` against the JSON parse floor.")
+    ap.add_argument("--events", type=int, default=1_000_000, help="events in the log (default 1000000)")
+    ap.add_argument("--accounts", type=int, default=10_000, help="accounts in the log (default 10000)")
+    ap.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is reported (default 3)")
+    ap.add_argument("--record", action="store_true", help="append the results to benchmarks/results.md")
+    args = ap.parse_args(argv)
+    if args.events < 1 or args.accounts < 1 or args.repeat < 1:
+        ap.error("--events, --accounts and --repeat must be >= 1")
+
+    log = event_log(args.events, args.accounts, args.seed)
+    with tempfile.TemporaryDirectory(prefix="playbook-bench-") as tmp:
+        snapshot = Path(tmp)
+        snapshot_sources(snapshot)
+        provenance = Provenance(snapshot)
+        measurements = [
+            measure("parse floor (orjson.loads per line)",
+                    [sys.executable, "-c", PARSE_FLOOR, str(log), str(args.events)], args.repeat, snapshot),
+            measure("playbook run us-retention.yaml",
+                    [sys.executable, "-m", "cli.main", "run", str(PLAYBOOK), "--events", str(log),
+                     "--out", os.devnull, "-q"], args.repeat, snapshot),
+        ]
+    result = table(measurements, args.events)
+    print(result)
+    if args.record:
+        arguments = (f"python benchmarks/run.py --events {args.events} --accounts {args.accounts} "
+                     f"--seed {args.seed} --repeat {args.repeat}")
+        record(f"run.py: {args.events:,} events, {args.accounts:,} accounts", arguments,
+               f"{result}\n\nLog: `{log.relative_to(ROOT)}` ({log.stat().st_size / 1e6:,.0f} MB). "
+               "Seconds are wall time per process, start-up included; "
+               "only the ratio within this run is comparable across machines.", provenance)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
