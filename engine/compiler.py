@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import schema as schema_mod
+from .actions import canonical_json
 from .calendars import Calendar, compile_calendar
 from .errors import Diagnostic, PlaybookError
 from .expressions import (
@@ -64,6 +65,11 @@ def load_playbook_text(text: str, file: str = "<string>") -> Playbook:
     """Like :func:`load_playbook`, from YAML text."""
     data, positions = load_yaml(text, file)
     return compile_playbook(data, positions, digest=hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def _digest(value: Any) -> str:
+    """A digest of parsed YAML: equal for equal content, whatever the formatting or comments."""
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
 def _file_digest(path: str) -> str:
@@ -136,6 +142,8 @@ class _Compiler:
             return None
 
         fields = data.get("fields") or {}
+        # What the saved state of a run depends on: not prose, not actions, not lint-only shapes.
+        settings = {k: v for k, v in data.items() if k not in ("rules", "description", "owner", "events")}
         return Playbook(
             name=data["playbook"],
             version=data["version"],
@@ -143,6 +151,11 @@ class _Compiler:
             owner=data.get("owner"),
             file=self.pos.file,
             digest=digest,
+            settings_digest=_digest(settings),
+            rule_digests=tuple(
+                (r["id"], _digest({k: v for k, v in r.items() if k not in ("description", "enabled", "actions")}))
+                for r in data["rules"]
+            ),
             timezone=tz or ZoneInfo("UTC"),
             timezone_name=tz_name if isinstance(tz_name, str) else "UTC",
             key_field=data.get("key", "account"),

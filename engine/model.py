@@ -154,7 +154,9 @@ class Playbook:
     description: str | None
     owner: str | None
     file: str
-    digest: str
+    digest: str  # of the file's text
+    settings_digest: str  # of what rules' state depends on, beyond the rules (facts, calendars, fields...)
+    rule_digests: tuple[tuple[str, str], ...]  # (rule id, digest of what its state depends on: not its actions)
     timezone: tzinfo
     timezone_name: str
     key_field: str
