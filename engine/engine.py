@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .actions import Action
-from .errors import EventError, UsageError
+from .errors import EventError, StateError, UsageError
 from .model import Playbook
 from .runtime import Ev, EventIds, PlaybookRun
 from .sources import SourceEvent
 from .summary import RunSummary
 from .timecalc import US, TimeError, parse_time
+
+STATE_FORMAT = "playbook-engine-state/1"
 
 
 class _Reader:
@@ -42,7 +44,7 @@ class _Reader:
             t = parse_time(raw, self.tz)
         except TimeError as exc:
             return f"bad '{self.time_field}': {exc}"
-        return Ev(data, t, etype, source, serial, self.ids)
+        return Ev(data, t, etype, source, serial, self.ids.of(data))
 
 
 class Engine:
@@ -244,6 +246,75 @@ class Engine:
             summary.until = end
         if count:
             self._serial = serial
+
+    # -- saved state -------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the engine remembers, as JSON-able data (see :meth:`restore`).
+
+        With each playbook's state go the digests of what that state depends
+        on, so that a changed playbook is noticed when the state is restored.
+        """
+        return {
+            "format": STATE_FORMAT,
+            "playbooks": [
+                {
+                    "name": run.playbook.name,
+                    "settings_digest": run.playbook.settings_digest,
+                    "rule_digests": dict(run.playbook.rule_digests),
+                    "state": run.state(),
+                }
+                for run in self._runs
+            ],
+        }
+
+    def restore(self, snapshot: Mapping[str, Any], *, reset: bool = False) -> list[str]:
+        """Continue from a :meth:`snapshot`. Returns notes on what was migrated.
+
+        A playbook whose state-relevant parts changed (its facts, calendars,
+        fields, or the conditions and timing of a rule that had state) is
+        refused with :class:`StateError`, unless ``reset`` (start that state
+        over). Added rules start fresh, removed rules' state is dropped, and
+        either is reported in the returned notes.
+        """
+        if not isinstance(snapshot, Mapping) or snapshot.get("format") != STATE_FORMAT:
+            raise StateError("the saved state is not from this engine (unknown format)")
+        saved_by_name = {p["name"]: p for p in snapshot.get("playbooks", [])}
+        notes: list[str] = []
+        plans: list[tuple[PlaybookRun, dict[str, Any], set[str]]] = []
+        for run in self._runs:
+            pb = run.playbook
+            saved = saved_by_name.pop(pb.name, None)
+            if saved is None:
+                notes.append(f"playbook {pb.name}: no saved state, starting fresh")
+                continue
+            problems = []
+            if saved["settings_digest"] != pb.settings_digest:
+                problems.append("its facts, calendars, time zone, key or fields changed")
+            saved_rules: dict[str, str] = saved["rule_digests"]
+            current = dict(pb.rule_digests)
+            changed = sorted(r for r in current if r in saved_rules and saved_rules[r] != current[r])
+            if changed:
+                problems.append(f"rule{'s' if len(changed) > 1 else ''} {', '.join(changed)} changed")
+            if problems and not reset:
+                raise StateError(
+                    f"playbook {pb.name} changed since its state was saved: {'; '.join(problems)}. "
+                    "Its saved obligations, cadences and facts may no longer mean the same: start its state "
+                    "over with --reset-state (Engine.restore(..., reset=True)), or undo the change"
+                )
+            if problems:
+                notes.append(f"playbook {pb.name}: state reset ({'; '.join(problems)})")
+                continue
+            for rid in sorted(set(current) - set(saved_rules)):
+                notes.append(f"playbook {pb.name}: new rule {rid} starts fresh")
+            for rid in sorted(set(saved_rules) - set(current)):
+                notes.append(f"playbook {pb.name}: removed rule {rid}: its state was dropped")
+            plans.append((run, saved["state"], set(current) & set(saved_rules)))
+        for name in sorted(saved_by_name):
+            notes.append(f"playbook {name}: not in this run, its saved state was dropped")
+        for run, state, rules in plans:
+            run.restore(state, rules)
+        return notes
 
     def count_open(self) -> RunSummary:
         """Refresh the summary's counts of open obligations and running cadences."""

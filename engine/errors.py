@@ -61,3 +61,14 @@ class EventError(EngineError):
 
 class UsageError(EngineError):
     """A call was made with arguments that cannot work (an unparseable ``until``...)."""
+
+
+class StateError(EngineError):
+    """Saved state cannot be used: a changed playbook, a foreign or damaged store."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message

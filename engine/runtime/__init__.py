@@ -86,6 +86,33 @@ class PlaybookRun:
         if self.clock is None or until > self.clock:
             self.clock = until
 
+    def state(self) -> dict[str, Any]:
+        """Everything this playbook's run remembers, as JSON-able data.
+
+        Pending instants (deadlines, dues, reminders, expiries) are not saved:
+        they follow from the saved obligations and cadences and are rebuilt.
+        """
+        return {
+            "clock": self.clock,
+            "facts": self.ctx.facts.state(),
+            "rules": {rt.rule.id: rt.state() for rt in self.runtimes},
+        }
+
+    def restore(self, state: dict[str, Any], rules: set[str] | None = None) -> None:
+        """Load saved state; ``rules`` limits which rules' state is taken (the rest start fresh)."""
+        self.clock = state["clock"]
+        self.ctx.timers.heap.clear()
+        self.ctx.facts.restore(state["facts"])
+        saved_rules = state["rules"]
+        for rt in self.runtimes:
+            saved = saved_rules.get(rt.rule.id)
+            if saved is None or (rules is not None and rt.rule.id not in rules):
+                continue
+            if isinstance(rt, CadenceRuntime):
+                rt.restore(saved, self.clock)
+            else:
+                rt.restore(saved)
+
     def count_open(self) -> None:
         for runtime in self.runtimes:
             runtime.count_open()

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model import CadenceRule
 from ..timecalc import Duration
-from .context import Ev, RunContext, add_time, hashable, resolve_calendar
+from .context import Ev, RunContext, add_time, calendar_named, hashable, resolve_calendar
 
 if TYPE_CHECKING:
     from ..calendars import Calendar
@@ -113,6 +113,35 @@ class CadenceRuntime:
             return
         self.run.emit(self.rule, "due_soon", at, cad.key, {}, "{}", cad.trigger, None, cad.due,
                       periods_missed=cad.periods_missed, calendar=cad.calendar)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "cadences": [
+                {
+                    "key": c.key, "trigger": c.trigger.state(), "due": c.due, "periods_missed": c.periods_missed,
+                    "first_missed": c.first_missed, "calendar": None if c.calendar is None else c.calendar.name,
+                }
+                for c in self.running.values()
+            ]
+        }
+
+    def restore(self, state: dict[str, Any], clock: int | None) -> None:
+        """Rebuild running cadences with their due instant and (unless passed) reminder."""
+        self.running.clear()
+        timers = self.run.timers
+        for saved in state["cadences"]:
+            cad = Cadence(saved["key"], Ev.from_state(saved["trigger"]), calendar_named(self.run, saved["calendar"]))
+            cad.due = saved["due"]
+            cad.periods_missed = saved["periods_missed"]
+            cad.first_missed = saved["first_missed"]
+            cad.version = 1
+            self.running[hashable(cad.key)] = cad
+            timers.push(cad.due, self._due, (cad, cad.version))
+            if self.rule.remind_before is not None:
+                remind_at = subtract_time(cad.due, self.rule.remind_before, cad.calendar)
+                # An instant fires once the clock has passed it: one not passed yet is still due.
+                if clock is None or remind_at >= clock:
+                    timers.push(remind_at, self._remind, (cad, cad.version))
 
     def count_open(self) -> None:
         self.stats.cadences_running = len(self.running)

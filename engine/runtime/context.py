@@ -22,8 +22,9 @@ class EventIds:
     """Ids of events: their own ``id`` field, or one derived from their content.
 
     Identical events without an id (two page views in the same second) are
-    distinct events: the n-th of them gets the suffix ``-n``, so reruns of the
-    same input agree and no two events share an id.
+    distinct events: the n-th of them in one input gets the suffix ``-n``, so
+    reruns of the same input agree (and are recognised as duplicates by a
+    store) and no two events share an id.
     """
 
     __slots__ = ("field", "seen")
@@ -45,28 +46,28 @@ class EventIds:
 
 
 class Ev:
-    """An event as the runtime sees it: its data, its time in microseconds, its type."""
+    """An event as the runtime sees it: its data, time (microseconds), type and id."""
 
-    __slots__ = ("data", "t", "type", "source", "serial", "_id", "_ids")
+    __slots__ = ("data", "t", "type", "source", "serial", "id")
 
-    def __init__(self, data: dict[str, Any], t: int, etype: str, source: str | None, serial: int, ids: EventIds):
+    def __init__(self, data: dict[str, Any], t: int, etype: str, source: str | None, serial: int, eid: str):
         self.data = data
         self.t = t
         self.type = etype
         self.source = source
         self.serial = serial
-        self._id: str | None = None
-        self._ids = ids
-
-    @property
-    def id(self) -> str:
-        """The event's id (derived lazily: only events that end up in actions need one)."""
-        if self._id is None:
-            self._id = self._ids.of(self.data)
-        return self._id
+        self.id = eid
 
     def ref(self) -> EventRef:
         return EventRef(self.id, self.type, self.t)
+
+    def state(self) -> dict[str, Any]:
+        """The event as saved state (JSON-able)."""
+        return {"id": self.id, "type": self.type, "t": self.t, "source": self.source, "data": self.data}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Ev:
+        return cls(state["data"], state["t"], state["type"], state["source"], 0, state["id"])
 
 
 def hashable(value: Any) -> Any:
@@ -131,6 +132,26 @@ class FactStore:
                     view[name] = sorted(value.values(), key=sort_token) if name in self.set_names else value
             self.views[hkey] = view
         return view
+
+    def state(self) -> list[list[Any]]:
+        """[[key, {fact: value}], ...] with sets as lists (JSON-able)."""
+        out: list[list[Any]] = []
+        for key, values in self.values.items():
+            saved = {name: list(v.values()) if name in self.set_names else v for name, v in values.items()}
+            out.append([key, saved])
+        return out
+
+    def restore(self, state: list[list[Any]]) -> None:
+        self.values.clear()
+        self.views.clear()
+        known = {f.name for f in self.facts}
+        for key, saved in state:
+            values: dict[str, Any] = {}
+            for name, v in saved.items():
+                if name not in known:
+                    continue
+                values[name] = {hashable(x): x for x in v} if name in self.set_names else v
+            self.values[hashable(key)] = values
 
     def update(self, facts: tuple[Fact, ...], ev: Ev, key: Any) -> None:
         hkey = hashable(key)
@@ -307,6 +328,11 @@ class RunContext:
                 )
             )
             self.summary.actions_emitted += 1
+
+
+def calendar_named(run: RunContext, name: str | None) -> Calendar | None:
+    """The playbook's calendar of that name (saved state names calendars)."""
+    return None if name is None else run.playbook.calendars.get(name)
 
 
 def add_time(t: int, duration: Duration, calendar: Calendar | None) -> int:

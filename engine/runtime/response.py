@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..actions import canonical_json
 from ..model import Pattern, ResponseRule
-from .context import Ev, RunContext, add_time, hashable, resolve_calendar
+from .context import Ev, RunContext, add_time, calendar_named, hashable, resolve_calendar
 
 if TYPE_CHECKING:
     from ..calendars import Calendar
@@ -168,6 +168,39 @@ class ResponseRuntime:
             bucket.remove(ob)
             if not bucket:
                 del self.open[ob.bucket_key]
+
+    def state(self) -> dict[str, Any]:
+        """Open obligations, oldest first within each (key, same values)."""
+        return {
+            "obligations": [
+                {
+                    "key": ob.key, "subject": ob.subject, "trigger": ob.trigger.state(), "deadline": ob.deadline,
+                    "status": ob.status, "breach_at": ob.breach_at,
+                    "calendar": None if ob.calendar is None else ob.calendar.name,
+                }
+                for bucket in self.open.values()
+                for ob in bucket
+            ]
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Rebuild the obligations and their pending instants (deadline or expiry)."""
+        self.open.clear()
+        rule = self.rule
+        for saved in state["obligations"]:
+            trigger = Ev.from_state(saved["trigger"])
+            bk = self._bucket_key(trigger.data, saved["key"])
+            if bk is None:
+                continue
+            ob = Obligation(bk, saved["key"], saved["subject"], trigger, saved["deadline"],
+                            calendar_named(self.run, saved["calendar"]))
+            ob.status = saved["status"]
+            ob.breach_at = saved["breach_at"]
+            self.open.setdefault(bk, []).append(ob)
+            if ob.status == OPEN and ob.deadline is not None:
+                self.run.timers.push(ob.deadline, self._deadline, ob)
+            elif ob.status == BREACHED and ob.breach_at is not None:
+                self.run.timers.push(ob.breach_at + rule.expire_us, self._expire, ob)
 
     def count_open(self) -> None:
         pending = overdue = 0

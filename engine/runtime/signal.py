@@ -25,6 +25,7 @@ class SignalRuntime:
         self.groups: dict[tuple[Any, ...], Group] = {}
         self.stats = run.summary.rule(f"{run.playbook.name}/{rule.id}")
         self.patterns = (rule.when,)
+        self._keys: dict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = {}  # group -> (key, subject), for saved state
 
     def on_event(self, ev: Ev, key: Any) -> None:
         rule = self.rule
@@ -50,6 +51,7 @@ class SignalRuntime:
         group = self.groups.get(group_key)
         if group is None:
             group = self.groups[group_key] = Group()
+            self._keys[group_key] = (key, subject)
         t = ev.t
         if group.last_firing is not None and rule.cooldown_us is not None and t < group.last_firing + rule.cooldown_us:
             # Suppressed: not counted in the window, and the cooldown is not extended.
@@ -67,6 +69,25 @@ class SignalRuntime:
             window.clear()
         group.last_firing = t
         run.emit(rule, "match", t, key, subject, canonical_json(subject), ev, ev, None)
+
+    def state(self) -> dict[str, Any]:
+        groups = []
+        for gk, group in self.groups.items():
+            key, subject = self._keys[gk]
+            groups.append({"key": key, "subject": subject, "last_firing": group.last_firing, "window": list(group.window)})
+        return {"groups": groups}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.groups.clear()
+        self._keys.clear()
+        for saved in state["groups"]:
+            subject = saved["subject"]
+            gk = (hashable(saved["key"]), *(hashable(subject.get(name)) for name in self.rule.group_by))
+            group = Group()
+            group.last_firing = saved["last_firing"]
+            group.window.extend(saved["window"])
+            self.groups[gk] = group
+            self._keys[gk] = (saved["key"], subject)
 
     def count_open(self) -> None:
         pass
