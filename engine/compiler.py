@@ -166,6 +166,7 @@ class _Compiler:
             default_calendar=default_cal,
             facts=facts,
             rules=rules,
+            events=_event_shapes(data.get("events")),
         )
 
     def timezone(self, name: Any, path: Path) -> ZoneInfo | None:
@@ -288,7 +289,7 @@ class _Compiler:
         if isinstance(match_spec, dict):
             for field_path, allowed in match_spec.items():
                 values = allowed if isinstance(allowed, list) else [allowed]
-                matches.append(FieldMatch(field_path, make_getter(field_path), _equality_test(values)))
+                matches.append(FieldMatch(field_path, make_getter(field_path), _equality_test(values), tuple(values)))
         where = None
         if "where" in spec:
             where = self.expression(spec["where"], path + ("where",))
@@ -507,6 +508,19 @@ def _length(d: Duration, business: bool) -> tuple[float, int]:
     if business:
         return (d.weeks * 7 + d.days, d.clock_us)
     return (0, d.exact_us)
+
+
+def _event_shapes(spec: Any) -> dict[str, dict[str, tuple[str, ...]]]:
+    """``events:`` (validated by the schema): type -> field -> a tuple of JSON type names."""
+    if not isinstance(spec, dict):
+        return {}
+    shapes: dict[str, dict[str, tuple[str, ...]]] = {}
+    for etype, fields in spec.items():
+        if isinstance(fields, dict):
+            shapes[etype] = {
+                name: tuple(kinds) if isinstance(kinds, list) else (kinds,) for name, kinds in fields.items()
+            }
+    return shapes
 
 
 def _equality_test(values: list[Any]) -> Callable[[Any], bool]:

@@ -44,6 +44,7 @@ class FieldMatch:
     path: str
     get: Getter
     test: Callable[[Any], bool]
+    values: tuple[Any, ...] = ()  # the allowed values, as written (for explanations)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +168,8 @@ class Playbook:
     default_calendar: Calendar | None
     facts: tuple[Fact, ...]
     rules: tuple[Rule, ...]
+    #: Declared event shapes (``events:``): type -> field path -> allowed JSON types. Lint only.
+    events: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:
