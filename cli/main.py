@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import click
 
+from cli.authoring import test_cmd
 from engine import (
     Engine,
     EngineError,
@@ -33,7 +34,6 @@ from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.output import write_actions
 from engine.schema import schema_text
 from engine.summary import RunSummary
-from engine.testing import run_test_file
 from engine.timecalc import format_time
 
 
@@ -232,58 +232,13 @@ def validate(playbooks: tuple[str, ...]) -> None:
     click.echo("ok")
 
 
-@main.command("test")
-@click.argument("paths", nargs=-1, required=True, metavar="TESTFILE_OR_DIR...")
-def test_cmd(paths: tuple[str, ...]) -> None:
-    """Run playbook test files (*.yaml with 'playbooks' and 'cases'); exit 1 on any failure."""
-    files: list[str] = []
-    for path in paths:
-        if os.path.isdir(path):
-            for root, _dirs, names in sorted(os.walk(path)):
-                files.extend(os.path.join(root, n) for n in sorted(names) if n.endswith((".yaml", ".yml")) and _is_test_file(os.path.join(root, n)))
-        elif os.path.exists(path):
-            files.append(path)
-        else:
-            raise click.UsageError(f"{path}: no such file or directory")
-    if not files:
-        raise click.UsageError("no test files found (a test file is YAML with 'playbooks' and 'cases')")
-    passed = failed = 0
-    for file in files:
-        try:
-            results = run_test_file(file)
-        except PlaybookError as exc:
-            for d in exc.diagnostics:
-                click.echo(str(d), err=True)
-            click.echo(f"ERROR {file}")
-            failed += 1
-            continue
-        for r in results:
-            if r.passed:
-                passed += 1
-                click.echo(f"PASS {file}:{r.line} {r.name}")
-            else:
-                failed += 1
-                click.echo(f"FAIL {file}:{r.line} {r.name}")
-                click.echo(r.report())
-    click.echo(f"{passed} passed, {failed} failed")
-    if failed:
-        sys.exit(1)
-
-
-def _is_test_file(path: str) -> bool:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            head = fh.read(65536)
-    except OSError:
-        return False
-    return "\ncases:" in "\n" + head and "\nplaybooks:" in "\n" + head
-
-
 @main.command()
 def schema() -> None:
     """Print the playbook JSON Schema (schemas/playbook.schema.json)."""
     click.echo(schema_text(), nl=False)
 
+
+main.add_command(test_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

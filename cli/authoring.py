@@ -1,0 +1,142 @@
+"""Commands for people who write playbooks: ``test``, ``explain`` and ``init``.
+
+Like the rest of the CLI, each command parses its arguments, calls :mod:`engine`
+and formats the result; engine errors become messages (exit 1), bad arguments
+usage errors (exit 2), never tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import IO
+
+import click
+
+from engine import EngineError, PlaybookError, UsageError, load_playbook
+from engine.errors import Diagnostic
+from engine.testing import FileResult, junit_xml, run_test_files
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _print_diagnostics(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> None:
+    for d in diagnostics:
+        click.echo(str(d), err=True)
+    n = len(diagnostics)
+    click.echo(f"{n} error{'s' if n != 1 else ''}", err=True)
+
+
+def _open_out(path: str | None) -> IO[str]:
+    if path is None or path == "-":
+        return sys.stdout
+    try:
+        return open(path, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise click.UsageError(f"--out {path}: cannot write ({exc.strerror})") from None
+
+
+def _write(text: str, out: str | None) -> None:
+    stream = _open_out(out)
+    try:
+        stream.write(text)
+        stream.flush()
+    finally:
+        if stream is not sys.stdout:
+            stream.close()
+
+
+# -- playbook test -------------------------------------------------------------------------
+
+
+def _is_test_file(path: str) -> bool:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            head = fh.read(65536)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return "\ncases:" in "\n" + head and "\nplaybooks:" in "\n" + head
+
+
+def _test_files(paths: tuple[str, ...]) -> list[str]:
+    files: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            for root, dirs, names in os.walk(path):
+                dirs.sort()
+                files.extend(
+                    os.path.join(root, n) for n in sorted(names)
+                    if n.endswith((".yaml", ".yml")) and _is_test_file(os.path.join(root, n))
+                )
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            raise click.UsageError(f"{path}: no such file or directory")
+    if not files:
+        raise click.UsageError("no test files found (a test file is YAML with 'playbooks' and 'cases')")
+    return files
+
+
+def format_test_report(results: list[FileResult]) -> str:
+    """pytest-like text: one line per case, then each failure in detail, then the counts."""
+    lines: list[str] = []
+    details: list[str] = []
+    passed = failed = errors = 0
+    for f in results:
+        if f.errors:
+            errors += 1
+            n = len(f.errors)
+            lines.append(f"ERROR {f.file}: cannot run ({n} error{'s' if n != 1 else ''}, on stderr)")
+            continue
+        for c in f.cases:
+            label = {"pass": "PASS", "fail": "FAIL", "error": "ERROR"}[c.status]
+            lines.append(f"{label} {c.where} {c.name}")
+            if c.status == "pass":
+                passed += 1
+                continue
+            if c.status == "fail":
+                failed += 1
+            else:
+                errors += 1
+            details.append(f"--- {label} {c.where} {c.name}\n{c.report()}")
+    out = "\n".join(lines) + "\n"
+    if details:
+        out += "\n" + "\n\n".join(details) + "\n"
+    counts = f"{passed} passed, {failed} failed"
+    if errors:
+        counts += f", {errors} error{'s' if errors != 1 else ''}"
+    return out + ("\n" if details else "") + counts + "\n"
+
+
+@click.command("test")
+@click.argument("paths", nargs=-1, required=True, metavar="TESTFILE_OR_DIR...")
+@click.option("--format", "fmt", type=click.Choice(["text", "junit"]), default="text", show_default=True,
+              help="text: one line per case, failures side by side; junit: JUnit XML for CI systems.")
+@click.option("--out", metavar="FILE", default=None,
+              help="Write the report to FILE (with --format junit, the text report still goes to stdout).")
+def test_cmd(paths: tuple[str, ...], fmt: str, out: str | None) -> None:
+    """Run playbook test files (YAML with 'playbooks' and 'cases'); exit 1 on any failure.
+
+    \b
+    A directory is searched recursively for test files.
+    Examples:
+      playbook test playbooks/tests/
+      playbook test playbooks/tests/ --format junit --out report.xml
+    """
+    files = _test_files(paths)
+    results = run_test_files(files)
+    for f in results:
+        if f.errors:
+            _print_diagnostics(f.errors)
+    text = format_test_report(results)
+    if fmt == "junit":
+        _write(junit_xml(results), out)
+        if out not in (None, "-"):
+            click.echo(text, nl=False)
+    else:
+        _write(text, out)
+    if not all(f.ok for f in results):
+        sys.exit(1)
+
+
+__all__ = ["test_cmd", "EngineError", "PlaybookError", "UsageError", "load_playbook"]
