@@ -214,7 +214,19 @@ class Engine:
         return self._drain()
 
     def _run_group(self, reader: _Reader, items: list[Any], limit: int | None, count: bool) -> None:
-        summary = self.summary
+        ready = self._read(reader, items, count)
+        ready.sort(key=event_time)  # stable: equal times keep input order
+        end = limit if limit is not None else (ready[-1].t if ready else None)
+        processed = sum(1 for ev in ready if self._process(reader, ev))
+        if count:
+            self.summary.events_processed += processed
+        if end is not None:
+            for run in reader.runs:
+                run.advance(end)
+            self.summary.until = end
+
+    def _read(self, reader: _Reader, items: Iterable[Any], count: bool = True) -> list[Ev]:
+        """Normalize events for one reader; unreadable ones are skipped (and counted)."""
         ready: list[Ev] = []
         serial = self._serial
         for item in items:
@@ -231,21 +243,42 @@ class Engine:
                 continue
             ready.append(ev)
         if count:
-            summary.events_read += len(items)
-        ready.sort(key=_event_time)  # stable: equal times keep input order
-        end = limit if limit is not None else (ready[-1].t if ready else None)
-        processed = 0
-        for ev in ready:
-            if self._process(reader, ev):
-                processed += 1
-        if count:
-            summary.events_processed += processed
-        if end is not None:
-            for run in reader.runs:
-                run.advance(end)
-            summary.until = end
-        if count:
+            self.summary.events_read += serial - self._serial
             self._serial = serial
+        return ready
+
+    # -- for drivers that batch a run (the durable store) ----------------------------------
+
+    def read(self, items: Iterable[Mapping[str, Any] | SourceEvent]) -> list[Ev]:
+        """Normalize events (unsorted); unreadable ones are skipped and counted.
+
+        For drivers that process a batch themselves: needs playbooks that all
+        read events the same way (fields and time zone).
+        """
+        return self._read(self._single_reader(), items)
+
+    def process(self, ev: Ev) -> bool:
+        """Process one normalized event (see :meth:`read`); False if it was not processed."""
+        done = self._process(self._single_reader(), ev)
+        if done:
+            self.summary.events_processed += 1
+        return done
+
+    def advance_to(self, t: int) -> None:
+        """Move the clock to ``t`` (microseconds); collect the actions with :meth:`drain`."""
+        self._advance(t)
+
+    def drain(self) -> list[Action]:
+        """The actions produced since the last drain, in the contract's order."""
+        return self._drain()
+
+    def _single_reader(self) -> _Reader:
+        if len(self._readers) != 1:
+            raise UsageError(
+                "these playbooks read events differently (fields or timezone): "
+                "run them separately to use a store"
+            )
+        return self._readers[0]
 
     # -- saved state -------------------------------------------------------------------
 
@@ -334,5 +367,5 @@ def _sort_key(action: Action) -> tuple[Any, ...]:
     return action.sort_key
 
 
-def _event_time(ev: Ev) -> int:
+def event_time(ev: Ev) -> int:
     return ev.t

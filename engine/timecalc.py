@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 US = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
+_MIN_EPOCH = -62_135_596_800  # 0001-01-01T00:00:00Z
+_MAX_EPOCH = 253_402_300_800  # 10000-01-01T00:00:00Z
 _UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
 _DURATION_FULL = re.compile(r"^(?:\d+(?:\.\d+)?[wdhms])+$")
@@ -112,6 +114,8 @@ def parse_time(value: object, tz: tzinfo = UTC) -> int:
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             raise TimeError(f"time {value!r} is not a finite number")
+        if not _MIN_EPOCH <= value < _MAX_EPOCH:
+            raise TimeError(f"time {value!r} is out of range: epoch seconds between years 1 and 9999")
         if isinstance(value, int):
             return value * US
         return int(round(value * US))

@@ -1,0 +1,180 @@
+"""Commands over the SQLite store: ``run --db``, ``ingest``, ``actions``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import click
+import orjson
+
+from engine import Engine, EngineError, UsageError, read_events
+from engine.durable import DurableRun
+from engine.errors import StateError
+from engine.output import FORMATS as OUTPUT_FORMATS
+from engine.runtime import EventIds
+from engine.store import SQLiteStore
+from engine.timecalc import TimeError, parse_duration, parse_time
+
+
+def _now() -> str:
+    # The CLI may read the wall clock (for the runs table); the engine never does.
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_with_store(engine: Engine, db_path: str, events_src: str, events_format: str | None, until: Any,
+                   fmt: str, out: str | None, quiet: bool, reset_state: bool, allowed_lateness: str | None,
+                   commit_every: int, progress: Any, started: float) -> None:
+    """``playbook run ... --db FILE``: an incremental, crash-safe run."""
+    from cli.main import format_summary, open_out
+
+    if fmt != "jsonl":
+        raise click.UsageError("with --db, actions are written as JSON Lines (list them later with 'playbook actions --format')")
+    lateness = 0
+    if allowed_lateness is not None:
+        try:
+            lateness = parse_duration(allowed_lateness).exact_us
+        except ValueError as exc:
+            raise click.UsageError(f"--allowed-lateness: {exc}") from None
+    stream = open_out(out, append=True)
+    store = None
+    try:
+        store = SQLiteStore(db_path)
+        events = store.unprocessed_events() if events_src == "db" else read_events(events_src, events_format)
+
+        def emit(lines: list[str]) -> None:
+            stream.write("\n".join(lines) + "\n")
+            stream.flush()
+
+        durable = DurableRun(engine, store, reset_state=reset_state, allowed_lateness_us=lateness,
+                             commit_every=commit_every)
+        result = durable.run(progress.wrap(events), emit=emit, until=until, started=_now(),
+                             source=events_src, now=_now)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    except StateError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except EngineError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        if stream is not sys.stdout:
+            stream.close()
+        if store is not None:
+            store.close()
+    if not quiet:
+        click.echo(format_summary(engine.count_open(), time.perf_counter() - started), err=True)
+        click.echo(
+            f"store {db_path}: run {result.run_id}, {result.duplicates:,} duplicate events skipped, "
+            f"{result.late:,} late events set aside (table late_events), {result.held_back:,} held back for lateness, "
+            f"{result.actions_new:,} new actions, {result.actions_written:,} written",
+            err=True,
+        )
+        for note in result.notes:
+            click.echo(f"  {note}", err=True)
+
+
+@click.command()
+@click.argument("events_src", metavar="EVENTS")
+@click.option("--db", "db_path", required=True, metavar="FILE", help="The store to load the events into.")
+@click.option("--events-format", type=click.Choice(["jsonl", "csv"]), default=None,
+              help="The events' format when the file name does not tell.")
+@click.option("--timezone", "tz_name", default="UTC", show_default=True,
+              help="Time zone for times without an offset (for the table's time index).")
+def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: str) -> None:
+    """Load events into the store's events table (idempotent on event id).
+
+    \b
+    Example:
+      playbook ingest export.jsonl --db cs.db
+      playbook run playbooks/ --events db --db cs.db
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.UsageError(f"--timezone: unknown time zone {tz_name!r}") from None
+    ids = EventIds("id")
+    skipped: list[str] = []
+
+    def rows() -> Any:
+        for item in read_events(events_src, events_format):
+            if item.error is not None or not isinstance(item.data, dict):
+                skipped.append(f"{item.source}: {item.error}")
+                continue
+            data = item.data
+            etype, raw = data.get("type"), data.get("time")
+            try:
+                t = parse_time(raw, tz)
+            except TimeError:
+                t = None
+            yield ids.of(data), etype if isinstance(etype, str) else None, raw if isinstance(raw, str) else str(raw), t, item.source, data
+
+    store = None
+    try:
+        store = SQLiteStore(db_path)
+        inserted, present = store.ingest(rows())
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    except EngineError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        if store is not None:
+            store.close()
+    click.echo(f"{inserted:,} events loaded into {db_path}, {present:,} already there, {len(skipped):,} unreadable", err=True)
+    for line in skipped[:10]:
+        click.echo(f"  {line}", err=True)
+
+
+@click.command("actions")
+@click.option("--db", "db_path", required=True, metavar="FILE", help="The store whose ledger to list.")
+@click.option("--since", default=None, metavar="TIME", help="Only actions at or after TIME.")
+@click.option("--before", default=None, metavar="TIME", help="Only actions before TIME.")
+@click.option("--rule", default=None, help="Only this rule's actions.")
+@click.option("--playbook", "playbook_name", default=None, help="Only this playbook's actions.")
+@click.option("--key", default=None, help="Only this key's actions (a string).")
+@click.option("--outcome", default=None, help="Only this outcome (met, breach, late, due_soon, match).")
+@click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="jsonl", show_default=True)
+def actions_cmd(db_path: str, since: str | None, before: str | None, rule: str | None, playbook_name: str | None,
+                key: str | None, outcome: str | None, fmt: str) -> None:
+    """List the actions in a store's ledger, in output order."""
+    from engine.actions import Action, EventRef
+    from engine.output import write_actions
+
+    bounds = []
+    for name, value in (("--since", since), ("--before", before)):
+        try:
+            bounds.append(None if value is None else parse_time(value))
+        except TimeError as exc:
+            raise click.UsageError(f"{name}: {exc}") from None
+    store = None
+    try:
+        store = SQLiteStore(db_path, create=False)
+        lines = list(store.actions(since=bounds[0], until=bounds[1], rule=rule, playbook=playbook_name,
+                                   key=key, outcome=outcome))
+    except EngineError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        if store is not None:
+            store.close()
+    out: IO[str] = sys.stdout
+    if fmt == "jsonl":
+        for line in lines:
+            out.write(line + "\n")
+        return
+
+    def action(line: str) -> Action:
+        rec = orjson.loads(line)
+        ref = lambda r: None if r is None else EventRef(r["id"], r["type"], parse_time(r["time"]))  # noqa: E731
+        return Action(rec["id"], rec["playbook"], rec["rule"], rec["outcome"], rec["reason"], rec["do"],
+                      parse_time(rec["at"]), rec["key"], rec["subject"],
+                      None if rec["deadline"] is None else parse_time(rec["deadline"]),
+                      ref(rec["trigger"]), ref(rec["event"]), rec["params"])
+
+    write_actions((action(line) for line in lines), out, fmt)

@@ -1,0 +1,231 @@
+"""The SQLite store: incremental runs, duplicates, late events, changed playbooks, bad files."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cli.main import main
+from engine import Engine, load_playbook
+from engine.durable import DurableRun
+from engine.errors import StateError
+from engine.store import SQLiteStore
+from tests.conftest import ROOT
+
+SHIPPED = str(ROOT / "playbooks" / "us-retention.yaml")
+SAMPLE = ROOT / "examples" / "events.jsonl"
+EXPECTED = (ROOT / "tests" / "golden" / "sample" / "expected.jsonl").read_text()
+
+
+def cli(*args: str) -> Any:
+    return CliRunner().invoke(main, list(args))
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line if line.endswith("\n") else line + "\n" for line in lines))
+    return path
+
+
+def test_two_halves_equal_one_run(tmp_path: Path) -> None:
+    lines = SAMPLE.read_text().splitlines()
+    first = write_lines(tmp_path / "a.jsonl", lines[:200])
+    second = write_lines(tmp_path / "b.jsonl", lines[200:])
+    db = str(tmp_path / "cs.db")
+    r1 = cli("run", SHIPPED, "--events", str(first), "--db", db)
+    r2 = cli("run", SHIPPED, "--events", str(second), "--db", db)
+    assert r1.exit_code == 0 and r2.exit_code == 0, r1.stderr + r2.stderr
+    assert r1.stdout + r2.stdout == EXPECTED
+    ledger = cli("actions", "--db", db)
+    assert sorted(ledger.stdout.splitlines()) == sorted(EXPECTED.splitlines())
+
+
+def test_rerun_and_overlapping_export_emit_nothing_twice(tmp_path: Path) -> None:
+    lines = SAMPLE.read_text().splitlines()
+    db = str(tmp_path / "cs.db")
+    r1 = cli("run", SHIPPED, "--events", str(write_lines(tmp_path / "a.jsonl", lines[:300])), "--db", db)
+    overlap = write_lines(tmp_path / "b.jsonl", lines[250:])
+    r2 = cli("run", SHIPPED, "--events", str(overlap), "--db", db)
+    assert "50 duplicate events skipped" in r2.stderr
+    assert r1.stdout + r2.stdout == EXPECTED
+    r3 = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db)
+    assert r3.exit_code == 0 and r3.stdout == ""
+    assert "400 duplicate events skipped" in r3.stderr and "0 new actions" in r3.stderr
+
+
+def test_late_events_are_kept_and_reported(tmp_path: Path) -> None:
+    db = tmp_path / "cs.db"
+    pb = str(ROOT / "tests/golden/response/playbook.yaml")
+    ask = {"id": "e1", "time": "2026-03-02T14:00:00Z", "type": "ask", "account": "a", "thread": "t", "channel": "email"}
+    tick = {"id": "e2", "time": "2026-03-02T18:00:00Z", "type": "tick", "account": "a"}
+    cli("run", pb, "--events", str(write_lines(tmp_path / "1.jsonl", [json.dumps(ask), json.dumps(tick)])), "--db", str(db))
+    late = {"id": "e3", "time": "2026-03-02T14:30:00Z", "type": "answer", "account": "a", "thread": "t"}
+    r = cli("run", pb, "--events", str(write_lines(tmp_path / "2.jsonl", [json.dumps(late)])), "--db", str(db))
+    assert r.exit_code == 0 and r.stdout == ""
+    assert "1 late events set aside" in r.stderr
+    rows = list(sqlite3.connect(db).execute("SELECT id, reason FROM late_events"))
+    assert rows == [("e3", "earlier than the stored clock 2026-03-02T18:00:00Z")]
+
+
+def test_allowed_lateness_processes_late_events_in_order(tmp_path: Path) -> None:
+    db = str(tmp_path / "cs.db")
+    pb = str(ROOT / "tests/golden/response/playbook.yaml")
+    ask = {"id": "e1", "time": "2026-03-02T14:00:00Z", "type": "ask", "account": "a", "thread": "t", "channel": "email"}
+    tick = {"id": "e2", "time": "2026-03-02T15:30:00Z", "type": "tick", "account": "a"}
+    r1 = cli("run", pb, "--events", str(write_lines(tmp_path / "1.jsonl", [json.dumps(ask), json.dumps(tick)])),
+             "--db", db, "--allowed-lateness", "1h")
+    # The clock stays at 14:30: the 15:00 deadline has not passed, the tick is held back.
+    assert r1.stdout == "" and "1 held back" in r1.stderr
+    late_answer = {"id": "e3", "time": "2026-03-02T14:45:00Z", "type": "answer", "account": "a", "thread": "t"}
+    r2 = cli("run", pb, "--events", str(write_lines(tmp_path / "2.jsonl", [json.dumps(late_answer)])),
+             "--db", db, "--allowed-lateness", "1h")
+    # Not late: after the clock (14:30), so it waits in order with the tick.
+    assert r2.stdout == "" and "0 late events" in r2.stderr and "2 held back" in r2.stderr
+    later = {"id": "e4", "time": "2026-03-02T16:30:00Z", "type": "tick", "account": "a"}
+    r3 = cli("run", pb, "--events", str(write_lines(tmp_path / "3.jsonl", [json.dumps(later)])),
+             "--db", db, "--allowed-lateness", "1h")
+    # The clock reaches 15:30: the answer (14:45) came before the 15:00 deadline.
+    assert [(json.loads(x)["outcome"], json.loads(x)["at"]) for x in r3.stdout.splitlines()] == [
+        ("met", "2026-03-02T14:45:00Z")]
+
+
+def test_changed_playbook_is_refused_unless_reset_or_migratable(tmp_path: Path) -> None:
+    src = (ROOT / "tests/golden/response/playbook.yaml").read_text()
+    pb = tmp_path / "p.yaml"
+    pb.write_text(src)
+    db = str(tmp_path / "cs.db")
+    events = write_lines(tmp_path / "e.jsonl", [json.dumps(
+        {"id": "e1", "time": "2026-03-02T14:00:00Z", "type": "ask", "account": "a", "thread": "t", "channel": "email"})])
+    assert cli("run", str(pb), "--events", str(events), "--db", db).exit_code == 0
+    pb.write_text(src.replace("within: 1h", "within: 2h"))
+    r = cli("run", str(pb), "--events", str(events), "--db", db)
+    assert r.exit_code == 1 and "rule ack changed" in r.stderr and "--reset-state" in r.stderr
+    r = cli("run", str(pb), "--events", str(events), "--db", db, "--reset-state")
+    assert r.exit_code == 0 and "saved state reset" in r.stderr
+    # Adding a rule and changing only actions and descriptions is a migration, reported.
+    pb.write_text(src.replace("within: 1h", "within: 2h").replace("do: ok, elapsed", "do: fine, elapsed")
+                  + "  - {id: extra, when: ping, actions: {on_match: [{do: pong}]}}\n")
+    r = cli("run", str(pb), "--events", str(events), "--db", db)
+    assert r.exit_code == 0 and "new rule extra starts fresh" in r.stderr
+
+
+def test_ingest_and_run_from_the_events_table(tmp_path: Path) -> None:
+    db = str(tmp_path / "cs.db")
+    r = cli("ingest", str(SAMPLE), "--db", db)
+    assert r.exit_code == 0 and "400 events loaded" in r.stderr
+    r = cli("ingest", str(SAMPLE), "--db", db)
+    assert "0 events loaded" in r.stderr and "400 already there" in r.stderr
+    r = cli("run", SHIPPED, "--events", "db", "--db", db)
+    assert r.exit_code == 0 and r.stdout == EXPECTED
+    r = cli("run", SHIPPED, "--events", "db", "--db", db)
+    assert r.stdout == ""
+    r = cli("actions", "--db", db, "--rule", "qbr-every-90d", "--outcome", "breach", "--format", "table")
+    assert r.exit_code == 0 and r.stdout.count("qbr-every-90d") == 2
+    r = cli("actions", "--db", db, "--since", "2026-04-01T00:00:00Z", "--key", "hooli")
+    assert r.stdout and all(json.loads(x)["key"] == "hooli" and x >= "" for x in r.stdout.splitlines())
+    assert cli("run", SHIPPED, "--events", "db").exit_code == 2  # --events db needs --db
+
+
+def test_the_readable_tables(tmp_path: Path) -> None:
+    db = tmp_path / "cs.db"
+    cli("run", SHIPPED, "--events", str(SAMPLE), "--db", str(db))
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM actions").fetchone()[0] == len(EXPECTED.splitlines())
+    kinds = dict(con.execute("SELECT kind, count(*) FROM obligations GROUP BY kind").fetchall())
+    assert kinds.get("cadence") == 7
+    run = con.execute("SELECT status, events_read, events_processed, actions_new FROM runs").fetchall()
+    assert run == [("completed", 400, 400, 67)]
+    assert con.execute("SELECT count(*) FROM processed").fetchone()[0] == 400
+
+
+def test_bad_store_files_give_clear_errors(tmp_path: Path) -> None:
+    events = str(SAMPLE)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database at all" * 100)
+    r = cli("run", SHIPPED, "--events", events, "--db", str(junk))
+    assert r.exit_code == 1 and "not a playbook store" in r.stderr and "Traceback" not in r.stderr
+    foreign = tmp_path / "foreign.db"
+    sqlite3.connect(foreign).execute("CREATE TABLE customers (id INTEGER)").connection.commit()
+    r = cli("run", SHIPPED, "--events", events, "--db", str(foreign))
+    assert r.exit_code == 1 and "not a playbook store" in r.stderr and "customers" in r.stderr
+    assert cli("actions", "--db", str(tmp_path / "missing.db")).exit_code == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_read_only_folder(tmp_path: Path) -> None:  # pragma: no cover - CI runs as root
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    r = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", str(ro / "cs.db"))
+    assert r.exit_code == 1 and "cannot write" in r.stderr
+
+
+def test_read_only_database_file(tmp_path: Path) -> None:
+    db = tmp_path / "cs.db"
+    store = SQLiteStore(str(db))
+    store.close()
+    uri = f"file:{db}?mode=ro"
+    engine = Engine(load_playbook(SHIPPED))
+    ro = SQLiteStore.__new__(SQLiteStore)
+    ro.path = str(db)
+    import sqlite_utils
+
+    ro.db = sqlite_utils.Database(sqlite3.connect(uri, uri=True))
+    with pytest.raises(StateError, match="cannot write"):
+        DurableRun(engine, ro).run([], emit=lambda lines: None)
+
+
+def test_disk_full_leaves_the_last_good_state(tmp_path: Path) -> None:
+    db = str(tmp_path / "cs.db")
+    pb = load_playbook(SHIPPED)
+    lines = [json.loads(x) for x in SAMPLE.read_text().splitlines()]
+    store = SQLiteStore(db)
+    DurableRun(Engine(pb), store).run(lines[:100], emit=lambda x: None)
+    before = store.load_state()
+    store.close()
+    pages = sqlite3.connect(db).execute("PRAGMA page_count").fetchone()[0]
+    tiny = SQLiteStore(db, max_pages=pages + 1)
+    with pytest.raises(StateError, match="disk is full"):
+        DurableRun(Engine(pb), tiny).run(lines[100:], emit=lambda x: None)
+    tiny.close()
+    assert SQLiteStore(db).load_state() == before
+
+
+TYPES = ["ask", "answer", "incident.opened", "status.posted", "complaint", "contract.signed", "contract.ended",
+         "qbr.held", "signal.expansion", "signal.hiring", "ping", "tick"]
+PB = load_playbook(str(ROOT / "tests/golden/response/playbook.yaml"))
+CADENCE = load_playbook(str(ROOT / "tests/golden/cadence/playbook.yaml"))
+SIGNAL = load_playbook(str(ROOT / "tests/golden/signal/playbook.yaml"))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(1, 6), st.integers(0, 2**16))
+def test_slices_run_with_a_store_equal_one_run(tmp_path_factory: pytest.TempPathFactory, slices: int, seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    events = []
+    for i in range(60):
+        events.append({
+            "id": f"e{i}", "type": rng.choice(TYPES), "time": 1_767_225_600 + rng.randrange(0, 40) * 3 * 3600,
+            "account": rng.choice("ab"), "thread": rng.choice(["t1", "t2"]), "incident": "i1", "channel": "email",
+            "severity": "sev1", "region": "APAC", "location": "Austin", "roi": {"value_usd": rng.randrange(-1, 3)},
+        })
+    events.sort(key=lambda e: e["time"])
+    whole = sorted(a.to_json() for a in Engine([PB, CADENCE, SIGNAL]).run(events))
+    db = str(tmp_path_factory.mktemp("s") / "cs.db")
+    written: list[str] = []
+    bounds = sorted({0, len(events), *(rng.randrange(len(events)) for _ in range(slices - 1))})
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        store = SQLiteStore(db)
+        DurableRun(Engine([PB, CADENCE, SIGNAL]), store, commit_every=rng.choice([1, 7, 1000])).run(
+            events[lo:hi], emit=written.extend)
+        store.close()
+    assert sorted(written) == whole
