@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +73,7 @@ class Run:
 class Measurement:
     name: str
     runs: list[Run]
+    events: int | None = None  # events this measurement processes, when not the whole log
 
     @property
     def median_s(self) -> float:
@@ -113,14 +115,17 @@ def event_log(events: int, accounts: int, seed: int) -> Path:
     return path
 
 
-def measure(name: str, argv: list[str], repeat: int, cwd: Path) -> Measurement:
+def measure(name: str, argv: list[str], repeat: int, cwd: Path,
+            before: Callable[[], None] | None = None, events: int | None = None) -> Measurement:
     runs = []
     for i in range(repeat):
+        if before is not None:
+            before()  # untimed preparation (a fresh copy of a store)
         run = run_child(argv, cwd)
         print(f"run.py: {name} {i + 1}/{repeat}: {run.seconds:.2f} s, {run.max_rss_kb / 1024:.0f} MB",
               file=sys.stderr)
         runs.append(run)
-    return Measurement(name, runs)
+    return Measurement(name, runs, events)
 
 
 def table(measurements: list[Measurement], events: int) -> str:
@@ -129,7 +134,7 @@ def table(measurements: list[Measurement], events: int) -> str:
     for m in measurements:
         times = [r.seconds for r in m.runs]
         rows.append((m.name, f"{m.median_s:.2f}", f"{min(times):.2f}-{max(times):.2f}",
-                     f"{events / m.median_s:,.0f}", f"{m.peak_rss_mb:.0f}", f"{m.median_s / floor:.1f}x"))
+                     f"{(m.events or events) / m.median_s:,.0f}", f"{m.peak_rss_mb:.0f}", f"{m.median_s / floor:.1f}x"))
     return markdown_table(rows)
 
 
@@ -238,6 +243,41 @@ def record(title: str, arguments: str, body: str, provenance: Provenance) -> Non
     print(f"recorded in {RESULTS.relative_to(ROOT)}", file=sys.stderr)
 
 
+def measure_store(log: Path, events: int, repeat: int, snapshot: Path, tmp: Path,
+                  plain: Measurement) -> tuple[list[Measurement], str]:
+    """``--db`` on a fresh store, and an incremental run over the last 1% of the log."""
+    db = tmp / "fresh.db"
+
+    def fresh() -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+    run_db = [sys.executable, "-m", "cli.main", "run", str(PLAYBOOK), "--out", os.devnull, "-q"]
+    with_db = measure("playbook run --db (fresh store)", [*run_db, "--events", str(log), "--db", str(db)],
+                      repeat, snapshot, before=fresh)
+    lines = log.read_bytes().splitlines(keepends=True)
+    cut = len(lines) - max(1, len(lines) // 100)
+    head, tail = tmp / "head.jsonl", tmp / "tail.jsonl"
+    head.write_bytes(b"".join(lines[:cut]))
+    tail.write_bytes(b"".join(lines[cut:]))
+    del lines
+    base, work = tmp / "base.db", tmp / "work.db"
+    print("run.py: preparing a store with the first 99% of the log ...", file=sys.stderr)
+    run_child([*run_db, "--events", str(head), "--db", str(base)], snapshot)
+
+    def copy_base() -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{work}{suffix}").unlink(missing_ok=True)
+            if Path(f"{base}{suffix}").exists():
+                shutil.copyfile(f"{base}{suffix}", f"{work}{suffix}")
+
+    incremental = measure("playbook run --db, last 1% of the log", [*run_db, "--events", str(tail), "--db", str(work)],
+                          repeat, snapshot, before=copy_base, events=events - cut)
+    notes = (f"\n\nStore overhead: --db / plain run = {with_db.median_s / plain.median_s:.2f}x; "
+             f"the last 1% on a store / the plain full run = {incremental.median_s / plain.median_s:.1%}.")
+    return [with_db, incremental], notes
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Throughput of `playbook run` against the JSON parse floor.")
     ap.add_argument("--events", type=int, default=1_000_000, help="events in the log (default 1000000)")
@@ -245,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is reported (default 3)")
     ap.add_argument("--record", action="store_true", help="append the results to benchmarks/results.md")
+    ap.add_argument("--store", action="store_true",
+                    help="also measure runs with --db: a fresh store, and the last 1%% of the log on a store of the rest")
     args = ap.parse_args(argv)
     if args.events < 1 or args.accounts < 1 or args.repeat < 1:
         ap.error("--events, --accounts and --repeat must be >= 1")
@@ -261,11 +303,15 @@ def main(argv: list[str] | None = None) -> int:
                     [sys.executable, "-m", "cli.main", "run", str(PLAYBOOK), "--events", str(log),
                      "--out", os.devnull, "-q"], args.repeat, snapshot),
         ]
-    result = table(measurements, args.events)
+        notes = ""
+        if args.store:
+            store_rows, notes = measure_store(log, args.events, args.repeat, snapshot, Path(tmp), measurements[1])
+            measurements.extend(store_rows)
+    result = table(measurements, args.events) + notes
     print(result)
     if args.record:
         arguments = (f"python benchmarks/run.py --events {args.events} --accounts {args.accounts} "
-                     f"--seed {args.seed} --repeat {args.repeat}")
+                     f"--seed {args.seed} --repeat {args.repeat}{' --store' if args.store else ''}")
         record(f"run.py: {args.events:,} events, {args.accounts:,} accounts", arguments,
                f"{result}\n\nLog: `{log.relative_to(ROOT)}` ({log.stat().st_size / 1e6:,.0f} MB). "
                "Seconds are wall time per process, start-up included; "

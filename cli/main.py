@@ -18,19 +18,18 @@ from typing import IO, Any
 import click
 
 from cli.authoring import test_cmd
+from cli.common import user_errors
 from cli.store_commands import actions_cmd, ingest
 from engine import (
     Engine,
-    EngineError,
     Playbook,
     PlaybookError,
     SourceEvent,
-    UsageError,
     __version__,
     load_playbook,
     read_events,
 )
-from engine.errors import Diagnostic, EventError
+from engine.errors import Diagnostic
 from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.output import write_actions
 from engine.schema import schema_text
@@ -200,7 +199,7 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
     started = time.perf_counter()
     if db_path is None and (reset_state or allowed_lateness or events_src == "db"):
         raise click.UsageError("--reset-state, --allowed-lateness and --events db need --db FILE")
-    try:
+    with user_errors():
         engine = Engine(loaded, strict=strict)
         if until_value is not None:
             engine.parse_until(until_value)  # a bad --until is a usage error before any work
@@ -213,14 +212,6 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
             return
         events = progress.wrap(read_events(events_src, events_format))
         actions = engine.run(events, until=until_value)
-    except UsageError as exc:
-        raise click.UsageError(str(exc)) from None
-    except EventError as exc:
-        click.echo(f"error: {exc} (--strict)", err=True)
-        sys.exit(1)
-    except EngineError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
     stream = open_out(out)
     try:
         write_actions(actions, stream, fmt)

@@ -10,13 +10,14 @@ from typing import IO, Any
 import click
 import orjson
 
-from engine import Engine, EngineError, UsageError, read_events
-from engine.durable import DurableRun
-from engine.errors import StateError
+from cli.common import user_errors
+from engine import Engine, read_events
 from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.runtime import EventIds
-from engine.store import SQLiteStore
 from engine.timecalc import TimeError, parse_duration, parse_time
+
+# engine.store and engine.durable (sqlite-utils) are imported by the commands that use
+# them: a plain `playbook run` does not pay for them at start-up.
 
 
 def _now() -> str:
@@ -29,6 +30,8 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
                    commit_every: int, progress: Any, started: float) -> None:
     """``playbook run ... --db FILE``: an incremental, crash-safe run."""
     from cli.main import format_summary, open_out
+    from engine.durable import DurableRun
+    from engine.store import SQLiteStore
 
     if fmt != "jsonl":
         raise click.UsageError("with --db, actions are written as JSON Lines (list them later with 'playbook actions --format')")
@@ -41,25 +44,18 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
     stream = open_out(out, append=True)
     store = None
     try:
-        store = SQLiteStore(db_path)
-        events = store.unprocessed_events() if events_src == "db" else read_events(events_src, events_format)
+        with user_errors():
+            store = SQLiteStore(db_path)
+            events = store.unprocessed_events() if events_src == "db" else read_events(events_src, events_format)
 
-        def emit(lines: list[str]) -> None:
-            stream.write("\n".join(lines) + "\n")
-            stream.flush()
+            def emit(lines: list[str]) -> None:
+                stream.write("\n".join(lines) + "\n")
+                stream.flush()
 
-        durable = DurableRun(engine, store, reset_state=reset_state, allowed_lateness_us=lateness,
-                             commit_every=commit_every)
-        result = durable.run(progress.wrap(events), emit=emit, until=until, started=_now(),
-                             source=events_src, now=_now)
-    except UsageError as exc:
-        raise click.UsageError(str(exc)) from None
-    except StateError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except EngineError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+            durable = DurableRun(engine, store, reset_state=reset_state, allowed_lateness_us=lateness,
+                                 commit_every=commit_every)
+            result = durable.run(progress.wrap(events), emit=emit, until=until, started=_now(),
+                                 source=events_src, now=_now)
     finally:
         if stream is not sys.stdout:
             stream.close()
@@ -94,6 +90,8 @@ def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: st
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    from engine.store import SQLiteStore
+
     try:
         tz = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -116,13 +114,9 @@ def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: st
 
     store = None
     try:
-        store = SQLiteStore(db_path)
-        inserted, present = store.ingest(rows())
-    except UsageError as exc:
-        raise click.UsageError(str(exc)) from None
-    except EngineError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        with user_errors():
+            store = SQLiteStore(db_path)
+            inserted, present = store.ingest(rows())
     finally:
         if store is not None:
             store.close()
@@ -143,8 +137,9 @@ def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: st
 def actions_cmd(db_path: str, since: str | None, before: str | None, rule: str | None, playbook_name: str | None,
                 key: str | None, outcome: str | None, fmt: str) -> None:
     """List the actions in a store's ledger, in output order."""
-    from engine.actions import Action, EventRef
+    from engine.actions import Action
     from engine.output import write_actions
+    from engine.store import SQLiteStore
 
     bounds = []
     for name, value in (("--since", since), ("--before", before)):
@@ -154,12 +149,10 @@ def actions_cmd(db_path: str, since: str | None, before: str | None, rule: str |
             raise click.UsageError(f"{name}: {exc}") from None
     store = None
     try:
-        store = SQLiteStore(db_path, create=False)
-        lines = list(store.actions(since=bounds[0], until=bounds[1], rule=rule, playbook=playbook_name,
-                                   key=key, outcome=outcome))
-    except EngineError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        with user_errors():
+            store = SQLiteStore(db_path, create=False)
+            lines = list(store.actions(since=bounds[0], until=bounds[1], rule=rule, playbook=playbook_name,
+                                       key=key, outcome=outcome))
     finally:
         if store is not None:
             store.close()
@@ -169,12 +162,4 @@ def actions_cmd(db_path: str, since: str | None, before: str | None, rule: str |
             out.write(line + "\n")
         return
 
-    def action(line: str) -> Action:
-        rec = orjson.loads(line)
-        ref = lambda r: None if r is None else EventRef(r["id"], r["type"], parse_time(r["time"]))  # noqa: E731
-        return Action(rec["id"], rec["playbook"], rec["rule"], rec["outcome"], rec["reason"], rec["do"],
-                      parse_time(rec["at"]), rec["key"], rec["subject"],
-                      None if rec["deadline"] is None else parse_time(rec["deadline"]),
-                      ref(rec["trigger"]), ref(rec["event"]), rec["params"])
-
-    write_actions((action(line) for line in lines), out, fmt)
+    write_actions((Action.from_record(orjson.loads(line)) for line in lines), out, fmt)

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from .timecalc import format_time
+from .timecalc import format_time, parse_time
 
 RECORD_FIELDS = (
     "id", "playbook", "rule", "outcome", "reason", "do", "at", "key",
@@ -95,6 +95,18 @@ class Action:
             "event": None if self.event is None else self.event.record(),
             "params": self.params,
         }
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> Action:
+        """An action back from its record (section 9), e.g. a line of a ledger."""
+
+        def ref(r: dict[str, Any] | None) -> EventRef | None:
+            return None if r is None else EventRef(r["id"], r["type"], parse_time(r["time"]))
+
+        return cls(rec["id"], rec["playbook"], rec["rule"], rec["outcome"], rec["reason"], rec["do"],
+                   parse_time(rec["at"]), rec["key"], rec["subject"],
+                   None if rec["deadline"] is None else parse_time(rec["deadline"]),
+                   ref(rec["trigger"]), ref(rec["event"]), rec["params"])
 
     def to_json(self) -> str:
         """One line of JSON Lines output (compact, keys in record order)."""
