@@ -18,18 +18,18 @@ from typing import IO, Any
 import click
 
 from cli.authoring import explain_cmd, test_cmd
+from cli.common import user_errors
+from cli.store_commands import actions_cmd, ingest
 from engine import (
     Engine,
-    EngineError,
     Playbook,
     PlaybookError,
     SourceEvent,
-    UsageError,
     __version__,
     load_playbook,
     read_events,
 )
-from engine.errors import Diagnostic, EventError
+from engine.errors import Diagnostic
 from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.output import write_actions
 from engine.schema import schema_text
@@ -147,11 +147,11 @@ def format_summary(summary: RunSummary, elapsed: float) -> str:
     return "\n".join(lines)
 
 
-def open_out(path: str | None) -> IO[str]:
+def open_out(path: str | None, append: bool = False) -> IO[str]:
     if path is None or path == "-":
         return sys.stdout
     try:
-        return open(path, "w", encoding="utf-8", newline="")
+        return open(path, "a" if append else "w", encoding="utf-8", newline="")
     except OSError as exc:
         raise click.UsageError(f"--out {path}: cannot write ({exc.strerror})") from None
 
@@ -162,7 +162,8 @@ def open_out(path: str | None) -> IO[str]:
 @main.command()
 @click.argument("playbooks", nargs=-1, required=True, metavar="PLAYBOOK_OR_DIR...")
 @click.option("--events", "events_src", required=True, metavar="SRC",
-              help="Events: a JSON Lines (.jsonl) or CSV (.csv) file, optionally .gz, or - for JSON Lines on stdin.")
+              help="Events: a JSON Lines (.jsonl) or CSV (.csv) file, optionally .gz, - for JSON Lines on stdin, "
+                   "or db for the events ingested into --db.")
 @click.option("--events-format", type=click.Choice(["jsonl", "csv"]), default=None,
               help="The events' format when the file name does not tell.")
 @click.option("--until", metavar="TIME|now", default=None,
@@ -172,8 +173,16 @@ def open_out(path: str | None) -> IO[str]:
 @click.option("--out", metavar="FILE", default=None, help="Write the actions to FILE instead of stdout.")
 @click.option("--strict", is_flag=True, help="Stop at the first invalid event (exit 1) instead of skipping it.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the summary on stderr.")
+@click.option("--db", "db_path", metavar="FILE", default=None,
+              help="A store (SQLite): continue from its saved state, emit only actions not emitted before.")
+@click.option("--reset-state", is_flag=True, help="With --db: start the saved state over (the ledger is kept).")
+@click.option("--allowed-lateness", metavar="DURATION", default=None,
+              help="With --db: hold the clock this far behind the newest event, so late events are still processed in order.")
+@click.option("--commit-every", type=click.IntRange(min=1), default=50_000, show_default=True, metavar="N",
+              help="With --db: commit state, ledger and processed events every N events.")
 def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, until: str | None,
-        fmt: str, out: str | None, strict: bool, quiet: bool) -> None:
+        fmt: str, out: str | None, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
+        allowed_lateness: str | None, commit_every: int) -> None:
     """Evaluate playbooks over an event log; print the actions.
 
     \b
@@ -188,21 +197,21 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
     if until == "now":
         until_value = datetime.now(UTC)  # the CLI may read the clock; the engine never does
     started = time.perf_counter()
-    try:
+    if db_path is None and (reset_state or allowed_lateness or events_src == "db"):
+        raise click.UsageError("--reset-state, --allowed-lateness and --events db need --db FILE")
+    with user_errors():
         engine = Engine(loaded, strict=strict)
         if until_value is not None:
             engine.parse_until(until_value)  # a bad --until is a usage error before any work
         progress = Progress(sys.stderr.isatty() and not quiet)
+        if db_path is not None:
+            from cli.store_commands import run_with_store
+
+            run_with_store(engine, db_path, events_src, events_format, until_value, fmt, out, quiet,
+                           reset_state, allowed_lateness, commit_every, progress, started)
+            return
         events = progress.wrap(read_events(events_src, events_format))
         actions = engine.run(events, until=until_value)
-    except UsageError as exc:
-        raise click.UsageError(str(exc)) from None
-    except EventError as exc:
-        click.echo(f"error: {exc} (--strict)", err=True)
-        sys.exit(1)
-    except EngineError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
     stream = open_out(out)
     try:
         write_actions(actions, stream, fmt)
@@ -240,6 +249,8 @@ def schema() -> None:
 
 main.add_command(test_cmd)
 main.add_command(explain_cmd)
+main.add_command(ingest)
+main.add_command(actions_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
