@@ -30,6 +30,7 @@ from engine import (
     read_events,
 )
 from engine.errors import Diagnostic
+from engine.lint import format_warning, lint_file
 from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.output import write_actions
 from engine.schema import schema_text
@@ -224,21 +225,35 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
 
 @main.command()
 @click.argument("playbooks", nargs=-1, required=True, metavar="PLAYBOOK_OR_DIR...")
-def validate(playbooks: tuple[str, ...]) -> None:
-    """Check playbooks; print every error as FILE:LINE:COL: message (exit 1 if any)."""
+@click.option("--strict-lint", is_flag=True, help="Fail (exit 1) on lint warnings too, not only on errors.")
+def validate(playbooks: tuple[str, ...], strict_lint: bool) -> None:
+    """Check playbooks; print every error as FILE:LINE:COL: message (exit 1 if any).
+
+    Lint warnings (FILE:LINE:COL: warning: ...) are printed too; they fail the
+    check only with --strict-lint.
+    """
     files = playbook_files(playbooks)
     diagnostics: list[Diagnostic] = []
+    warnings: list[Diagnostic] = []
     for file in files:
-        try:
-            pb = load_playbook(file)
-        except PlaybookError as exc:
-            diagnostics.extend(exc.diagnostics)
+        result = lint_file(file)
+        if result.playbook is None:
+            diagnostics.extend(result.errors)
             continue
-        click.echo(f"{file}: ok ({len(pb.rules)} rule{'s' if len(pb.rules) != 1 else ''})")
+        warnings.extend(result.warnings)
+        rules, n = len(result.playbook.rules), len(result.warnings)
+        noted = f", {n} warning{'s' if n != 1 else ''}" if n else ""
+        click.echo(f"{file}: ok ({rules} rule{'s' if rules != 1 else ''}{noted})")
+    for w in warnings:
+        click.echo(format_warning(w), err=True)
     if diagnostics:
         print_diagnostics(diagnostics)
         sys.exit(1)
-    click.echo("ok")
+    n = len(warnings)
+    if n and strict_lint:
+        click.echo(f"{n} warning{'s' if n != 1 else ''} (--strict-lint makes warnings fail)", err=True)
+        sys.exit(1)
+    click.echo(f"ok ({n} warning{'s' if n != 1 else ''})" if n else "ok")
 
 
 @main.command()

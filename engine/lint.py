@@ -1,0 +1,698 @@
+"""Lint: warnings about playbooks that are valid but probably not what was meant.
+
+Errors (``validate``) say a playbook cannot run; warnings say it runs but some
+part of it can never do anything, or reads a field its events do not have.
+Every warning ends with its name in brackets, e.g. ``[constant-where]``:
+
+==================== ==========================================================
+``same-vs-match``    a ``same`` field that ``expect.match`` (or ``before.match``)
+                     pins to values the trigger cannot, or need not, have
+``constant-where``   a ``where`` or ``unless`` whose value never changes
+``within-vs-expire`` a ``within`` longer than ``expire`` (the wait for a late reply)
+``unreachable-outcome`` actions for an outcome the rule can never produce
+                     (``on_due_soon`` without ``remind_before``)
+``no-actions``       a rule whose outcomes have no actions at all
+``unused-fact``      a fact no expression or template reads
+``undeclared-type``  with ``events:``, a pattern type that is not declared there
+``unknown-field``    with ``events:``, a field in ``same``, ``match``, ``group_by``,
+                     ``where`` or a template that the events it reads cannot have
+                     (also ``subject.X`` not in ``same``/``group_by``, without ``events:``)
+``match-type``       with ``events:``, a ``match`` value of a JSON type the field never has
+==================== ==========================================================
+
+The schema already rejects an outcome key a rule kind cannot have at all
+(``on_due_soon`` on a response rule): that stays an error, not a warning.
+
+This module also checks events against the declared shapes
+(:func:`check_event_shapes`, :class:`ShapeChecker`).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .compiler import compile_playbook
+from .errors import Diagnostic, PlaybookError
+from .expressions import PATTERN_NAMES, TEMPLATE_NAMES, EvalError, ExprError, Scope, compile_expression, equals
+from .loader import Path, Positions, load_yaml_file
+from .messages import did_you_mean
+from .model import Playbook
+from .sources import SourceEvent
+from .summary import Problem
+from .timecalc import DurationError, parse_duration
+
+JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array", "null")
+
+
+@dataclass
+class LintResult:
+    """One file: the compiled playbook (None when invalid), its errors, its warnings."""
+
+    file: str
+    playbook: Playbook | None
+    errors: tuple[Diagnostic, ...] = ()
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+def lint_file(path: str) -> LintResult:
+    """Load, validate and lint one playbook file. Warnings only when there are no errors."""
+    try:
+        data, positions = load_yaml_file(path)
+        playbook = compile_playbook(data, positions)
+    except PlaybookError as exc:
+        return LintResult(path, None, exc.diagnostics)
+    return LintResult(path, playbook, (), lint(data, positions, playbook))
+
+
+def format_warning(d: Diagnostic) -> str:
+    """``FILE:LINE:COL: warning: message [name]``, as compilers and ruff print them."""
+    if d.line:
+        return f"{d.file}:{d.line}:{d.col}: warning: {d.message}"
+    return f"{d.file}: warning: {d.message}"
+
+
+def lint(data: dict[str, Any], positions: Positions, playbook: Playbook) -> list[Diagnostic]:
+    """Every warning for a valid playbook (its data, positions and compiled form), in file order."""
+    linter = _Linter(data, positions, playbook)
+    linter.run()
+    seen: set[tuple[int, int, str]] = set()
+    out = []
+    for d in sorted(linter.warnings):
+        if (d.line, d.col, d.message) not in seen:
+            seen.add((d.line, d.col, d.message))
+            out.append(d)
+    return out
+
+
+# -- expressions: which fields they read, and where --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Ref:
+    root: str
+    keys: tuple[str | int, ...]
+    text: str       # as written, e.g. "trigger.thread_id"
+
+
+def _refs(source: str) -> list[_Ref]:
+    """The names and field paths an expression reads, outermost chains only."""
+    text = source.strip()
+    tree = None
+    for candidate in (text, "(" + text + "\n)"):
+        try:
+            tree = ast.parse(candidate, mode="eval").body
+            text = candidate
+            break
+        except SyntaxError:
+            continue
+    if tree is None:
+        return []
+    out: list[_Ref] = []
+
+    def chain(n: ast.AST) -> tuple[str, tuple[str | int, ...]] | None:
+        if isinstance(n, ast.Name):
+            if n.id in ("true", "false", "null", "True", "False", "None"):
+                return None
+            return n.id, ()
+        if isinstance(n, ast.Attribute):
+            base = chain(n.value)
+            return None if base is None else (base[0], base[1] + (n.attr,))
+        if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, (str, int)) \
+                and not isinstance(n.slice.value, bool):
+            base = chain(n.value)
+            return None if base is None else (base[0], base[1] + (n.slice.value,))
+        return None
+
+    def walk(n: ast.AST) -> None:
+        found = chain(n)
+        if found is not None:
+            out.append(_Ref(found[0], found[1], ast.get_source_segment(text, n) or found[0]))
+            return
+        if isinstance(n, ast.Call):
+            for a in n.args:
+                walk(a)
+            return
+        for child in ast.iter_child_nodes(n):
+            walk(child)
+
+    walk(tree)
+    return out
+
+
+def _template_parts(text: str) -> list[tuple[int, str]]:
+    """The ``{{ expr }}`` parts of a template, each with its offset in the text."""
+    parts: list[tuple[int, str]] = []
+    pos = 0
+    while True:
+        start = text.find("{{", pos)
+        if start < 0:
+            return parts
+        end = text.find("}}", start + 2)
+        if end < 0:
+            return parts
+        parts.append((start + 2, text[start + 2:end]))
+        pos = end + 2
+
+
+_FACT_REF = re.compile(r"facts\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*(['\"])(.*?)\2\s*\])")
+
+
+# -- event types a pattern (or an outcome) can see ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Types:
+    """A set of event types: exact names and prefix globs (``incident.*``)."""
+
+    names: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+
+    def __or__(self, other: _Types) -> _Types:
+        return _Types(self.names | other.names, tuple(dict.fromkeys(self.prefixes + other.prefixes)))
+
+    def text(self) -> str:
+        items = sorted(self.names) + [p + "*" for p in self.prefixes]
+        return items[0] if len(items) == 1 else "any of " + ", ".join(items)
+
+
+def _types_of(spec: Any) -> _Types:
+    if isinstance(spec, dict):
+        spec = spec.get("type")
+    names = [spec] if isinstance(spec, str) else spec if isinstance(spec, list) else []
+    exact = frozenset(n for n in names if isinstance(n, str) and not n.endswith("*"))
+    prefixes = tuple(n[:-1] for n in names if isinstance(n, str) and n.endswith("*"))
+    return _Types(exact, prefixes)
+
+
+class _Linter:
+    def __init__(self, data: dict[str, Any], pos: Positions, playbook: Playbook):
+        self.data = data
+        self.pos = pos
+        self.pb = playbook
+        self.warnings: list[Diagnostic] = []
+        self.shapes = playbook.events
+        key_root = playbook.key_field
+        self.fixed = {playbook.type_field, playbook.time_field, playbook.id_field, key_root}
+
+    def warn(self, path: Path, message: str, name: str, *, key: bool = False, offset: int = 0) -> None:
+        d = self.pos.diag(path, f"{message} [{name}]", key=key, offset=offset)
+        self.warnings.append(Diagnostic(d.file, d.line, d.col, d.message, "warning"))
+
+    def text_offset(self, path: Path, text: str, part: str, start: int = 0) -> int:
+        """The column offset of ``part`` inside the scalar at ``path`` (0 for block scalars)."""
+        style = self.pos.styles.get(tuple(path))
+        if style in ("|", ">") or "\n" in text:
+            return 0
+        found = text.find(part, start)
+        return self.pos.expr_offset(path) + (found if found >= 0 else 0)
+
+    # -- the whole playbook ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.check_facts()
+        for i, rspec in enumerate(self.data.get("rules") or []):
+            if not isinstance(rspec, dict):
+                continue
+            path: Path = ("rules", i)
+            if "every" in rspec:
+                self.cadence(rspec, path)
+            elif "expect" in rspec and "when" in rspec:
+                self.response(rspec, path)
+            else:
+                self.signal(rspec, path)
+            self.check_actions(rspec, path)
+
+    def check_facts(self) -> None:
+        facts = self.data.get("facts") or {}
+        used: set[str] = set()
+        dynamic = False
+        for text in _strings({"rules": self.data.get("rules"), "facts": self.data.get("facts")}):
+            for m in _FACT_REF.finditer(text):
+                used.add(m.group(1) or m.group(3))
+            if re.search(r"facts\s*\[\s*[^'\"\s]", text) or re.search(r"\bfacts\b\s*(?![.\[\w])", text):
+                dynamic = True
+        for name, spec in facts.items():
+            path: Path = ("facts", name)
+            if not dynamic and name not in used:
+                self.warn(path, f"fact '{name}' is never used: no expression or template reads facts.{name}",
+                          "unused-fact", key=True)
+            if isinstance(spec, dict):
+                types = _types_of(spec.get("from"))
+                self.pattern(spec.get("from"), path + ("from",), types, types)
+                value = spec.get("value")
+                if isinstance(value, str):
+                    self.expression(value, path + ("value",), PATTERN_NAMES, types, types, "the value of fact " + name)
+
+    # -- rules --------------------------------------------------------------------------------------
+
+    def response(self, r: dict[str, Any], path: Path) -> None:
+        when = _types_of(r.get("when"))
+        exp = r.get("expect") if isinstance(r.get("expect"), dict) else {}
+        assert isinstance(exp, dict)
+        expect = _types_of(exp)
+        self.pattern(r.get("when"), path + ("when",), when, when)
+        if isinstance(r.get("unless"), str):
+            self.expression(r["unless"], path + ("unless",), PATTERN_NAMES, when, when, "unless", constant="unless")
+        self.pattern({k: v for k, v in exp.items() if k in ("type", "match", "where")}, path + ("expect",), expect, when)
+        before = exp.get("before")
+        before_types = _types_of(before) if before is not None else None
+        if before is not None and before_types is not None:
+            self.pattern(before, path + ("expect", "before"), before_types, when)
+        same = exp.get("same") or []
+        for j, name in enumerate(same):
+            spath = path + ("expect", "same", j)
+            self.field(name, spath, when, "'same' field")
+            self.field(name, spath, expect, "'same' field")
+            if before_types is not None:
+                self.field(name, spath, before_types, "'same' field")
+            self.same_vs_match(name, spath, r.get("when"), exp, "expect", "fulfilled")
+            if isinstance(before, dict):
+                self.same_vs_match(name, spath, r.get("when"), before, "expect.before", "preempted")
+        self.within_vs_expire(r, exp, path)
+        if isinstance(exp.get("calendar"), str):
+            self.template(exp["calendar"], path + ("expect", "calendar"), when, when, "the calendar")
+        outcomes: dict[str, tuple[_Types, _Types, _Types]] = {
+            # outcome -> (trigger types, event types, types a bare name may read)
+            "on_met": (when, expect, expect),
+            "on_late": (when, expect, expect),
+            # a deadline breach has no event (bare names read the trigger); a preemption has the before event
+            "on_breach": (when, before_types or _Types(), when | before_types if before_types else when),
+        }
+        self.templates(r, path, outcomes, set(same))
+
+    def cadence(self, r: dict[str, Any], path: Path) -> None:
+        start, expect = _types_of(r.get("start")), _types_of(r.get("expect"))
+        stop = _types_of(r.get("stop")) if r.get("stop") is not None else None
+        trigger = start | expect   # the start, then the last qualifying event
+        self.pattern(r.get("start"), path + ("start",), start, start)
+        if stop is not None:
+            self.pattern(r.get("stop"), path + ("stop",), stop, trigger)
+        self.pattern(r.get("expect"), path + ("expect",), expect, trigger)
+        if isinstance(r.get("calendar"), str):
+            self.template(r["calendar"], path + ("calendar",), start, start, "the calendar")
+        actions = r.get("actions") or {}
+        if "remind_before" not in r and actions.get("on_due_soon"):
+            self.warn(path + ("actions", "on_due_soon"), "on_due_soon never fires: the rule has no remind_before "
+                      "(add one, e.g. remind_before: 14d, or remove these actions)", "unreachable-outcome", key=True)
+        outcomes = {
+            "on_met": (trigger, expect, expect),
+            "on_late": (trigger, expect, expect),
+            "on_breach": (trigger, _Types(), trigger),
+            "on_due_soon": (trigger, _Types(), trigger),
+        }
+        self.templates(r, path, outcomes, set())
+
+    def signal(self, r: dict[str, Any], path: Path) -> None:
+        when = _types_of(r.get("when"))
+        self.pattern(r.get("when"), path + ("when",), when, when)
+        if isinstance(r.get("unless"), str):
+            self.expression(r["unless"], path + ("unless",), PATTERN_NAMES, when, when, "unless", constant="unless")
+        group_by = r.get("group_by") or []
+        for j, name in enumerate(group_by):
+            self.field(name, path + ("group_by", j), when, "group_by field")
+        self.templates(r, path, {"on_match": (when, when, when)}, set(group_by))
+
+    # -- pieces -------------------------------------------------------------------------------------
+
+    def pattern(self, spec: Any, path: Path, types: _Types, trigger: _Types) -> None:
+        if isinstance(spec, (str, list)):
+            self.declared_types(spec, path)
+            return
+        if not isinstance(spec, dict):
+            return
+        self.declared_types(spec.get("type"), path + ("type",))
+        match = spec.get("match")
+        if isinstance(match, dict):
+            for name, values in match.items():
+                mpath = path + ("match", name)
+                if self.field(name, mpath, types, "match field", key=True):
+                    self.match_types(name, values, mpath, types)
+        if isinstance(spec.get("where"), str):
+            self.expression(spec["where"], path + ("where",), PATTERN_NAMES, types, trigger, "where", constant="where")
+
+    def declared_types(self, spec: Any, path: Path) -> None:
+        if not self.shapes:
+            return
+        names = [spec] if isinstance(spec, str) else spec if isinstance(spec, list) else []
+        for i, name in enumerate(names):
+            if not isinstance(name, str):
+                continue
+            p = path if isinstance(spec, str) else path + (i,)
+            if name.endswith("*"):
+                if not any(t.startswith(name[:-1]) for t in self.shapes):
+                    self.warn(p, f"no event type declared under events: starts with '{name[:-1]}'", "undeclared-type")
+            elif name not in self.shapes:
+                hint = did_you_mean(name, self.shapes)
+                self.warn(p, f"event type '{name}' is not declared under events:{hint}", "undeclared-type")
+
+    def shapes_of(self, types: _Types) -> list[dict[str, tuple[str, ...]]] | None:
+        """The declared shapes of every type in ``types``; None when any is unknown (then we cannot tell)."""
+        if not self.shapes or (not types.names and not types.prefixes):
+            return None
+        out = []
+        for name in types.names:
+            if name not in self.shapes:
+                return None
+            out.append(self.shapes[name])
+        for prefix in types.prefixes:
+            matched = [s for t, s in self.shapes.items() if t.startswith(prefix)]
+            if not matched:
+                return None
+            out.extend(matched)
+        return out
+
+    def known(self, keys: tuple[str | int, ...], shapes: list[dict[str, tuple[str, ...]]]) -> bool:
+        names: list[str] = []
+        for k in keys:
+            if not isinstance(k, str):
+                break
+            names.append(k)
+        if not names:
+            return True
+        dotted = ".".join(names)
+        if dotted in self.fixed or names[0] in self.fixed:
+            return True
+        for shape in shapes:
+            for declared, kinds in shape.items():
+                if declared == dotted or declared.startswith(dotted + "."):
+                    return True
+                if dotted.startswith(declared + ".") and ("object" in kinds or "array" in kinds):
+                    return True
+        return False
+
+    def field(self, name: Any, path: Path, types: _Types, what: str, *, key: bool = False, offset: int = 0,
+              keys: tuple[str | int, ...] | None = None) -> bool:
+        """Warn when ``name`` is not a field the events of ``types`` have. True when it is (or unknown)."""
+        if not isinstance(name, str):
+            return True
+        shapes = self.shapes_of(types)
+        if shapes is None:
+            return True
+        parts = keys if keys is not None else tuple(name.split("."))
+        if self.known(parts, shapes):
+            return True
+        declared = sorted({f for s in shapes for f in s})
+        hint = did_you_mean(name, declared)
+        listed = f" (declared: {', '.join(declared)})" if declared and not hint else ""
+        subject = f"{what}, which is not" if " reads " in what else f"{what} '{name}' is not"
+        self.warn(path, f"{subject} a field of {types.text()} as declared under events:{hint}{listed}",
+                  "unknown-field", key=key, offset=offset)
+        return False
+
+    def match_types(self, name: str, values: Any, path: Path, types: _Types) -> None:
+        shapes = self.shapes_of(types)
+        if shapes is None:
+            return
+        kinds = {k for s in shapes for f, ks in s.items() if f == name for k in ks}
+        if not kinds:
+            return
+        listed = values if isinstance(values, list) else [values]
+        if not listed or any(_fits(v, kinds) for v in listed):
+            return
+        shown = ", ".join(_json_type(v) for v in listed)
+        self.warn(path, f"match {name}: {shown} value{'s' if len(listed) != 1 else ''} can never match: "
+                  f"events: declares {name} as {' or '.join(sorted(kinds))}", "match-type", key=True)
+
+    def expression(self, text: str, path: Path, reserved: frozenset[str], own: _Types, trigger: _Types,
+                   what: str, *, constant: str | None = None, base: int = 0, full: str | None = None) -> None:
+        """Fields an expression reads; a constant where/unless."""
+        try:
+            expr = compile_expression(text, reserved)
+        except ExprError:
+            return
+        if constant is not None and expr.is_constant:
+            try:
+                value = bool(expr.evaluate(Scope({}, None)))
+            except EvalError:
+                value = False
+            if constant == "where":
+                effect = "it filters nothing: remove it" if value else "the pattern never matches"
+            else:
+                effect = "every trigger is ignored" if value else "it never ignores anything: remove it"
+            self.warn(path, f"{constant} \"{' '.join(text.split())}\" is always {'true' if value else 'false'}: {effect}",
+                      "constant-where")
+        source = full if full is not None else text
+        for ref in _refs(text):
+            offset = self.text_offset(path, source, ref.text, base)
+            if ref.root in reserved:
+                if ref.root == "event":
+                    self.field(_dotted(ref.keys), path, own, f"{what} reads {ref.text}", offset=offset, keys=ref.keys)
+                elif ref.root == "trigger":
+                    self.field(_dotted(ref.keys), path, trigger, f"{what} reads {ref.text}", offset=offset, keys=ref.keys)
+                continue
+            self.field(_dotted((ref.root, *ref.keys)), path, own, f"{what} reads {ref.text}", offset=offset,
+                       keys=(ref.root, *ref.keys))
+
+    def template(self, text: str, path: Path, bare: _Types, trigger: _Types, what: str,
+                 event: _Types | None = None, subject: set[str] | None = None) -> None:
+        for start, inner in _template_parts(text):
+            try:
+                compile_expression(inner, TEMPLATE_NAMES)
+            except ExprError:
+                continue
+            for ref in _refs(inner):
+                offset = self.text_offset(path, text, ref.text, start)
+                if ref.root == "trigger":
+                    self.field(_dotted(ref.keys), path, trigger, f"{what} reads {ref.text}", offset=offset, keys=ref.keys)
+                elif ref.root == "event" and event is not None:
+                    self.field(_dotted(ref.keys), path, event, f"{what} reads {ref.text}", offset=offset, keys=ref.keys)
+                elif ref.root == "subject" and subject is not None and ref.keys:
+                    first = ref.keys[0]
+                    if isinstance(first, str) and first not in subject:
+                        where = f"its subject fields are {', '.join(sorted(subject))}" if subject else "its subject is always {}"
+                        self.warn(path, f"{what} reads {ref.text}, but the rule has no subject field '{first}' ({where})",
+                                  "unknown-field", offset=offset)
+                elif ref.root not in TEMPLATE_NAMES:
+                    self.field(_dotted((ref.root, *ref.keys)), path, bare, f"{what} reads {ref.text}", offset=offset,
+                               keys=(ref.root, *ref.keys))
+
+    def templates(self, r: dict[str, Any], path: Path, outcomes: dict[str, tuple[_Types, _Types, _Types]],
+                  subject: set[str]) -> None:
+        actions = r.get("actions")
+        if not isinstance(actions, dict):
+            return
+        for outcome, acts in actions.items():
+            if outcome not in outcomes or not isinstance(acts, list):
+                continue
+            trigger, event, bare = outcomes[outcome]
+            for i, action in enumerate(acts):
+                if not isinstance(action, dict):
+                    continue
+                for name, value in action.items():
+                    if name == "do":
+                        continue
+                    for vpath, text in _strings_at(value, path + ("actions", outcome, i, name)):
+                        if "{{" in text:
+                            self.template(text, vpath, bare, trigger, f"{outcome} {name}",
+                                          event if event.names or event.prefixes else None, subject)
+
+    def check_actions(self, r: dict[str, Any], path: Path) -> None:
+        actions = r.get("actions")
+        if isinstance(actions, dict) and not any(isinstance(v, list) and v for v in actions.values()):
+            self.warn(path + ("actions",), f"rule '{r.get('id')}' has no actions: its outcomes are counted, "
+                      "but nothing is emitted", "no-actions", key=True)
+
+    def same_vs_match(self, name: str, path: Path, when: Any, other: dict[str, Any], where: str, verb: str) -> None:
+        match = other.get("match")
+        if not isinstance(match, dict) or name not in match:
+            return
+        pinned = match[name] if isinstance(match[name], list) else [match[name]]
+        when_match = when.get("match") if isinstance(when, dict) else None
+        trig = None
+        if isinstance(when_match, dict) and name in when_match:
+            trig = when_match[name] if isinstance(when_match[name], list) else [when_match[name]]
+        shown = ", ".join(_show(v) for v in pinned)
+        if trig is not None and not any(equals(a, b) for a in trig for b in pinned):
+            self.warn(path, f"same: [{name}] can never hold: the trigger's {name} is "
+                      f"{', '.join(_show(v) for v in trig)} but {where}.match requires {shown}, so the obligation "
+                      f"can never be {verb}", "same-vs-match")
+        elif trig is None or not all(any(equals(a, b) for b in pinned) for a in trig):
+            self.warn(path, f"same: [{name}] with {where}.match {name}: {shown}: a trigger whose {name} is anything "
+                      f"else can never be {verb} (drop {name} from {where}.match, or match it in when)", "same-vs-match")
+
+    def within_vs_expire(self, r: dict[str, Any], exp: dict[str, Any], path: Path) -> None:
+        within_text, expire_text = exp.get("within"), r.get("expire", "30d")
+        try:
+            within, expire = parse_duration(within_text), parse_duration(expire_text)
+        except DurationError:
+            return
+        if within.exact_us > expire.exact_us:
+            where = path + ("expire",) if "expire" in r else path + ("expect", "within")
+            default = "" if "expire" in r else " (the default)"
+            self.warn(where, f"within ({within.text}) is longer than expire ({expire.text}){default}: a breached "
+                      f"obligation waits only {expire.text} for a late fulfilment; did you mean a longer expire?",
+                      "within-vs-expire")
+
+
+def _dotted(keys: tuple[str | int, ...]) -> str:
+    return ".".join(str(k) for k in keys)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if k != "description":  # prose, not an expression
+                yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _strings_at(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings_at(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings_at(v, path + (i,))
+
+
+# -- events against their declared shapes -------------------------------------------------------------
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _fits(value: Any, kinds: Iterable[str]) -> bool:
+    kind = _json_type(value)
+    kinds = set(kinds)
+    if kind in kinds:
+        return True
+    if kind == "integer" and "number" in kinds:
+        return True
+    return kind == "number" and "integer" in kinds and float(value).is_integer()
+
+
+def check_event(playbook: Playbook, data: Mapping[str, Any]) -> list[str]:
+    """How one event does not fit the shape ``events:`` declares for its type ([] if it fits or is undeclared).
+
+    A declared field must be present unless its types include ``null``; a field
+    the shape does not declare is reported too (the fixed fields and the key
+    are always allowed). ``integer`` is a number without a fraction.
+    """
+    etype = data.get(playbook.type_field)
+    shape = playbook.events.get(etype) if isinstance(etype, str) else None
+    if shape is None:
+        return []
+    problems = []
+    fixed = {playbook.type_field, playbook.time_field, playbook.id_field, playbook.key_field}
+    for name, kinds in shape.items():
+        value: Any = data
+        present = True
+        for part in name.split("."):
+            if isinstance(value, Mapping) and part in value:
+                value = value[part]
+            else:
+                present = False
+                break
+        if not present:
+            if "null" not in kinds:
+                problems.append(f"missing field '{name}'")
+            continue
+        if not _fits(value, kinds):
+            problems.append(f"field '{name}' is {_json_type(value)}, declared {' or '.join(kinds)}")
+
+    def extra(value: Mapping[str, Any], prefix: str) -> None:
+        for k, v in value.items():
+            dotted = prefix + k
+            if dotted in shape or (not prefix and (k in fixed or dotted in fixed)):
+                continue
+            if isinstance(v, Mapping) and any(f.startswith(dotted + ".") for f in shape):
+                extra(v, dotted + ".")
+                continue
+            problems.append(f"field '{dotted}' is not declared")
+
+    extra(data, "")
+    return problems
+
+
+@dataclass
+class ShapeReport:
+    """Events of declared types checked against their shapes: counts and examples by problem."""
+
+    checked: int = 0
+    misfits: int = 0
+    problems: dict[str, Problem] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """The report as summary lines (empty when every checked event fits)."""
+        if not self.misfits:
+            return []
+        out = [f"events not fitting their declared shape: {self.misfits:,} of {self.checked:,} checked"]
+        for label, problem in sorted(self.problems.items()):
+            out.append(f"  {label}: {problem.count:,}")
+            for source, _message in problem.samples[:3]:
+                out.append(f"    {source}")
+        return out
+
+
+class ShapeChecker:
+    """Checks events as they stream past, for ``run``'s summary::
+
+        checker = ShapeChecker(playbook)
+        actions = engine.run(checker.wrap(read_events(path)))
+        print("\\n".join(checker.report.lines()))
+    """
+
+    def __init__(self, playbook: Playbook):
+        self.playbook = playbook
+        self.report = ShapeReport()
+
+    def check(self, data: Any, source: str | None = None) -> list[str]:
+        if not self.playbook.events or not isinstance(data, Mapping):
+            return []
+        etype = data.get(self.playbook.type_field)
+        if not isinstance(etype, str) or etype not in self.playbook.events:
+            return []
+        self.report.checked += 1
+        problems = check_event(self.playbook, data)
+        if problems:
+            self.report.misfits += 1
+            for p in problems:
+                self.report.problems.setdefault(f"{etype}: {p}", Problem()).add(source, p)
+        return problems
+
+    def wrap(self, events: Iterable[Any]) -> Iterator[Any]:
+        """Yield every event unchanged, checking each (a dict or a SourceEvent) on the way."""
+        for event in events:
+            if isinstance(event, SourceEvent):
+                if event.error is None:
+                    self.check(event.data, event.source)
+            else:
+                self.check(event)
+            yield event
+
+
+def check_event_shapes(playbook: Playbook, events: Iterable[Any]) -> ShapeReport:
+    """Check every event (dicts or SourceEvents) against ``playbook``'s ``events:`` shapes."""
+    checker = ShapeChecker(playbook)
+    for _ in checker.wrap(events):
+        pass
+    return checker.report
