@@ -236,7 +236,11 @@ class SQLiteStore:
                 )
             self.db.execute("DELETE FROM obligations")
             if batch.obligations:
-                self.db.table("obligations").insert_all(batch.obligations)
+                columns = list(TABLES["obligations"]["columns"])
+                self.db.conn.executemany(
+                    f"INSERT INTO obligations ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                    [tuple(row[c] for c in columns) for row in batch.obligations],
+                )
         return new
 
     def _insert_actions(self, run_id: int, actions: list[Action]) -> list[Action]:
