@@ -204,3 +204,39 @@ def explain_cmd(playbook: str, events_src: str, events_format: str | None, rule_
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     click.echo(result.to_json() if fmt == "json" else result.to_text(), nl=False)
+
+
+# -- playbook init ---------------------------------------------------------------------------
+
+
+@click.command("init")
+@click.argument("directory", metavar="DIR")
+@click.option("--name", default=None, metavar="NAME", help="The playbook's name (default: from DIR).")
+@click.option("--force", is_flag=True, help="Overwrite starter files that already exist.")
+def init_cmd(directory: str, name: str | None, force: bool) -> None:
+    """Write a starter playbook, its tests and a sample log into DIR.
+
+    \b
+    They pass validate and test as written; then make them yours:
+      playbook init my-playbook && playbook test my-playbook
+    """
+    from engine.scaffold import write_starter
+
+    try:
+        written = write_starter(directory, name, force=force)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    except EngineError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    for path in written:
+        click.echo(f"created {path}")
+    shown = directory.rstrip("/") or "."
+    click.echo("next:")
+    for command in (
+        f"playbook validate --strict-lint {shown}",
+        f"playbook test {shown}",
+        f"playbook run {shown}/playbook.yaml --events {shown}/events.jsonl --format table",
+        f"playbook explain {shown}/playbook.yaml --events {shown}/events.jsonl --rule ack-within-4h --key acme",
+    ):
+        click.echo(f"  {command}")

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import click
 
-from cli.authoring import explain_cmd, test_cmd
+from cli.authoring import explain_cmd, init_cmd, test_cmd
 from cli.common import user_errors
 from cli.store_commands import actions_cmd, ingest
 from engine import (
@@ -264,6 +264,7 @@ def schema() -> None:
 
 main.add_command(test_cmd)
 main.add_command(explain_cmd)
+main.add_command(init_cmd)
 main.add_command(ingest)
 main.add_command(actions_cmd)
 
