@@ -475,13 +475,13 @@ def _add(t: int, duration: Duration, calendar: Calendar | None) -> int:
     return t + duration.exact_us if calendar is None else calendar.add(t, duration)
 
 
-def _calendar(choice: CalendarChoice | None, item: Item, tz: tzinfo) -> tuple[Calendar | None, str | None]:
-    """The calendar a trigger or start uses, and how to name it."""
+def _calendar(choice: CalendarChoice | None, item: Item, tz: tzinfo) -> tuple[Calendar | None, str]:
+    """The calendar a trigger or start uses, and words for it (" on calendar x", or why not)."""
     if choice is None:
-        return None, None
+        return None, ""
     if choice.template is None:
         cal = choice.fixed
-        return cal, None if cal is None else cal.name
+        return cal, "" if cal is None else f" on calendar {cal.name}"
     scope = Scope({"event": item.data, "trigger": item.data, "facts": item.facts, "key": item.key}, item.data, tz)
     try:
         name = choice.template.render(scope)
@@ -489,10 +489,10 @@ def _calendar(choice: CalendarChoice | None, item: Item, tz: tzinfo) -> tuple[Ca
         name = None
     cal = choice.calendars.get(name) if isinstance(name, str) else None
     if cal is not None:
-        return cal, cal.name
+        return cal, f" on calendar {cal.name}"
     fallback = choice.default
-    label = f"{_show(name)} is not a declared calendar: " + (f"default_calendar {fallback.name}" if fallback else "exact time")
-    return fallback, label
+    used = f"on default_calendar {fallback.name}" if fallback else "exact time"
+    return fallback, f"; {used}: the calendar template gave {_show(name)}, not a declared calendar"
 
 
 # -- running --------------------------------------------------------------------------------------
@@ -920,14 +920,14 @@ class _ResponseWalk(_Walk):
                     return
         unit = Unit("obligation", len(self.units) + 1, subject, item, trigger=item, tz=self.tz)
         if rule.within is not None:
-            cal, label = _calendar(rule.calendar, item, self.tz)
+            cal, words = _calendar(rule.calendar, item, self.tz)
             unit.cal = cal
-            unit.calendar = label
+            unit.calendar = cal.name if cal is not None else None
             unit.tz = cal.tz if cal is not None else self.tz
             unit.deadline = _add(item.t, rule.within, cal)
         step = self.step(item, "trigger", "opens the obligation", True, checks)
         if unit.deadline is not None:
-            how = f"{rule.within.text if rule.within else ''}" + (f" on calendar {unit.calendar}" if unit.calendar else "")
+            how = f"{rule.within.text if rule.within else ''}{words}"
             step.extra.append(f"deadline {_when(unit.deadline, unit.tz or self.tz)} ({how})")
         else:
             step.extra.append("no deadline: only a competing event (before) can breach it")
@@ -1023,13 +1023,13 @@ class _CadenceWalk(_Walk):
                 checks.append(Check("cadence", False, f"the cadence started by {unit.opened.id} is already running"))
                 unit.steps.append(self.step(item, "start", "start ignored: the cadence is already running", False, checks))
             else:
-                cal, label = _calendar(rule.calendar, item, self.tz)
-                unit = Unit("cadence", len(self.units) + 1, {}, item, trigger=item, cal=cal, calendar=label,
+                cal, words = _calendar(rule.calendar, item, self.tz)
+                unit = Unit("cadence", len(self.units) + 1, {}, item, trigger=item, cal=cal,
+                            calendar=cal.name if cal is not None else None,
                             tz=cal.tz if cal is not None else self.tz)
                 unit.due = _add(item.t, rule.every, cal)
                 step = self.step(item, "start", "starts the cadence", True, checks)
-                step.extra.append(f"first due {_when(unit.due, unit.tz or self.tz)}"
-                                  + (f" ({rule.every.text} on calendar {label})" if label else f" ({rule.every.text})"))
+                step.extra.append(f"first due {_when(unit.due, unit.tz or self.tz)} ({rule.every.text}{words})")
                 unit.steps.append(step)
                 self.units.append(unit)
                 self.current = unit
@@ -1147,9 +1147,14 @@ def _why_not(report: KeyReport, rule: Rule, playbook: Playbook, near: list[Item]
         return
     if not rule.enabled:
         report.why_not.append("the rule is disabled (enabled: false)")
+    seen: dict[str, list[Outcome]] = {}
     for o in report.outcomes:
-        report.why_not.append(f"outcome {o.describe()} at {format_time(o.at)} happened, but the rule has no "
-                              f"on_{o.outcome} actions")
+        seen.setdefault(o.describe(), []).append(o)
+    for text, group in seen.items():
+        first = group[0]
+        count = f"outcome {text} at {format_time(first.at)}" if len(group) == 1 else \
+            f"{len(group)} outcomes {text} (the first at {format_time(first.at)})"
+        report.why_not.append(f"{count} happened, but the rule has no on_{first.outcome} actions")
     for u in report.units:
         if u.status.startswith(("pending", "running", "breached; still")):
             report.why_not.append(f"{u.kind} {u.number}: {u.status}")
@@ -1177,8 +1182,8 @@ def _why_not(report: KeyReport, rule: Rule, playbook: Playbook, near: list[Item]
     misses.sort(key=lambda s: (len(s.failing) + (10 if s.failing[0].part in _CONSEQUENCES else 0), -s.at))
     groups: dict[tuple[str | None, str, str | None], list[Step]] = {}
     for s in misses:
-        first = s.failing[0]
-        groups.setdefault((s.role, first.part, first.field), []).append(s)
+        failed = s.failing[0]
+        groups.setdefault((s.role, failed.part, failed.field), []).append(s)
     for (role_code, part, fld), steps in groups.items():
         latest = max(steps, key=lambda s: s.at)
         n = len(steps)

@@ -256,7 +256,9 @@ def _run_case(file: str, base: str, playbooks: list[Playbook], case: dict[str, A
         events_path = os.path.join(base, str(case["events_file"]))
         display = os.path.relpath(events_path)
         if not os.path.isfile(events_path):
-            result.error = f"{file}:{pos.at(path + ('events_file',))[0]}: events_file not found: {case['events_file']} (paths are relative to the test file)"
+            problem = "is a directory, not an event file" if os.path.isdir(events_path) else \
+                "not found (paths are relative to the test file)"
+            result.error = f"{file}:{pos.at(path + ('events_file',))[0]}: events_file {case['events_file']}: {problem}"
             return result
         try:
             events = list(read_events(events_path, display=display))
