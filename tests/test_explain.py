@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cli.main import main
 from engine import Engine, load_playbook, load_playbook_text, read_events
@@ -329,3 +331,41 @@ def test_command_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert code == 1 and "many-errors.yaml:" in err
     code, _, err = invoke(*SHIPPED, "--rule", "ack-within-4h", "--until", "someday")
     assert code == 2 and "invalid until" in err
+
+
+# -- property: on any log, explain places every action and agrees with the engine -----------------
+
+EVENT = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["ask", "answer", "complaint", "contract.signed", "contract.ended", "qbr.held",
+                                 "signal.hiring", "account.updated"]),
+        "time": st.integers(min_value=0, max_value=30 * 86400).map(lambda s: 1772409600 + s),
+        "account": st.sampled_from(["a", "b"]),
+    },
+    optional={
+        "thread": st.sampled_from(["t1", "t2"]),
+        "channel": st.sampled_from(["email", "phone"]),
+        "body": st.sampled_from(["", "x", None]),
+        "internal": st.booleans(),
+        "roi": st.integers(min_value=-1, max_value=2),
+        "department": st.sampled_from(["sales", "legal"]),
+        "city": st.sampled_from(["Austin", "Denver"]),
+        "tier": st.sampled_from(["free", "pro"]),
+    },
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(EVENT, max_size=25), until_days=st.one_of(st.none(), st.integers(min_value=0, max_value=40)))
+def test_explain_agrees_with_the_engine_on_any_log(events: list[dict[str, Any]], until_days: int | None) -> None:
+    pb = load_playbook_text(PLAYBOOK, "explain-me.yaml")
+    until = None if until_days is None else 1772409600 + until_days * 86400
+    produced = [a.record() for a in Engine([pb]).run(events, until=until)]
+    for rule in pb.rules:
+        x = explain(pb, events, rule.id, until=until)
+        placed = sorted(a["id"] for k in x.keys for o in k.outcomes for a in o.actions)
+        assert placed == sorted(a["id"] for a in produced if a["rule"] == rule.id)
+        assert not [n for k in x.keys for n in k.notes]
+        assert not [s for k in x.keys for s in k.other if s.kind in ("outcome", "deadline")]
+        x.to_text()
+        json.loads(x.to_json())
