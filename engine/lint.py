@@ -640,12 +640,14 @@ class ShapeReport:
     checked: int = 0
     misfits: int = 0
     problems: dict[str, Problem] = field(default_factory=dict)
+    playbook: str = ""
 
     def lines(self) -> list[str]:
         """The report as summary lines (empty when every checked event fits)."""
         if not self.misfits:
             return []
-        out = [f"events not fitting their declared shape: {self.misfits:,} of {self.checked:,} checked"]
+        whose = f" ({self.playbook})" if self.playbook else ""
+        out = [f"events not fitting their declared shape{whose}: {self.misfits:,} of {self.checked:,} checked"]
         for label, problem in sorted(self.problems.items()):
             out.append(f"  {label}: {problem.count:,}")
             for source, _message in problem.samples[:3]:
@@ -663,7 +665,7 @@ class ShapeChecker:
 
     def __init__(self, playbook: Playbook):
         self.playbook = playbook
-        self.report = ShapeReport()
+        self.report = ShapeReport(playbook=playbook.name)
 
     def check(self, data: Any, source: str | None = None) -> list[str]:
         if not self.playbook.events or not isinstance(data, Mapping):

@@ -157,7 +157,7 @@ def test_check_event_shapes() -> None:
     report = check_event_shapes(pb, events)
     assert (report.checked, report.misfits) == (3, 2)
     assert report.lines() == [
-        "events not fitting their declared shape: 2 of 3 checked",
+        "events not fitting their declared shape (shapes): 2 of 3 checked",
         "  ask: field 'thread' is integer, declared string: 1",
         "    e.jsonl:2",
         "  ask: missing field 'thread': 1",
