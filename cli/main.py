@@ -30,7 +30,7 @@ from engine import (
     read_events,
 )
 from engine.errors import Diagnostic
-from engine.lint import format_warning, lint_file
+from engine.lint import ShapeChecker, format_warning, lint_file
 from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.output import write_actions
 from engine.schema import schema_text
@@ -84,14 +84,21 @@ def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
 
 
 class Progress:
-    """A one-line progress report on stderr, only when stderr is a terminal."""
+    """Watches the events as they are read: a one-line progress report on stderr (only
+    when stderr is a terminal), and the check of events against declared shapes."""
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool, checkers: list[ShapeChecker] | None = None):
         self.enabled = enabled
         self.started = time.perf_counter()
         self.count = 0
+        self.checkers = checkers or []
+
+    def shape_lines(self) -> list[str]:
+        return [line for c in self.checkers for line in c.report.lines()]
 
     def wrap(self, events: Iterator[SourceEvent]) -> Iterator[SourceEvent]:
+        for checker in self.checkers:
+            events = checker.wrap(events)
         for event in events:
             self.count += 1
             if self.enabled and self.count % 100_000 == 0:
@@ -204,7 +211,7 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
         engine = Engine(loaded, strict=strict)
         if until_value is not None:
             engine.parse_until(until_value)  # a bad --until is a usage error before any work
-        progress = Progress(sys.stderr.isatty() and not quiet)
+        progress = Progress(sys.stderr.isatty() and not quiet, checkers=[ShapeChecker(pb) for pb in loaded if pb.events])
         if db_path is not None:
             from cli.store_commands import run_with_store
 
@@ -221,6 +228,8 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
             stream.close()
     if not quiet:
         click.echo(format_summary(engine.summary, time.perf_counter() - started), err=True)
+        for line in progress.shape_lines():
+            click.echo(line, err=True)
 
 
 @main.command()

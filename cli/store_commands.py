@@ -71,6 +71,8 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
         )
         for note in result.notes:
             click.echo(f"  {note}", err=True)
+        for line in progress.shape_lines():
+            click.echo(line, err=True)
 
 
 @click.command()

@@ -56,19 +56,20 @@ def validate(data: Any, positions: Positions) -> list[Diagnostic]:
     """Every schema error in ``data``, located and explained."""
     out: list[Diagnostic] = []
     for error in _validator().iter_errors(data):
-        out.extend(_explain(error, positions))
+        for diag in _explain(error, positions):
+            if diag not in out:  # jsonschema reports 'required' once per missing key
+                out.append(diag)
     return out
 
 
 def _where(error: ValidationError) -> str:
+    if not list(error.absolute_path):
+        return " at the top of the playbook"
     title = error.schema.get("title") if isinstance(error.schema, dict) else None
     if title:
         if title.startswith("the "):
             return f" in {title}"
         return f" in {'an' if title[0] in 'aeiou' else 'a'} {title}"
-    path = list(error.absolute_path)
-    if not path:
-        return " at the top level"
     return ""
 
 

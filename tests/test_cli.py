@@ -181,3 +181,23 @@ def test_version_and_help() -> None:
     for cmd in ("run", "validate", "test", "schema"):
         r = invoke(cmd, "--help")
         assert r.code == 0 and "Usage:" in r.out
+
+
+def test_run_reports_events_that_do_not_fit_their_declared_shape(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_text(json.dumps({"id": "x1", "type": "customer.message", "time": "2026-01-06T14:00:00Z",
+                                "account": "acme", "thread_id": 5, "channel": "email", "from": "a@b.c"}) + "\n")
+    r = invoke("run", str(ROOT / "playbooks" / "us-retention.yaml"), "--events", str(path))
+    assert r.code == 0
+    assert "events not fitting their declared shape (us-retention): 1 of 1 checked" in r.err
+    assert "field 'thread_id' is integer, declared string" in r.err and f"{path}:1" in r.err
+
+
+def test_missing_required_keys_are_each_reported_once() -> None:
+    from engine import PlaybookError, load_playbook_text
+
+    with pytest.raises(PlaybookError) as info:
+        load_playbook_text("rules:\n  - {id: a, when: x, actions: {}}\n")
+    messages = [d.message for d in info.value.diagnostics]
+    assert messages.count("missing required key 'playbook' at the top of the playbook") == 1
+    assert messages.count("missing required key 'version' at the top of the playbook") == 1
