@@ -29,11 +29,12 @@ from engine import (
     load_playbook,
     read_events,
 )
-from engine.errors import Diagnostic
+from engine.errors import Diagnostic, UsageError
 from engine.lint import ShapeChecker, format_warning, lint_file
 from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.output import write_actions
 from engine.schema import schema_text
+from engine.sources import detect_format, time_ordered
 from engine.summary import RunSummary
 from engine.timecalc import format_time
 
@@ -155,6 +156,19 @@ def format_summary(summary: RunSummary, elapsed: float) -> str:
     return "\n".join(lines)
 
 
+def streamable(engine: Engine, events_src: str, events_format: str | None) -> bool:
+    """Can this run read its events in two passes (a plain JSON Lines file, one way of reading events)?"""
+    if events_src == "-" or events_src.lower().endswith(".gz") or not os.path.isfile(events_src):
+        return False
+    if (events_format or detect_format(events_src)) != "jsonl":
+        return False
+    try:
+        engine.time_of({})
+    except UsageError:
+        return False
+    return True
+
+
 def open_out(path: str | None, append: bool = False) -> IO[str]:
     if path is None or path == "-":
         return sys.stdout
@@ -218,14 +232,18 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
             run_with_store(engine, db_path, events_src, events_format, until_value, fmt, out, quiet,
                            reset_state, allowed_lateness, commit_every, progress, started)
             return
-        events = progress.wrap(read_events(events_src, events_format))
-        actions = engine.run(events, until=until_value)
-    stream = open_out(out)
-    try:
-        write_actions(actions, stream, fmt)
-    finally:
-        if stream is not sys.stdout:
-            stream.close()
+        stream = open_out(out)
+        try:
+            if streamable(engine, events_src, events_format):
+                # Two passes over the file: memory does not grow with the log.
+                events = progress.wrap(time_ordered(events_src, engine.time_of))
+                write_actions(engine.stream(events, until=until_value), stream, fmt)
+            else:
+                events = progress.wrap(read_events(events_src, events_format))
+                write_actions(engine.run(events, until=until_value), stream, fmt)
+        finally:
+            if stream is not sys.stdout:
+                stream.close()
     if not quiet:
         click.echo(format_summary(engine.summary, time.perf_counter() - started), err=True)
         for line in progress.shape_lines():

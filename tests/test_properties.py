@@ -203,3 +203,27 @@ def test_slices_with_saved_state_equal_one_run(events: list[dict[str, Any]], cut
         snapshot = engine.snapshot()
     produced.sort(key=lambda a: a.sort_key)
     assert _jsonl(produced) == whole
+
+
+@settings(max_examples=100, deadline=None)
+@given(events_st, st.integers(1, 5), st.booleans())
+def test_stream_equals_run_for_ordered_input(events: list[dict[str, Any]], flush: int, with_until: bool) -> None:
+    ordered = sorted(events, key=lambda e: e["time"])
+    until = BASE + 200 * 3600 if with_until else None
+    streamed = list(Engine(PLAYBOOKS).stream(ordered, until=until, flush_every=flush))
+    assert _jsonl(streamed) == _jsonl(Engine(PLAYBOOKS).run(ordered, until=until))
+
+
+def test_time_ordered_reads_a_file_in_stable_time_order(tmp_path_factory: Any) -> None:
+    from engine.sources import time_ordered
+
+    path = tmp_path_factory.mktemp("ordered") / "e.jsonl"
+    rows = [{"type": "x", "time": t, "n": i} for i, t in enumerate([5, 3, 5, 1, 3, 9])]
+    text = "".join(__import__("json").dumps(r) + "\n" for r in rows[:3]) + "oops\n\n" + "".join(
+        __import__("json").dumps(r) + "\n" for r in rows[3:]) + '{"type": "x"}\n'
+    path.write_text(text)
+    engine = Engine(PLAYBOOKS)
+    got = list(time_ordered(str(path), engine.time_of))
+    assert [g.error is not None for g in got[:2]] == [True, False] and got[1].data == {"type": "x"}
+    assert [g.data["n"] for g in got[2:]] == [3, 1, 4, 0, 2, 5]
+    assert [g.source.rsplit(":", 1)[1] for g in got] == ["4", "9", "6", "2", "7", "1", "3", "8"]

@@ -54,3 +54,25 @@ def test_sample_covers_every_outcome_of_every_rule() -> None:
         ("propose-multilingual", "match", None), ("propose-onboarding", "match", None),
     ]:
         assert (rule, outcome, reason) in produced, (rule, outcome, reason)
+
+
+def test_cli_on_a_shuffled_file_streams_the_same_bytes(tmp_path) -> None:
+    """playbook run reads a plain JSONL file in two passes (time order, bounded memory): same output."""
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    events = [e.data for e in read_events(str(ROOT / "examples" / "events.jsonl"))]
+    by_time: dict[str, list] = {}
+    for e in events:
+        by_time.setdefault(e["time"], []).append(e)
+    shuffled = events[:]
+    random.Random(11).shuffle(shuffled)
+    queues = {t: iter(v) for t, v in by_time.items()}
+    shuffled = [next(queues[e["time"]]) for e in shuffled]
+    path = tmp_path / "shuffled.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in shuffled) + "\n{broken\n")
+    result = CliRunner().invoke(main, ["run", str(ROOT / "playbooks" / "us-retention.yaml"), "--events", str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == EXPECTED.read_text()
+    assert f"{path}:402: invalid JSON" in result.stderr
