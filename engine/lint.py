@@ -655,6 +655,47 @@ class ShapeReport:
         return out
 
 
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "null": (type(None),), "array": (list,), "object": (dict,),
+}
+
+
+@dataclass(frozen=True)
+class _FastShape:
+    """A declared shape without dotted fields, compiled for the common case: the event fits."""
+
+    keys: frozenset[str]                                   # every key an event of this type may have
+    fields: tuple[tuple[str, frozenset[type], bool], ...]  # (name, exact Python types, may be absent)
+
+
+def _fast_shape(playbook: Playbook, shape: Mapping[str, Any]) -> _FastShape | None:
+    if any("." in name for name in shape):
+        return None
+    fixed = {playbook.type_field, playbook.time_field, playbook.id_field, playbook.key_field}
+    fields = []
+    for name, kinds in shape.items():
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+        types = frozenset(t for k in kinds for t in _PY_TYPES.get(k, ()))
+        fields.append((name, types, "null" in kinds))
+    return _FastShape(frozenset(shape) | {k for k in fixed if "." not in k}, tuple(fields))
+
+
+def _fits_fast(data: Mapping[str, Any], fast: _FastShape) -> bool:
+    """True only when the event surely fits (exact types; anything doubtful goes to check_event)."""
+    keys = fast.keys
+    for k in data:
+        if k not in keys:
+            return False
+    for name, types, optional in fast.fields:
+        if name in data:
+            if type(data[name]) not in types:
+                return False
+        elif not optional:
+            return False
+    return True
+
+
 class ShapeChecker:
     """Checks events as they stream past, for ``run``'s summary::
 
@@ -666,6 +707,9 @@ class ShapeChecker:
     def __init__(self, playbook: Playbook):
         self.playbook = playbook
         self.report = ShapeReport(playbook=playbook.name)
+        # Per type, a compiled check for events that fit (most of them); the
+        # full check_event explains the others.
+        self._fast = {etype: _fast_shape(playbook, shape) for etype, shape in playbook.events.items()}
 
     def check(self, data: Any, source: str | None = None) -> list[str]:
         if not self.playbook.events or not isinstance(data, Mapping):
@@ -674,6 +718,9 @@ class ShapeChecker:
         if not isinstance(etype, str) or etype not in self.playbook.events:
             return []
         self.report.checked += 1
+        fast = self._fast[etype]
+        if fast is not None and _fits_fast(data, fast):
+            return []
         problems = check_event(self.playbook, data)
         if problems:
             self.report.misfits += 1
