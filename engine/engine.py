@@ -28,8 +28,8 @@ class _Reader:
         self.tz = playbook.timezone
         self.runs: list[PlaybookRun] = []
 
-    def normalize(self, data: Any, source: str | None, serial: int) -> Ev | str:
-        """The runtime event, or the reason it is skipped."""
+    def normalize(self, data: Any, source: str | None, serial: int, known_t: int | None = None) -> Ev | str:
+        """The runtime event, or the reason it is skipped (``known_t``: its time, already read)."""
         if not isinstance(data, dict):
             return "not a JSON object"
         etype = data.get(self.type_field)
@@ -37,6 +37,8 @@ class _Reader:
             return f"missing '{self.type_field}'"
         if not isinstance(etype, str) or not etype:
             return f"'{self.type_field}' must be a non-empty string"
+        if known_t is not None:
+            return Ev(data, known_t, etype, source, serial, self.ids.of(data))
         raw = data.get(self.time_field)
         if raw is None:
             return f"missing '{self.time_field}'"
@@ -133,6 +135,7 @@ class Engine:
         return self._drain()
 
     def _feed_one(self, event: Mapping[str, Any] | SourceEvent, source: str | None) -> None:
+        known_t = None
         if isinstance(event, SourceEvent):
             source = event.source
             if event.error is not None:
@@ -141,13 +144,15 @@ class Engine:
                 self._skip(event.error, source, self._serial)
                 return
             data: Any = event.data
+            # A time read by time_ordered is this engine's reading when one reader reads all.
+            known_t = event.time if len(self._readers) == 1 else None
         else:
             data = event
         self._serial += 1
         self.summary.events_read += 1
         processed = False
         for reader in self._readers:
-            ev = reader.normalize(data, source, self._serial)
+            ev = reader.normalize(data, source, self._serial, known_t)
             if isinstance(ev, str):
                 self._skip(ev, source, self._serial)
                 continue

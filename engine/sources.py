@@ -30,6 +30,7 @@ class SourceEvent:
     data: Any
     source: str
     error: str | None = None
+    time: int | None = None  # the time already read by time_ordered (microseconds), to save reading it twice
 
 
 def detect_format(path: str) -> str:
@@ -201,4 +202,4 @@ def time_ordered(path: str, time_of: Callable[[Any], int | None], *, display: st
                 fh.seek(offsets[i])
             raw = fh.readline()
             position = offsets[i] + len(raw)
-            yield SourceEvent(loads(raw), f"{name}:{lines[i]}")
+            yield SourceEvent(loads(raw), f"{name}:{lines[i]}", None, times[i])
