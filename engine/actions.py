@@ -8,6 +8,7 @@ the action is made, from exactly what the contract says makes it unique.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,25 @@ RECORD_FIELDS = (
 
 def canonical_json(value: Any) -> str:
     """Compact JSON with sorted keys: the form used for hashing and ordering."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=_default).decode()
+    return dumps(value, sort_keys=True)
+
+
+def dumps(value: Any, *, sort_keys: bool = False) -> str:
+    """Compact JSON text of any event-derived value.
+
+    orjson is fast but refuses integers beyond 64 bits, lone surrogates and
+    very deep nesting, all of which a user's data may hold: those fall back to
+    the json module (ASCII-escaped), and a value too deep even for it to its repr.
+    """
+    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+    try:
+        return orjson.dumps(value, option=option, default=_default).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        pass
+    try:
+        return json.dumps(value, sort_keys=sort_keys, separators=(",", ":"), default=_default, allow_nan=True)
+    except (RecursionError, ValueError, TypeError):
+        return json.dumps(repr(value))
 
 
 def _default(value: Any) -> Any:
@@ -110,7 +129,7 @@ class Action:
 
     def to_json(self) -> str:
         """One line of JSON Lines output (compact, keys in record order)."""
-        return orjson.dumps(self.record(), default=_default).decode()
+        return dumps(self.record())
 
 
 def action_id(playbook: str, rule: str, outcome: str, index: int, key: Any,

@@ -402,6 +402,7 @@ class _Compiler:
 
     def common(self, rspec: dict[str, Any], path: Path, index: int, kind: str) -> dict[str, Any] | None:
         rid = rspec.get("id")
+        actions = self.actions(rspec.get("actions"), path + ("actions",), kind)  # compiled (and checked) anyway
         if not isinstance(rid, str):
             return None
         return {
@@ -409,7 +410,7 @@ class _Compiler:
             "index": index,
             "description": rspec.get("description"),
             "enabled": rspec.get("enabled", True) is not False,
-            "actions": self.actions(rspec.get("actions"), path + ("actions",), kind),
+            "actions": actions,
         }
 
     def response_rule(self, r: dict[str, Any], path: Path, index: int, default_cal: Calendar | None) -> Rule | None:
@@ -460,8 +461,17 @@ class _Compiler:
         expect = self.pattern(r.get("expect"), path + ("expect",)) if "expect" in r else None
         if every is not None and every.exact_us <= 0:
             self.error(path + ("every",), "'every' must be longer than zero")
-        if every is not None and remind is not None and _length(remind, calendar is not None) >= _length(every, calendar is not None):
-            self.error(path + ("remind_before",), f"remind_before ({remind.text}) must be shorter than every ({every.text})")
+        if every is not None and remind is not None:
+            if calendar is None:
+                too_long = remind.exact_us >= every.exact_us
+            else:
+                # In working time: the longest the reminder can take against the shortest
+                # a period can be, on each calendar the rule may use.
+                cals = [calendar.fixed] if calendar.fixed is not None else list(calendar.calendars.values())
+                too_long = any(_work_us(remind, c, longest=True) >= _work_us(every, c, longest=False) for c in cals if c)
+            if too_long:
+                self.error(path + ("remind_before",), f"remind_before ({remind.text}) must be shorter than every ({every.text})"
+                           + (" in working time on its calendar" if calendar is not None else ""))
         if base is None or every is None or start is None or expect is None:
             return None
         if "remind_before" in r and remind is None:
@@ -503,11 +513,12 @@ class _Compiler:
         )
 
 
-def _length(d: Duration, business: bool) -> tuple[float, int]:
-    """Order durations as they count: exact time, or with a calendar days first, then open time."""
-    if business:
-        return (d.weeks * 7 + d.days, d.clock_us)
-    return (0, d.exact_us)
+def _work_us(d: Duration, calendar: Calendar, *, longest: bool) -> int:
+    """Open time a calendar duration covers: business days at their longest or shortest, plus h/m/s."""
+    day_minutes = [sum(end - start for start, end in day) for day in calendar.hours]
+    open_days = [m for m in day_minutes if m > 0] or [0]
+    per_day = (max(open_days) if longest else min(open_days)) * 60 * 1_000_000
+    return int(d.days) * per_day + d.clock_us
 
 
 def _event_shapes(spec: Any) -> dict[str, dict[str, tuple[str, ...]]]:

@@ -17,9 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import orjson
-
-from .actions import Action
+from .actions import Action, canonical_json
 from .engine import Engine, event_time
 from .runtime import Ev
 from .sources import SourceEvent
@@ -194,4 +192,4 @@ def obligation_rows(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _text(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return canonical_json(value)

@@ -106,6 +106,8 @@ class Engine:
                 until = until.replace(tzinfo=self.playbooks[0].timezone)
             delta = until.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
             return (delta.days * 86400 + delta.seconds) * US + delta.microseconds
+        if isinstance(until, str) and until.strip().replace(".", "", 1).isdigit():
+            until = float(until) if "." in until else int(until)  # epoch seconds given as text (the CLI)
         try:
             return parse_time(until, self.playbooks[0].timezone)
         except TimeError as exc:

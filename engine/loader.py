@@ -132,7 +132,9 @@ def _expanded_size(root: yaml.Node, file: str) -> int:
             line, col = _mark(node)
             raise PlaybookError([Diagnostic(file, line, col, "recursive YAML alias: an anchor may not contain itself")])
         active.add(nid)
-        total = 1
+        # A long string weighs as much as many small nodes: what is bounded is the
+        # size of the expanded document, not only its node count.
+        total = 1 + (len(node.value) // 64 if isinstance(node, yaml.ScalarNode) else 0)
         if isinstance(node, yaml.SequenceNode):
             total += sum(size(child) for child in node.value)
         elif isinstance(node, yaml.MappingNode):
@@ -177,7 +179,7 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, Positions]:
     if _expanded_size(root, file) > MAX_EXPANDED_NODES:
         line, col = _mark(root)
         raise PlaybookError(
-            [Diagnostic(file, line, col, f"YAML aliases expand to more than {MAX_EXPANDED_NODES} nodes; refusing to load (an alias bomb?)")]
+            [Diagnostic(file, line, col, f"YAML aliases expand the document beyond {MAX_EXPANDED_NODES} nodes (long strings count by size); refusing to load (an alias bomb?)")]
         )
 
     errors: list[Diagnostic] = []

@@ -12,6 +12,8 @@ import gzip
 import io
 import json
 import os
+import re
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -49,8 +51,8 @@ def open_text(path: str) -> IO[str]:
 
             return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="")
         if path.lower().endswith(".gz"):
-            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline="")
-        return open(path, encoding="utf-8", errors="replace", newline="")
+            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace", newline="")
+        return open(path, encoding="utf-8-sig", errors="replace", newline="")  # -sig: drop a BOM
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -71,25 +73,49 @@ def read_events(path: str, fmt: str | None = None, *, display: str | None = None
     try:
         reader = read_jsonl(stream, name) if fmt == "jsonl" else read_csv(stream, name)
         yield from reader
+    except (OSError, EOFError, zlib.error) as exc:  # a damaged .gz, a disk error
+        raise UsageError(f"{path}: cannot read further: {exc}") from None
     finally:
         if path != "-":
             stream.close()
 
 
+_LONG_NUMBER = re.compile(rb"\d{19,}")
+
+
+def parse_json_line(line: str | bytes) -> Any:
+    """One JSON value; raises ValueError (json.JSONDecodeError) when it is not JSON.
+
+    orjson is fast, but reads integers beyond 64 bits as floats (two long
+    account numbers would become one) and refuses NaN and lone surrogates:
+    such lines go to the json module, which keeps them exact.
+    """
+    raw = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
+    if raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark (spreadsheet exports)
+        raw = raw[3:]
+        line = raw
+    if not _LONG_NUMBER.search(raw):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    text = line if isinstance(line, str) else line.decode("utf-8", "replace")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def read_jsonl(stream: IO[str], name: str, first_line: int = 1) -> Iterator[SourceEvent]:
     """One JSON object per line; blank lines are passed over."""
-    loads = orjson.loads
     for lineno, line in enumerate(stream, first_line):
         if not line.strip():
             continue
         try:
-            data = loads(line)
-        except orjson.JSONDecodeError:
-            try:  # orjson refuses a few things json accepts (huge integers, NaN)
-                data = json.loads(line)
-            except ValueError as exc:
-                yield SourceEvent(None, f"{name}:{lineno}", f"invalid JSON: {exc.msg} at column {exc.colno}")  # type: ignore[attr-defined]
-                continue
+            data = parse_json_line(line)
+        except ValueError as exc:
+            yield SourceEvent(None, f"{name}:{lineno}", f"invalid JSON: {getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')}")
+            continue
         if not isinstance(data, dict):
             yield SourceEvent(None, f"{name}:{lineno}", f"not a JSON object: {type(data).__name__}")
             continue
@@ -165,7 +191,6 @@ def time_ordered(path: str, time_of: Callable[[Any], int | None], *, display: st
     invalid: list[SourceEvent] = []
     ordered = True
     last = None
-    loads = orjson.loads
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the "with fh" below
     except OSError as exc:
@@ -178,8 +203,8 @@ def time_ordered(path: str, time_of: Callable[[Any], int | None], *, display: st
             if not raw.strip():
                 continue
             try:
-                data = loads(raw)
-            except orjson.JSONDecodeError:
+                data = parse_json_line(raw)
+            except ValueError:
                 invalid.extend(read_jsonl(io.StringIO(raw.decode("utf-8", "replace")), name, first_line=lineno))
                 continue
             t = time_of(data)
@@ -202,4 +227,4 @@ def time_ordered(path: str, time_of: Callable[[Any], int | None], *, display: st
                 fh.seek(offsets[i])
             raw = fh.readline()
             position = offsets[i] + len(raw)
-            yield SourceEvent(loads(raw), f"{name}:{lines[i]}", None, times[i])
+            yield SourceEvent(parse_json_line(raw), f"{name}:{lines[i]}", None, times[i])

@@ -31,9 +31,9 @@ from typing import Any
 import orjson
 import sqlite_utils
 
-from .actions import Action
+from .actions import Action, dumps
 from .errors import StateError
-from .sources import SourceEvent
+from .sources import SourceEvent, parse_json_line
 from .timecalc import format_time
 
 STORE_FORMAT = "playbook-store"
@@ -169,8 +169,8 @@ class SQLiteStore:
         if not rows:
             return None
         try:
-            playbooks = [orjson.loads(r["snapshot"]) for r in rows]
-        except orjson.JSONDecodeError:
+            playbooks = [parse_json_line(r["snapshot"]) for r in rows]
+        except ValueError:
             raise StateError(f"{self.path}: the saved state is damaged; start over with --reset-state") from None
         return {"format": playbooks[0].pop("_format", None), "playbooks": playbooks}
 
@@ -313,7 +313,7 @@ class SQLiteStore:
     def pending(self) -> list[SourceEvent]:
         with self._guard():
             rows = list(self.db.execute("SELECT data, source FROM pending ORDER BY t, rowid"))
-        return [SourceEvent(orjson.loads(data), source or "<pending>") for data, source in rows]
+        return [SourceEvent(parse_json_line(data), source or "<pending>") for data, source in rows]
 
     def unprocessed_events(self) -> Iterator[SourceEvent]:
         """Events of the ``events`` table not processed yet, in time order."""
@@ -322,7 +322,7 @@ class SQLiteStore:
                 "SELECT id, data, source FROM events WHERE id NOT IN (SELECT id FROM processed) ORDER BY t, rowid"
             ))
         for eid, data, source in rows:
-            yield SourceEvent(orjson.loads(data), source or f"events:{eid}")
+            yield SourceEvent(parse_json_line(data), source or f"events:{eid}")
 
     def ingest(self, rows: Iterable[tuple[str, str, str, int | None, str, Any]]) -> tuple[int, int]:
         """Insert (id, type, time, t, source, data) rows; returns (inserted, already there)."""
@@ -357,4 +357,4 @@ class _Guard:
 
 
 def _json(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    return dumps(value)

@@ -14,8 +14,11 @@ from datetime import UTC, datetime, timedelta, tzinfo
 US = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
-_MIN_EPOCH = -62_135_596_800  # 0001-01-01T00:00:00Z
-_MAX_EPOCH = 253_402_300_800  # 10000-01-01T00:00:00Z
+# Times a run accepts: from year 1 (plus a day) to year 9000, so that a deadline up
+# to MAX_DURATION later still has an RFC 3339 form (years up to 9999).
+_MIN_EPOCH = -62_135_510_400  # 0001-01-02T00:00:00Z
+_MAX_EPOCH = 221_845_392_000  # 9000-01-01T00:00:00Z
+MAX_DURATION_US = 500 * 366 * 86400 * US  # about 500 years
 _UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
 _DURATION_FULL = re.compile(r"^(?:\d+(?:\.\d+)?[wdhms])+$")
@@ -62,11 +65,7 @@ def parse_duration(text: object) -> Duration:
         )
     weeks = days = 0.0
     clock = 0.0
-    seen: list[str] = []
     for number, unit in _DURATION_PART.findall(compact):
-        if unit in seen:
-            raise DurationError(f"invalid duration {text!r}: unit '{unit}' appears twice")
-        seen.append(unit)
         value = float(number)
         if unit == "w":
             weeks += value
@@ -74,8 +73,8 @@ def parse_duration(text: object) -> Duration:
             days += value
         else:
             clock += value * _UNIT_SECONDS[unit]
-    if [u for u in "wdhms" if u in seen] != seen:
-        raise DurationError(f"invalid duration {text!r}: write the units from largest to smallest (w d h m s)")
+    if (weeks * 7 + days) * 86400 * US + clock * US > MAX_DURATION_US:
+        raise DurationError(f"duration {text!r} is too long: at most about 500 years")
     return Duration(compact, weeks, days, int(round(clock * US)))
 
 
@@ -115,7 +114,7 @@ def parse_time(value: object, tz: tzinfo = UTC) -> int:
         if isinstance(value, float) and not math.isfinite(value):
             raise TimeError(f"time {value!r} is not a finite number")
         if not _MIN_EPOCH <= value < _MAX_EPOCH:
-            raise TimeError(f"time {value!r} is out of range: epoch seconds between years 1 and 9999")
+            raise TimeError(f"time {value!r} is out of range: epoch seconds between years 1 and 9000")
         if isinstance(value, int):
             return value * US
         return int(round(value * US))
@@ -130,7 +129,7 @@ def parse_time(value: object, tz: tzinfo = UTC) -> int:
         except ValueError:
             pass
         else:
-            return (dt - _EPOCH) // _ONE_US
+            return _in_range((dt - _EPOCH) // _ONE_US, value)
     text = value.strip()
     m = _RFC3339.match(text)
     if m is None:
@@ -143,7 +142,7 @@ def parse_time(value: object, tz: tzinfo = UTC) -> int:
             local = datetime(int(d[1]), int(d[2]), int(d[3]))
         except ValueError as exc:
             raise TimeError(f"invalid date {value!r}: {exc}") from None
-        return local_to_us(local, tz)
+        return _in_range(local_to_us(local, tz), value)
     year, month, day, hour, minute = (int(m[i]) for i in range(1, 6))
     second = int(m[6] or 0)
     frac = m[7] or ""
@@ -155,7 +154,7 @@ def parse_time(value: object, tz: tzinfo = UTC) -> int:
         raise TimeError(f"invalid time {value!r}: {exc}") from None
     offset = m[8]
     if offset is None:
-        return local_to_us(dt, tz) + (US if leap else 0)
+        return _in_range(local_to_us(dt, tz) + (US if leap else 0), value)
     if offset in ("Z", "z"):
         off_us = 0
     else:
@@ -166,7 +165,13 @@ def parse_time(value: object, tz: tzinfo = UTC) -> int:
             raise TimeError(f"invalid offset in {value!r}")
         off_us = sign * (oh * 3600 + om * 60) * US
     naive_us = _naive_us(dt)
-    return naive_us - off_us + (US if leap else 0)
+    return _in_range(naive_us - off_us + (US if leap else 0), value)
+
+
+def _in_range(us: int, value: object) -> int:
+    if not _MIN_EPOCH * US <= us < _MAX_EPOCH * US:
+        raise TimeError(f"time {value!r} is out of the supported range (years 1 to 9000)")
+    return us
 
 
 def _naive_us(dt: datetime) -> int:

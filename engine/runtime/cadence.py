@@ -72,7 +72,7 @@ class CadenceRuntime:
             calendar = resolve_calendar(run, rule.calendar, ev, key, rule.id)
             cad = Cadence(key, ev, calendar)
             self.running[hkey] = cad
-            self._schedule(cad, add_time(ev.t, rule.every, calendar))
+            self._schedule(cad, add_time(ev.t, rule.every, calendar), ev.t)
 
     def _qualify(self, cad: Cadence, ev: Ev) -> None:
         t = ev.t
@@ -86,15 +86,18 @@ class CadenceRuntime:
         cad.periods_missed = 0
         cad.first_missed = None
         cad.trigger = ev
-        self._schedule(cad, add_time(t, self.rule.every, cad.calendar))
+        self._schedule(cad, add_time(t, self.rule.every, cad.calendar), t)
 
-    def _schedule(self, cad: Cadence, due: int) -> None:
+    def _schedule(self, cad: Cadence, due: int, start: int) -> None:
+        """A new period from ``start``: its due instant and, inside the period, its reminder."""
         cad.version += 1
         cad.due = due
         timers = self.run.timers
         timers.push(due, self._due, (cad, cad.version))
         if self.rule.remind_before is not None:
-            timers.push(subtract_time(due, self.rule.remind_before, cad.calendar), self._remind, (cad, cad.version))
+            remind_at = subtract_time(due, self.rule.remind_before, cad.calendar)
+            if remind_at > start:  # on a calendar a period may hold less open time than remind_before
+                timers.push(remind_at, self._remind, (cad, cad.version))
 
     def _due(self, at: int, payload: tuple[Cadence, int]) -> None:
         cad, version = payload
@@ -105,7 +108,7 @@ class CadenceRuntime:
             cad.first_missed = at
         self.run.emit(self.rule, "breach", at, cad.key, {}, "{}", cad.trigger, None, at,
                       reason="deadline", periods_missed=cad.periods_missed, calendar=cad.calendar)
-        self._schedule(cad, add_time(at, self.rule.every, cad.calendar))
+        self._schedule(cad, add_time(at, self.rule.every, cad.calendar), at)
 
     def _remind(self, at: int, payload: tuple[Cadence, int]) -> None:
         cad, version = payload
