@@ -12,7 +12,6 @@ import gzip
 import io
 import json
 import os
-import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -80,7 +79,13 @@ def read_events(path: str, fmt: str | None = None, *, display: str | None = None
             stream.close()
 
 
-_LONG_NUMBER = re.compile(rb"\d{19,}")
+def _suspicious(value: Any) -> bool:
+    """A top-level float that may be an integer orjson could not hold."""
+    if isinstance(value, dict):
+        for v in value.values():
+            if type(v) is float and abs(v) >= 9.2e18:
+                return True
+    return False
 
 
 def parse_json_line(line: str | bytes) -> Any:
@@ -88,20 +93,29 @@ def parse_json_line(line: str | bytes) -> Any:
 
     orjson is fast, but reads integers beyond 64 bits as floats (two long
     account numbers would become one) and refuses NaN and lone surrogates:
-    such lines go to the json module, which keeps them exact.
+    such lines go to the json module, which keeps them exact. (Only fields at
+    the top of an event are checked for such numbers, to keep this cheap.)
     """
+    return _parse(line)[0]
+
+
+def _parse(line: str | bytes) -> tuple[Any, bool]:
+    """The value, and whether orjson alone read the line (so it may again)."""
     raw = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
-    if raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark (spreadsheet exports)
+    bom = raw.startswith(b"\xef\xbb\xbf")  # a byte-order mark (spreadsheet exports)
+    if bom:
         raw = raw[3:]
         line = raw
-    if not _LONG_NUMBER.search(raw):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if not _suspicious(value):
+            return value, not bom
     text = line if isinstance(line, str) else line.decode("utf-8", "replace")
     try:
-        return json.loads(text)
+        return json.loads(text), False
     except RecursionError:
         raise ValueError("nested too deeply") from None
 
@@ -188,6 +202,7 @@ def time_ordered(path: str, time_of: Callable[[Any], int | None], *, display: st
 
     name = display or path
     times, offsets, lines = array("q"), array("q"), array("q")
+    plain = bytearray()  # 1 where orjson read the line as it is (the second pass can trust it again)
     invalid: list[SourceEvent] = []
     ordered = True
     last = None
@@ -203,7 +218,7 @@ def time_ordered(path: str, time_of: Callable[[Any], int | None], *, display: st
             if not raw.strip():
                 continue
             try:
-                data = parse_json_line(raw)
+                data, exact = _parse(raw)
             except ValueError:
                 invalid.extend(read_jsonl(io.StringIO(raw.decode("utf-8", "replace")), name, first_line=lineno))
                 continue
@@ -217,6 +232,7 @@ def time_ordered(path: str, time_of: Callable[[Any], int | None], *, display: st
             times.append(t)
             offsets.append(start)
             lines.append(lineno)
+            plain.append(1 if exact else 0)
         yield from invalid
         invalid.clear()
         order: Iterable[int] = range(len(times)) if ordered else sorted(range(len(times)), key=times.__getitem__)
@@ -227,4 +243,5 @@ def time_ordered(path: str, time_of: Callable[[Any], int | None], *, display: st
                 fh.seek(offsets[i])
             raw = fh.readline()
             position = offsets[i] + len(raw)
-            yield SourceEvent(parse_json_line(raw), f"{name}:{lines[i]}", None, times[i])
+            data = orjson.loads(raw) if plain[i] else parse_json_line(raw)
+            yield SourceEvent(data, f"{name}:{lines[i]}", None, times[i])
