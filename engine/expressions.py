@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import Any
 
+import re2
+
 from .errors import EngineError
 from .timecalc import (
     DurationError,
@@ -76,7 +78,8 @@ TEMPLATE_NAMES: frozenset[str] = PATTERN_NAMES | {
 MAX_LENGTH = 10_000
 #: Deepest nesting of syntax nodes; keeps compile and evaluation recursion bounded.
 MAX_DEPTH = 100
-#: Largest string or list a repetition may build, and longest string ``matches`` scans.
+#: Largest weight (see :func:`_weight`) a repetition or a ``+`` of strings or lists
+#: may build, and longest string ``matches`` scans.
 MAX_SIZE = 100_000
 #: Largest magnitude an arithmetic result (or a number literal) may have.
 MAX_NUMBER = 1e300
@@ -340,6 +343,49 @@ def _num_result(r: Any) -> Any:
     raise EvalError("arithmetic result is too large (over 1e300)")
 
 
+def _weight(v: Any, limit: int = MAX_SIZE) -> int:
+    """How much a value weighs: a string its length (at least 1), a list or object
+    1 plus its items' (an object's keys and values) weights, anything else 1.
+
+    Stops early: once the total exceeds ``limit`` the (partial) total is returned,
+    so weighing a huge or deeply shared structure costs at most ~``limit`` steps.
+    """
+    total = 0
+    stack = [v]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, str):
+            total += len(x) or 1
+        elif isinstance(x, (list, tuple, set, frozenset)):
+            total += 1
+            if total + len(x) > limit:  # every item weighs at least 1
+                return total + len(x)
+            stack.extend(x)
+        elif isinstance(x, Mapping):
+            total += 1
+            if total + 2 * len(x) > limit:
+                return total + 2 * len(x)
+            stack.extend(x.keys())
+            stack.extend(x.values())
+        else:
+            total += 1
+        if total > limit:
+            return total
+    return total
+
+
+def _size(v: Any) -> int:
+    """The size a repetition or ``+`` result is bounded by: a string's length, or the
+    total weight of a list's items (``[null] * 100000`` has size 100000)."""
+    if isinstance(v, str):
+        return len(v)
+    return _weight(v, MAX_SIZE + 1) - 1
+
+
+def _too_big(what: str) -> EvalError:
+    return EvalError(f"{what} would build a value larger than the limit ({MAX_SIZE} characters or items)")
+
+
 def _mismatch(sym: str, need: str, a: Any, b: Any) -> EvalError:
     return EvalError(f"'{sym}' needs {need}, not {_describe(a)} and {_describe(b)}")
 
@@ -350,12 +396,18 @@ def _add(a: Any, b: Any) -> Any:
     if (ta is int or ta is float) and (tb is int or tb is float):
         return _num_result(a + b)
     if ta is str and tb is str:
+        if len(a) + len(b) > MAX_SIZE:
+            raise _too_big("'+'")
         return a + b
     if _isnum(a) and _isnum(b):
         return _num_result(a + b)
     if isinstance(a, str) and isinstance(b, str):
+        if len(a) + len(b) > MAX_SIZE:
+            raise _too_big("'+'")
         return str(a) + str(b)
     if isinstance(a, _SEQ) and isinstance(b, _SEQ):
+        if _size(a) + _size(b) > MAX_SIZE:
+            raise _too_big("'+'")
         return list(a) + list(b)
     raise _mismatch("+", "two numbers, two strings or two lists", a, b)
 
@@ -367,9 +419,14 @@ def _sub(a: Any, b: Any) -> Any:
 
 
 def _repeat(seq: Any, n: Any) -> Any:
-    size = len(seq) * n
-    if size > MAX_SIZE:
-        raise EvalError(f"repetition would build {size} items (the limit is {MAX_SIZE})")
+    # Bounded by the total weight of the result, not just its length: nested
+    # repetitions ([[1] * 1000] * 1000) share items but still cost time and memory
+    # in every later ==, str(), len(str()), ...
+    size = _size(seq)
+    if n <= 0 or size == 0:
+        return "" if isinstance(seq, str) else []
+    if size * n > MAX_SIZE:
+        raise _too_big("repetition")
     return seq * n if isinstance(seq, str) else list(seq) * n
 
 
@@ -527,18 +584,54 @@ def _endswith(s: Any, suffix: Any) -> bool:
     return isinstance(s, str) and isinstance(suffix, str) and s.endswith(suffix)
 
 
-_REGEX_CACHE: dict[str, re.Pattern[str]] = {}
+# matches() runs RE2 (linear time: no catastrophic backtracking on '^(a+)+$').
+_REGEX_CACHE: dict[str, Any] = {}
 _REGEX_CACHE_MAX = 1024
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # errors are reported by us, not printed to stderr
 
 
-def _compile_regex(rx: str) -> re.Pattern[str]:
-    """Compile a regex, quietly (re's FutureWarnings must not become errors under -W error)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return re.compile(rx)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _dynamic_regex(rx: Any) -> re.Pattern[str]:
+class _RegexError(ValueError):
+    """A regex that cannot be compiled; the message is ready for a user."""
+
+
+def _utf8_safe(s: str) -> str:
+    """``s`` with unpaired surrogates (legal in JSON data, not in UTF-8) as U+FFFD:
+    RE2 works on UTF-8. Only called after a UnicodeEncodeError, so rarely."""
+    return _SURROGATE.sub("\ufffd", s)
+
+
+def _compile_regex(rx: str) -> Any:
+    """Compile a regex with RE2; raises :class:`_RegexError`.
+
+    A pattern Python's ``re`` also refuses is invalid; one only RE2 refuses uses
+    syntax RE2 does not support (backreferences, lookaround, ...).
+    """
+    try:
+        try:
+            return re2.compile(rx, _RE2_OPTIONS)
+        except UnicodeEncodeError:
+            return re2.compile(_utf8_safe(rx), _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else ""
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # re's FutureWarnings must not become errors under -W error
+            re.compile(rx)
+    except (re.error, OverflowError, RecursionError, ValueError) as exc:
+        raise _RegexError(f"matches(): invalid regular expression {_short(rx)}: {exc}") from None
+    raise _RegexError(
+        "matches(): this regular expression is not supported (RE2 syntax: no backreferences or lookaround): "
+        f"{_short(rx)} ({reason})"
+    )
+
+
+def _dynamic_regex(rx: Any) -> Any:
     pat = _REGEX_CACHE.get(rx) if isinstance(rx, str) else None
     if pat is not None:
         return pat
@@ -548,20 +641,28 @@ def _dynamic_regex(rx: Any) -> re.Pattern[str]:
         raise EvalError(f"matches(): the regular expression is longer than {MAX_SIZE} characters")
     try:
         pat = _compile_regex(rx)
-    except (re.error, OverflowError, RecursionError, ValueError) as exc:
-        raise EvalError(f"matches(): invalid regular expression {_short(rx)}: {exc}") from None
+    except _RegexError as exc:
+        raise EvalError(str(exc)) from None
     if len(_REGEX_CACHE) >= _REGEX_CACHE_MAX:
         _REGEX_CACHE.clear()  # crude but bounded; patterns from data rarely vary much
     _REGEX_CACHE[rx] = pat
     return pat
 
 
-def _search(pat: re.Pattern[str], s: Any) -> bool:
+def _search(pat: Any, s: Any) -> bool:
     if not isinstance(s, str):
         return False
     if len(s) > MAX_SIZE:
         raise EvalError(f"matches(): the text is longer than {MAX_SIZE} characters")
-    return pat.search(s) is not None
+    try:
+        if pat.search(s) is not None:
+            return True
+    except UnicodeEncodeError:
+        s = _utf8_safe(s)
+        if pat.search(s) is not None:
+            return True
+    # Python's '$' also matches before a final newline; RE2's only at the very end.
+    return s.endswith("\n") and "$" in pat.pattern and pat.search(s[:-1]) is not None
 
 
 def _matches(s: Any, rx: Any) -> bool:
@@ -1305,8 +1406,8 @@ def _build_matches(comp: _Compiler, node: ast.Call, args: list[_C]) -> _C:
         raise comp.err(node.args[1], f"matches() needs a regular expression string, not {_describe(rx.value)}")
     try:
         pat = _compile_regex(rx.value)
-    except (re.error, OverflowError, RecursionError, ValueError) as exc:
-        raise comp.err(node.args[1], f"invalid regular expression {_short(rx.value)}: {exc}") from None
+    except _RegexError as exc:
+        raise comp.err(node.args[1], str(exc)) from None
     tf = text.fn
 
     def f(s: Scope) -> Any:

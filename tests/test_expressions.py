@@ -409,6 +409,68 @@ def test_repetition_bound_is_inclusive() -> None:
     assert len(ev("[null] * 100000")) == 100_000
 
 
+def _fast(fn: Any) -> Any:
+    """Run ``fn`` and fail if it takes anywhere near a second (a hostile case must not hang)."""
+    import time
+
+    start = time.perf_counter()
+    result = fn()
+    assert time.perf_counter() - start < 0.5
+    return result
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[[1] * 100000] * 100000 == [[1] * 100000] * 100000",
+        "len(str([['a' * 100000] * 100000]))",
+        "len(str([[[0] * 1000] * 1000] * 1000))",
+        "[['a' * 1000] * 1000] * 2",
+        "[[1] * 50000] * 3",
+        "[[1] * 100] + [[1] * 100] * 1000",
+        "[[''] * 100000] * 100000",
+        "['a' * 60000] + ['b' * 60000]",
+        "'a' * 60000 + 'b' * 60000",
+        "[{'k': 'v' * 50000}] * 3",
+    ],
+)
+def test_nested_repetition_is_bounded_by_total_weight(text: str) -> None:
+    # Constant folding evaluates these at compile time: compiling must not hang either,
+    # and the failure stays a run-time EvalError (counted as false/null).
+    e = _fast(lambda: compile_expression(text))
+    with pytest.raises(EvalError, match="limit"):
+        _fast(lambda: e.evaluate(scope()))
+
+
+def test_nested_repetition_is_bounded_with_dynamic_operands() -> None:
+    sc = scope({"n": 100_000, "s": "a" * 100_000, "row": [1] * 100_000})
+    for text in ("[row] * n == [row] * n", "len(str([[s] * n]))", "[row] * 2", "row + [1]", "s + 'b'"):
+        e = compile_expression(text)
+        with pytest.raises(EvalError, match="limit"):
+            _fast(lambda e=e: e.evaluate(sc))
+    # A data list too large to weigh completely is still refused quickly.
+    huge = scope({"big": [[0] * 1000] * 10_000})
+    with pytest.raises(EvalError, match="limit"):
+        _fast(lambda: compile_expression("big * 1").evaluate(huge))
+    with pytest.raises(EvalError, match="limit"):
+        _fast(lambda: compile_expression("big + []").evaluate(huge))
+
+
+def test_weight_bound_is_inclusive() -> None:
+    assert ev("[[1] * 99] * 1000") == [[1] * 99] * 1000  # 1000 * (1 + 99) = 100000
+    assert "limit" in eval_error("[[1] * 99] * 1001").message
+    assert len(ev("'a' * 50000 + 'b' * 50000")) == 100_000
+    assert "limit" in eval_error("'a' * 50000 + 'b' * 50000 + 'c'").message
+    assert len(ev("[1] * 50000 + [2] * 50000")) == 100_000
+    assert "limit" in eval_error("[1] * 50000 + [2] * 50001").message
+    assert len(ev("[''] * 100000")) == 100_000  # an empty string still weighs 1
+    assert "limit" in eval_error("[''] * 100001").message
+    # Repeating nothing, or repeating zero/negative times, builds nothing.
+    assert ev("[] * 1000000000000000000") == []
+    assert ev("'' * 1000000000000000000") == ""
+    assert ev("[[1] * 1000] * -5") == []
+
+
 # --- functions ----------------------------------------------------------------------
 
 
@@ -545,6 +607,69 @@ def test_dynamic_regexes_are_cached() -> None:
     for i in range(3):
         assert e.evaluate(Scope({}, {"s": f"x{i}", "rx": r"x\d"}, UTC)) is True
     assert r"x\d" in ex._REGEX_CACHE
+
+
+@pytest.mark.parametrize("n", [35, 5000, 100_000])
+def test_matches_has_no_catastrophic_backtracking(n: int) -> None:
+    hostile = "a" * n + "b"
+    if len(hostile) > ex.MAX_SIZE:
+        hostile = hostile[-ex.MAX_SIZE :]
+    sc = scope({"s": hostile, "rx": "^(a+)+$"})
+    for text in ("matches(s, '^(a+)+$')", "matches(s, rx)", "matches(s, '(a|aa)*c')", "matches(s, '(.*a){20}$')"):
+        assert _fast(lambda text=text: compile_expression(text).evaluate(sc)) is False
+    assert _fast(lambda: ev("matches(s, '^(a+)+b$')", sc)) is True
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        ("^H.*e$", "Hello there", True),
+        ("(?i)hello", "HELLO world", True),
+        ("(?i)CAFÉ", "café", True),
+        (r"\d{3}-\d{4}", "call 555-1234", True),
+        (r"^\d+$", "12a", False),
+        (r"\bfoo\b", "a foo b", True),
+        (r"\bfoo\b", "afoob", False),
+        ("a|b", "xbx", True),
+        ("(?P<word>ab)+c", "xababc", True),
+        ("^b", "a\nb", False),
+        ("(?m)^b$", "a\nb\n", True),
+        ("(?s)a.b", "a\nb", True),
+        ("a.b", "a\nb", False),
+        ("c$", "abc\n", True),  # like Python: '$' also matches before a final newline
+        ("c$", "abc\n\n", False),
+        ("é+", "cafééé", True),
+        ("", "", True),
+        ("x", "a\ud800x", True),  # an unpaired surrogate in the data
+    ],
+)
+def test_matches_agrees_with_python_re_search(pattern: str, text: str, expected: bool) -> None:
+    import re
+
+    assert (re.search(pattern, text) is not None) is expected
+    sc = scope({"s": text, "rx": pattern})
+    assert ev("matches(s, rx)", sc) is expected
+    assert compile_expression(f"matches(s, {pattern!r})").evaluate(sc) is expected
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", "(?=a)", "a(?!b)", "(?<=a)b", "(?<!a)b"])
+def test_matches_refuses_regex_syntax_re2_lacks(pattern: str) -> None:
+    err = expr_error(f"matches(body, {pattern!r})")
+    assert err.offset == 14
+    assert "not supported (RE2 syntax: no backreferences or lookaround)" in err.message
+    dyn = eval_error("matches(body, rx)", scope({**EVENT, "rx": pattern}))
+    assert "not supported (RE2 syntax" in dyn.message
+    # An invalid regex is still reported as invalid, not as unsupported.
+    assert "invalid regular expression" in expr_error("matches(body, '(a')").message
+    assert "invalid regular expression" in eval_error("matches(body, rx)", scope({**EVENT, "rx": "(a"})).message
+
+
+def test_literal_regex_is_compiled_once_at_compile_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    e = compile_expression("matches(s, 'x[0-9]+y')")
+    calls: list[str] = []
+    monkeypatch.setattr(ex.re2, "compile", lambda *a: calls.append(a[0]))
+    assert e.evaluate(scope({"s": "ax12y"})) is True
+    assert calls == []
 
 
 def test_local_renders_in_the_scope_time_zone() -> None:
