@@ -13,6 +13,7 @@ from typing import IO
 
 import click
 
+from cli.common import user_errors
 from engine import EngineError, PlaybookError, UsageError, load_playbook
 from engine.errors import Diagnostic
 from engine.testing import FileResult, junit_xml, run_test_files
@@ -222,13 +223,8 @@ def init_cmd(directory: str, name: str | None, force: bool) -> None:
     """
     from engine.scaffold import write_starter
 
-    try:
+    with user_errors():
         written = write_starter(directory, name, force=force)
-    except UsageError as exc:
-        raise click.UsageError(str(exc)) from None
-    except EngineError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
     for path in written:
         click.echo(f"created {path}")
     shown = directory.rstrip("/") or "."

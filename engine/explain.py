@@ -46,6 +46,7 @@ from .model import (
     make_getter,
 )
 from .runtime import EventIds
+from .runtime.context import hashable
 from .sources import SourceEvent
 from .timecalc import Duration, TimeError, format_duration, format_local, format_time, parse_time
 
@@ -448,23 +449,13 @@ class _Evaluator:
         return _expression_check("unless", expr, self.scope(item, None), want=False)
 
 
-def _hashable(value: Any) -> Any:
-    """Equality as the runtime groups values (``true`` is not ``1``)."""
-    kind = type(value)
-    if kind is str or kind is int or kind is float:
-        return value
-    if kind is bool:
-        return ("\0bool", value)
-    return ("\0json", canonical_json(value))
-
-
 def _same_check(fields: tuple[str, ...], item: Item, trigger: Item) -> Check | None:
     for path in fields:
         get = make_getter(path)
         mine, theirs = get(item.data), get(trigger.data)
         if mine is None:
             return Check("same", False, f"{path} is missing (same: it must equal the trigger's {_show(theirs)})", path)
-        if _hashable(mine) != _hashable(theirs):
+        if hashable(mine) != hashable(theirs):
             return Check("same", False, f"{path} is {_show(mine)}, the trigger's is {_show(theirs)} (same)", path)
     if not fields:
         return None
@@ -557,7 +548,7 @@ def explain(
 
     def collect(actions: list[Action], serial: int) -> None:
         for a in actions:
-            hk = _hashable(a.key)
+            hk = hashable(a.key)
             if a.do == PROBE:
                 probes.setdefault(hk, []).append((serial, a))
             else:
@@ -578,7 +569,7 @@ def explain(
         relevant = any(p.accepts_type(item.type) for p in patterns)
         if relevant or (why_not and difflib.get_close_matches(item.type, wanted_types, n=1, cutoff=0.75)):
             item.facts = engine.facts(k)
-            (per_key if relevant else near).setdefault(_hashable(k), []).append(item)
+            (per_key if relevant else near).setdefault(hashable(k), []).append(item)
     if limit is not None:
         collect(engine.advance(format_time(limit)), -1)
 
@@ -605,7 +596,7 @@ def explain(
         selected = sorted({it.key for its in per_key.values() for it in its}, key=_key_text)
     walker = {"response": _ResponseWalk, "cadence": _CadenceWalk, "signal": _SignalWalk}[rule.kind]
     for k in selected:
-        hk = _hashable(k)
+        hk = hashable(k)
         report = walker(playbook, rule, k, per_key.get(hk, []), probes.get(hk, []), real.get(hk, []), limit).run()
         _filter_subject(report, subject)
         if why_not:
@@ -907,10 +898,10 @@ class _ResponseWalk(_Walk):
                 self.other(item, "trigger", f"opens nothing: {path} is missing (same)", checks)
                 return
             subject[path] = value
-        bucket = tuple(_hashable(v) for v in subject.values())
+        bucket = tuple(hashable(v) for v in subject.values())
         if not rule.overlap_each:
             for u in self.units:
-                if u.state in ("open", "breached") and tuple(_hashable(v) for v in u.subject.values()) == bucket:
+                if u.state in ("open", "breached") and tuple(hashable(v) for v in u.subject.values()) == bucket:
                     assert u.opened is not None
                     checks.append(Check("overlap", False, f"obligation {u.number} (opened by {u.opened.id}) is still "
                                         f"{'open' if u.state == 'open' else 'breached and waiting'} (overlap: first)"))
