@@ -39,6 +39,13 @@ initech, umbrella, hooli, stark, wayne, soylent), replaces the random structure 
 hand-written scenario that exercises every outcome of every rule of
 ``playbooks/us-retention.yaml`` (see ``examples/README.md``); random background traffic
 (message threads, logins, feature views, tickets, invoices) is added around it.
+
+``--extra-types`` adds four event types, 20 in all (for ``benchmarks/rules_scaling.py``):
+``invoice.issued`` before each ``invoice.paid`` (log-normal payment delay, ~4% never paid),
+``ticket.resolved`` after ~92% of tickets (delay by priority), ``onboarding.completed`` a few
+weeks after ~85% of first signatures, and ``nps.response`` surveys every ~4 months (scores
+0-10). Random logins and feature views make room, so the total is still N. It draws from its own random
+stream: without it the output is the same bytes as before the option existed.
 """
 
 from __future__ import annotations
@@ -540,6 +547,69 @@ def noise(log: Log, rng: random.Random, clock: Clock, pick, count: int) -> None:
     log.seq = seq
 
 
+# --------------------------------------------------------------------------- --extra-types
+
+RESOLUTIONS = ("fixed", "answered", "configuration", "duplicate", "wont_fix")
+RESOLUTION_WEIGHTS = (0.35, 0.40, 0.12, 0.08, 0.05)
+NPS_SCORES = tuple(range(11))
+NPS_WEIGHTS = (0.02, 0.01, 0.02, 0.03, 0.03, 0.05, 0.07, 0.12, 0.17, 0.22, 0.26)  # ~48% promoters, ~23% detractors
+
+
+def extra_types(log: Log, rng: random.Random, clock: Clock, accounts: list[Account], noise_from: int) -> None:
+    """Four more event types (20 in all), derived from the log, in place of as many noise events.
+
+    ``invoice.issued`` before each ``invoice.paid`` (log-normal payment delay, a few invoices
+    never paid), ``ticket.resolved`` after most ``customer.ticket`` events, ``onboarding.completed``
+    a few weeks after most first signatures, and ``nps.response`` surveys (0-10 scores). The
+    total stays the same: random logins and feature views (noise, ``log.events[noise_from:]``) make room.
+    """
+    by_json = {a.json_name: a for a in accounts}
+    before = len(log)
+    unpaid = 0
+    for t, _seq, etype, account, extra in list(log.events):
+        if etype == "invoice.paid":
+            fields = json.loads("{" + extra + "}")
+            a = by_json[account]
+            issued = max(t - max(HOUR, lognormal(rng, 6 * DAY, 0.7)), a.join_t + rng.randrange(HOUR, 4 * HOUR))
+            if issued < t:
+                log.add(issued, "invoice.issued", a, invoice_id=fields["invoice_id"], amount=fields["amount"],
+                        currency=fields["currency"], terms_days=30)
+            if rng.random() < 0.04:  # a dunning case: issued, never paid
+                unpaid += 1
+                log.add(t + rng.randrange(DAY, 20 * DAY), "invoice.issued", a, invoice_id=f"INV-{a.idx:05d}-U{unpaid:04d}",
+                        amount=fields["amount"], currency=fields["currency"], terms_days=30)
+        elif etype == "customer.ticket":
+            if rng.random() < 0.08:
+                continue  # still open at the end of the log
+            fields = json.loads("{" + extra + "}")
+            median = {"urgent": 2 * HOUR, "high": 5 * HOUR, "normal": 20 * HOUR}.get(fields["priority"], 40 * HOUR)
+            log.add(t + max(5 * MINUTE, lognormal(rng, median, 1.0)), "ticket.resolved", by_json[account],
+                    ticket_id=fields["ticket_id"], resolution=rng.choices(RESOLUTIONS, RESOLUTION_WEIGHTS)[0],
+                    agent=rng.choice(AGENTS))
+        elif etype == "contract.signed" and '"renewal": false' in extra and rng.random() < 0.85:
+            fields = json.loads("{" + extra + "}")
+            log.add(t + max(2 * DAY, lognormal(rng, 20 * DAY, 0.5)), "onboarding.completed", by_json[account],
+                    contract_id=fields["contract_id"], sessions=rng.randint(1, 6),
+                    plan=rng.choice(("self-serve", "guided", "white-glove")))
+    survey = 0
+    for a in accounts:
+        if a.tier == "free" and rng.random() < 0.7:
+            continue
+        t = a.join_t + lognormal(rng, 60 * DAY, 0.6)
+        while t < log.end_t:
+            survey += 1
+            t = clock.business_time(rng, clock.day_of(t), clock.day_of(t) + 1)
+            log.add(t, "nps.response", a, survey_id=f"NPS-{survey:07d}",
+                    score=rng.choices(NPS_SCORES, NPS_WEIGHTS)[0], respondent=f"u{rng.randrange(a.seats + 1):04d}")
+            t += lognormal(rng, 120 * DAY, 0.3)
+    # Make room: drop as many random logins and feature views as were added (when there are that many;
+    # not tickets, which may have a resolution now).
+    fungible = [i for i in range(noise_from, before) if log.events[i][2] != "customer.ticket"]
+    drop = set(rng.sample(fungible, min(len(log) - before, len(fungible))))
+    if drop:
+        log.events[noise_from:] = [e for i, e in enumerate(log.events[noise_from:], noise_from) if i not in drop]
+
+
 # --------------------------------------------------------------------------- the named scenario
 
 def scenario(log: Log, rng: random.Random, clock: Clock, by_name: dict[str, Account]) -> None:
@@ -691,7 +761,8 @@ def scenario(log: Log, rng: random.Random, clock: Clock, by_name: dict[str, Acco
 
 # --------------------------------------------------------------------------- main
 
-def generate(n_events: int, n_accounts: int, seed: int, start: date, days: int, named: bool) -> tuple[list, int]:
+def generate(n_events: int, n_accounts: int, seed: int, start: date, days: int, named: bool,
+             more_types: bool = False) -> tuple[list, int]:
     rng = random.Random(seed)
     clock = Clock(start, days)
     clock.build_tables(rng)
@@ -729,7 +800,10 @@ def generate(n_events: int, n_accounts: int, seed: int, start: date, days: int, 
             a = pick_free_form()
             log.add(clock.business_time(rng, clock.day_of(a.join_t) + 1), "module.purchased", a,
                     module=rng.choice(MODULES), seats=a.seats)
+    noise_from = len(log)
     noise(log, rng, clock, pick_any, n_events - len(log))
+    if more_types:  # its own random stream: the default output does not change
+        extra_types(log, random.Random(f"extra-types-{seed}"), clock, accounts, noise_from)
 
     events = log.events
     events.sort()
@@ -775,6 +849,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--named", action="store_true",
                     help="readable account names and the hand-written scenario of examples/events.jsonl "
                          "(needs --accounts >= 8)")
+    ap.add_argument("--extra-types", action="store_true",
+                    help="four more event types, 20 in all: invoice.issued, ticket.resolved, nps.response, "
+                         "onboarding.completed (for benchmarks/rules_scaling.py; same total)")
     args = ap.parse_args(argv)
     try:
         start = date.fromisoformat(args.start)
@@ -787,7 +864,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--named needs --accounts >= {len(NAMED)} and --days >= 102")
 
     t0 = time.perf_counter()
-    events, cut = generate(args.events, args.accounts, args.seed, start, days, args.named)
+    events, cut = generate(args.events, args.accounts, args.seed, start, days, args.named, args.extra_types)
     if cut and args.events:
         print(f"generate.py: warning: {args.accounts} accounts over {days} days need more than "
               f"{args.events} events; kept the first {args.events} ({cut} cut)", file=sys.stderr)
