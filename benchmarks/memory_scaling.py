@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             argv_ = [sys.executable, "-m", "cli.main", "run", str(PLAYBOOK), "--events", str(log),
                      "--out", os.devnull, "-q"]
             rows.append((n, log.stat().st_size, measure(f"{n:,} events", argv_, args.repeat, snapshot)))
-    # A child's ru_maxrss is at least this process's RSS when it was spawned (Linux keeps the
-    # high-water mark across exec): this process must stay well below what it measures.
+    # A child's ru_maxrss is at least the peak RSS this process had reached when it spawned the
+    # child (Linux keeps it across exec): this process must stay well below what it measures.
     self_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     table = [("events", "log MB", "median s", "events/s", "peak RSS MB", "MB per 1M more events")]

@@ -151,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
                 runs[name].runs.append(run)
                 print(f"rules_scaling.py: round {i + 1}/{args.repeat}: {runs[name].name}: {run.seconds:.2f} s, "
                       f"{run.max_rss_kb / 1024:.0f} MB", file=sys.stderr)
-        # Only now import the engine here: a child's ru_maxrss starts at this process's RSS when it
-        # is spawned (Linux keeps the high-water mark across exec), so this process stays small.
+        # Only now import the engine here: a child's ru_maxrss starts at the peak RSS this process
+        # had reached when it spawned the child (Linux keeps it across exec): stay small until then.
         self_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         sys.path.insert(0, str(snapshot))
         work = {n: dispatch(snapshot / p, counts) for n, p in PLAYBOOKS.items()}
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         + (f"**rules without any action**: {', '.join(silent)}." if silent else "every rule of both playbooks "
            "produced actions."),
         f"Peak RSS of this benchmark's own process while it spawned the runs: {self_rss_mb:.0f} MB (a run's "
-        "figure is never below it: Linux keeps the spawning process's high-water mark across exec).",
+        "figure is never below it: Linux keeps the parent's high-water mark across exec).",
     ]
     result = markdown_table(rows) + "\n\n" + "\n".join(notes)
     print(result)
