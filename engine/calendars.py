@@ -125,6 +125,7 @@ class Calendar:
     _week_us: int = field(init=False, repr=False, compare=False)
     #: [days visited by walks]: lets tests check that long durations stay cheap
     _steps: list[int] = field(default_factory=lambda: [0], init=False, repr=False, compare=False)
+    _last_open: list[tuple[int, int]] = field(default_factory=lambda: [(0, 0)], init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.hours) != 7:
@@ -162,6 +163,12 @@ class Calendar:
         message = calendar_duration_error(duration)
         if message is not None:
             raise CalendarError(message)
+        if not duration.days:
+            # Most deadlines fall in the open interval their start is in (the one found last).
+            open_us, close_us = self._last_open[0]
+            end = start_us + duration.clock_us
+            if open_us <= start_us < close_us and end <= close_us:
+                return end
         try:
             at = self._advance(start_us, 0)
             if duration.days:
@@ -250,6 +257,7 @@ class Calendar:
                 idle = 0
                 begin = max(open_us, at)
                 if close_us - begin >= remaining:
+                    self._last_open[0] = (open_us, close_us)
                     return begin + remaining
                 remaining -= close_us - begin
             idle += 1
@@ -436,6 +444,25 @@ def _countries() -> dict[str, tuple[str, ...]]:
     import holidays as holidays_package
 
     return {code: tuple(subdivs) for code, subdivs in holidays_package.list_supported_countries().items()}
+
+
+@functools.cache
+def _country_subdivisions(code: str) -> tuple[str, ...] | None:
+    """The subdivisions of a supported country (alpha-2 code), None if it is not one.
+
+    Much cheaper than :func:`_countries`, which imports every country's module.
+    """
+    import holidays as holidays_package
+
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        return None
+    try:
+        instance = holidays_package.country_holidays(code, years=[])
+    except (NotImplementedError, KeyError, AttributeError):
+        return None
+    if getattr(instance, "country", None) != code:
+        return None
+    return tuple(instance.subdivisions)
 
 
 @functools.cache
@@ -766,8 +793,9 @@ def _compile_country(value: Mapping[str, Any], error: _ErrorFn) -> tuple[str | N
     if not isinstance(raw, str) or not raw.strip():
         error(("holidays", "country"), f"country must be an ISO 3166 code such as 'US', not {_describe(raw)}")
         return None, None
-    countries = _countries()
     code = raw.strip().upper()
+    known = _country_subdivisions(code)
+    countries = {code: known} if known is not None else _countries()  # the whole list only for hints
     if code not in countries:
         named = _country_names().get(raw.strip().lower())
         if named:

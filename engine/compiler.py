@@ -311,29 +311,33 @@ class _Compiler:
                     continue
                 params = []
                 sources = []
+                used: set[str] = set()
                 for name, value in action.items():
                     if name == "do":
                         continue
-                    params.append((name, self.value_renderer(value, apath + (name,))))
+                    params.append((name, self.value_renderer(value, apath + (name,), used)))
                     sources.append((name, value))
-                compiled.append(ActionSpec(action["do"], i, tuple(params), tuple(sources)))
+                compiled.append(ActionSpec(action["do"], i, tuple(params), tuple(sources), frozenset(used)))
             out[outcome_key[3:]] = tuple(compiled)
         return out
 
-    def value_renderer(self, value: Any, path: Path) -> Callable[[Scope], Any]:
-        """Compile a parameter value (templates inside nested lists/maps too)."""
+    def value_renderer(self, value: Any, path: Path, used: set[str] | None = None) -> Callable[[Scope], Any]:
+        """Compile a parameter value (templates inside nested lists/maps too); the names
+        its templates read are added to ``used``."""
         if isinstance(value, str):
             if "{{" not in value:
                 return _constant(value)
             tpl = self.template(value, path, TEMPLATE_NAMES)
             if tpl is None:
                 return lambda scope: None
+            if used is not None:
+                used.update(tpl.names_used)
             return tpl.render
         if isinstance(value, list):
-            items = [self.value_renderer(v, path + (i,)) for i, v in enumerate(value)]
+            items = [self.value_renderer(v, path + (i,), used) for i, v in enumerate(value)]
             return lambda scope: [r(scope) for r in items]
         if isinstance(value, dict):
-            entries = [(k, self.value_renderer(v, path + (k,))) for k, v in value.items()]
+            entries = [(k, self.value_renderer(v, path + (k,), used)) for k, v in value.items()]
             return lambda scope: {k: r(scope) for k, r in entries}
         return _constant(value)
 

@@ -11,7 +11,7 @@ from .actions import Action
 from .errors import EventError, StateError, UsageError
 from .model import Playbook
 from .runtime import Ev, EventIds, PlaybookRun
-from .sources import SourceEvent
+from .sources import SourceEvent, time_ordered
 from .summary import RunSummary
 from .timecalc import US, TimeError, parse_time
 
@@ -47,6 +47,13 @@ class _Reader:
         except TimeError as exc:
             return f"bad '{self.time_field}': {exc}"
         return Ev(data, t, etype, source, serial, self.ids.of(data))
+
+    def time_of_text(self, text: str) -> int | None:
+        """A time given as a string, in microseconds, or None if it is not valid."""
+        try:
+            return parse_time(text, self.tz)
+        except TimeError:
+            return None
 
     def time_of(self, data: Any) -> int | None:
         """The event's time in microseconds, or None if it has none that is valid."""
@@ -94,6 +101,7 @@ class Engine:
             reader.runs.append(run)
             self._runs.append(run)
         self._readers = tuple(readers.values())
+        self._single = len(self._readers) == 1
         self._serial = 0
         self._until: int | None = None  # events later than this are ignored (set by run)
 
@@ -138,7 +146,7 @@ class Engine:
 
     def _feed_one(self, event: Mapping[str, Any] | SourceEvent, source: str | None) -> None:
         known_t = None
-        if isinstance(event, SourceEvent):
+        if type(event) is SourceEvent:
             source = event.source
             if event.error is not None:
                 self._serial += 1
@@ -147,20 +155,53 @@ class Engine:
                 return
             data: Any = event.data
             # A time read by time_ordered is this engine's reading when one reader reads all.
-            known_t = event.time if len(self._readers) == 1 else None
+            if self._single:
+                known_t = event.time
         else:
             data = event
         self._serial += 1
-        self.summary.events_read += 1
+        serial = self._serial
+        summary = self.summary
+        summary.events_read += 1
         processed = False
         for reader in self._readers:
-            ev = reader.normalize(data, source, self._serial, known_t)
-            if isinstance(ev, str):
-                self._skip(ev, source, self._serial)
+            # What reader.normalize does, without making the runtime event until a rule or fact needs it.
+            etype: Any = data.get(reader.type_field) if type(data) is dict else None
+            t = known_t
+            ev: Ev | None = None
+            if type(etype) is not str or not etype:
+                t = None
+            elif t is None:
+                t = reader.time_of(data)
+            if t is None:
+                normal = reader.normalize(data, source, serial)
+                if isinstance(normal, str):  # the reason it is skipped
+                    self._skip(normal, source, serial)
+                    continue
+                ev, t, etype = normal, normal.t, normal.type
+            if self._until is not None and t > self._until:
+                summary.after_until += 1
                 continue
-            processed = self._process(reader, ev) or processed
+            done = False
+            for run in reader.runs:
+                if run.clock is not None and t < run.clock:
+                    summary.late_events += 1
+                    self._skip("earlier than the clock", source, serial)
+                    continue
+                done = True
+                seen = run.reach(t, data, etype, serial, source)
+                if seen is not None:
+                    if ev is None:
+                        ev = Ev(data, t, etype, source, serial, reader.ids.of(data))
+                    run.dispatch(ev, *seen)
+            if done:
+                processed = True
+                if summary.first_time is None or t < summary.first_time:
+                    summary.first_time = t
+                if summary.last_time is None or t > summary.last_time:
+                    summary.last_time = t
         if processed:
-            self.summary.events_processed += 1
+            summary.events_processed += 1
 
     def _process(self, reader: _Reader, ev: Ev) -> bool:
         if self._until is not None and ev.t > self._until:
@@ -225,6 +266,12 @@ class Engine:
         events the same way.
         """
         return self._single_reader().time_of(data)
+
+    def ordered_events(self, path: str, *, display: str | None = None) -> Iterator[SourceEvent]:
+        """The events of a JSON Lines file in the time order these playbooks read (see
+        :func:`engine.sources.time_ordered`), for :meth:`stream`."""
+        reader = self._single_reader()
+        return time_ordered(path, reader.time_of, display=display, field=reader.time_field, parse_text=reader.time_of_text)
 
     def _skip(self, reason: str, source: str | None, serial: int, count: bool = True) -> None:
         if self.strict:

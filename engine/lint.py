@@ -710,6 +710,7 @@ class ShapeChecker:
         # Per type, a compiled check for events that fit (most of them); the
         # full check_event explains the others.
         self._fast = {etype: _fast_shape(playbook, shape) for etype, shape in playbook.events.items()}
+        self._fits: dict[tuple[Any, ...], bool] = {}
 
     def check(self, data: Any, source: str | None = None) -> list[str]:
         if not self.playbook.events or not isinstance(data, Mapping):
@@ -719,8 +720,16 @@ class ShapeChecker:
             return []
         self.report.checked += 1
         fast = self._fast[etype]
-        if fast is not None and _fits_fast(data, fast):
-            return []
+        if fast is not None:
+            # Whether an event fits depends only on its keys and their values' types.
+            signature = (etype, tuple(data), tuple(map(type, data.values())))
+            fits = self._fits.get(signature)
+            if fits is None:
+                fits = _fits_fast(data, fast)
+                if len(self._fits) < 10_000:
+                    self._fits[signature] = fits
+            if fits:
+                return []
         problems = check_event(self.playbook, data)
         if problems:
             self.report.misfits += 1

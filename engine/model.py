@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
-from .expressions import Expression, Scope, Template
+from .expressions import TEMPLATE_NAMES, Expression, Scope, Template
 from .timecalc import Duration
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ class ActionSpec:
     index: int
     params: tuple[tuple[str, Callable[[Scope], Any]], ...]
     param_sources: tuple[tuple[str, Any], ...]  # for the report of a failing template
+    names_used: frozenset[str] = frozenset(TEMPLATE_NAMES)  # the names its templates read
 
 
 @dataclass(frozen=True, slots=True)

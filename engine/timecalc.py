@@ -108,6 +108,12 @@ def parse_time(value: object, tz: tzinfo = UTC) -> int:
     ``tz``), a bare date (midnight in ``tz``), or a number of seconds since the
     epoch. Raises :class:`TimeError` with a reason a user can act on.
     """
+    if type(value) is str and len(value) == 20:
+        hour = _HOURS.get(value[:13] + value[19:])  # the commonest shape, read before (see below)
+        if hour is not None:
+            tail = _TAILS.get(value[13:19])
+            if tail is not None:
+                return hour + tail
     if isinstance(value, bool) or value is None:
         raise TimeError(f"time must be an RFC 3339 string or epoch seconds, not {_describe(value)}")
     if isinstance(value, (int, float)):
@@ -124,12 +130,21 @@ def parse_time(value: object, tz: tzinfo = UTC) -> int:
     n = len(value)
     shape_ok = (n == 20 and value[19] == "Z") or (n == 25 and value[22] == ":" and value[19] in "+-")
     if shape_ok and value[10] == "T" and value[4] == "-" and value[13] == ":":
+        # The hour (with its offset) and the minutes and seconds are read apart, each
+        # remembered once seen valid: a log has few distinct hours and 3,600 tails.
+        hour = _HOURS.get(value[:13] + value[19:])
+        if hour is not None:
+            tail = _TAILS.get(value[13:19])
+            if tail is not None:
+                return hour + tail
         try:
             dt = datetime.fromisoformat(value)
         except ValueError:
             pass
         else:
-            return _in_range((dt - _EPOCH) // _ONE_US, value)
+            us = _in_range((dt - _EPOCH) // _ONE_US, value)
+            _remember(value, us)
+            return us
     text = value.strip()
     m = _RFC3339.match(text)
     if m is None:
@@ -166,6 +181,33 @@ def parse_time(value: object, tz: tzinfo = UTC) -> int:
         off_us = sign * (oh * 3600 + om * 60) * US
     naive_us = _naive_us(dt)
     return _in_range(naive_us - off_us + (US if leap else 0), value)
+
+
+_HOURS: dict[str, int] = {}  # "2026-03-02T14" + offset -> the instant of HH:00:00 (microseconds)
+_TAILS: dict[str, int] = {}  # ":05:09" -> microseconds past the hour
+
+
+def _remember(value: str, us: int) -> None:
+    """Cache the hour and tail of a time just read in full (``value`` in a fast-path shape).
+
+    Only for whole-hour offsets (an hour of such a time never straddles the
+    range's ends) and seconds below 60 (no leap second): then hour + tail is
+    exactly what reading the whole text gives.
+    """
+    offset = value[19:]
+    if offset != "Z" and offset[4:] != "00":
+        return
+    tail = value[13:19]
+    minutes, seconds = tail[1:3], tail[4:6]
+    if tail[3] != ":" or not (minutes.isascii() and minutes.isdigit() and seconds.isascii() and seconds.isdigit()):
+        return
+    if minutes > "59" or seconds > "59":
+        return
+    past = (int(minutes) * 60 + int(seconds)) * US
+    if len(_HOURS) >= 20_000:
+        _HOURS.clear()
+    _HOURS[value[:13] + offset] = us - past
+    _TAILS[tail] = past
 
 
 def _in_range(us: int, value: object) -> int:
@@ -228,22 +270,26 @@ def to_datetime(us: int, tz: tzinfo = UTC) -> datetime:
     return (_EPOCH + timedelta(microseconds=us)).astimezone(tz)
 
 
-_FORMAT_CACHE: dict[int, str] = {}
-
-
 def format_time(us: int) -> str:
     """RFC 3339 in UTC with ``Z``; fractional seconds only when not whole."""
     seconds, micro = divmod(us, US)
-    text = _FORMAT_CACHE.get(seconds)
-    if text is None:
-        dt = _EPOCH + timedelta(seconds=seconds)
-        text = dt.strftime("%Y-%m-%dT%H:%M:%S")
-        if len(_FORMAT_CACHE) > 100_000:
-            _FORMAT_CACHE.clear()
-        _FORMAT_CACHE[seconds] = text
+    day, second = divmod(seconds, 86400)
+    date_text = _DATE_TEXT.get(day)
+    if date_text is None:
+        date_text = (_EPOCH + timedelta(days=day)).date().isoformat() + "T"  # four-digit years, as RFC 3339 wants
+        if len(_DATE_TEXT) > 20_000:
+            _DATE_TEXT.clear()
+        _DATE_TEXT[day] = date_text
+    minute, second = divmod(second, 60)
+    text = date_text + _MINUTE_TEXT[minute] + _SECOND_TEXT[second]
     if micro:
         return f"{text}.{micro:06d}".rstrip("0") + "Z"
     return text + "Z"
+
+
+_DATE_TEXT: dict[int, str] = {}  # days since the epoch -> "2026-03-02T"
+_MINUTE_TEXT = tuple(f"{m // 60:02d}:{m % 60:02d}:" for m in range(1440))
+_SECOND_TEXT = tuple(f"{s:02d}" for s in range(60))
 
 
 def format_local(us: int, tz: tzinfo, fmt: str | None = None) -> str:

@@ -674,6 +674,27 @@ def test_matches_brute_force(name: str, start: int, days: int, clock_us: int) ->
 
 
 @FAST
+@given(calendars, instants, st.lists(st.integers(-4 * H, 12 * H), min_size=1, max_size=8),
+       st.one_of(st.just(0), st.integers(1, 10 * H)))
+def test_deadlines_close_together_match_brute_force(name: str, start: int, offsets: list[int], clock_us: int) -> None:
+    # Starts near each other reuse the open interval found last (a shortcut): it must not show.
+    cal = CAL[name]
+    duration = Duration("p", 0.0, 0.0, clock_us)
+    for offset in offsets:
+        assert cal.add(start + offset, duration) == _ref_add(cal, start + offset, 0, clock_us)
+
+
+def test_a_start_at_closing_time_is_not_in_the_interval_it_closes() -> None:
+    cal = CAL["us"]
+    hour = Duration("1h", 0.0, 0.0, H)
+    start = at("us", "2026-03-04 15:00")
+    close = cal.add(start, Duration("2h", 0.0, 0.0, 2 * H))  # 17:00, the closing instant, found in [09:00, 17:00)
+    assert close == at("us", "2026-03-04 17:00")
+    assert cal.add(close, Duration("0s", 0.0, 0.0, 0)) == at("us", "2026-03-05 09:00")
+    assert cal.add(close, hour) == at("us", "2026-03-05 10:00")
+
+
+@FAST
 @given(calendars, instants, instants, day_counts, st.one_of(st.just(0), clock_amounts))
 def test_monotonic(name: str, t1: int, t2: int, days: int, clock_us: int) -> None:
     cal = CAL[name]

@@ -204,3 +204,30 @@ def test_playbooks_that_read_events_differently_count_each_event_once() -> None:
     ]
     s = engine.summary
     assert (s.events_read, s.without_key, s.skipped_total) == (3, 1, 1)
+
+
+def test_templates_read_every_name_of_an_action() -> None:
+    # Names that take work to make (at, deadline, elapsed, late_by) are made only for
+    # templates that read them: each must still be there for those that do.
+    pb = load_playbook_text("""
+playbook: names
+version: 1
+rules:
+  - id: ack
+    when: {type: ask}
+    expect: {type: answer, same: [thread], within: 1h}
+    actions:
+      on_breach:
+        - {do: a, at: "{{ at }}", deadline: "{{ deadline }}", elapsed: "{{ elapsed }}", late_by: "{{ late_by }}"}
+        - {do: b, rule: "{{ rule }}", outcome: "{{ outcome }}", reason: "{{ reason }}", key: "{{ key }}"}
+      on_late:
+        - {do: c, text: "{{ local(at, '%H:%M') }} / {{ local(deadline, '%H:%M') }} / {{ late_by }} / {{ elapsed }}"}
+        - {do: d, subject: "{{ subject.thread }}", trigger: "{{ trigger.thread }}", event: "{{ event.type }}"}
+""", "names.yaml")
+    actions = Engine(pb).run([ASK, {**ANSWER, "time": "2026-03-02T16:30:00.5Z"}])
+    assert [a.params for a in actions] == [
+        {"at": "2026-03-02T15:00:00Z", "deadline": "2026-03-02T15:00:00Z", "elapsed": 3600, "late_by": None},
+        {"rule": "ack", "outcome": "breach", "reason": "deadline", "key": "a"},
+        {"text": "16:30 / 15:00 / 5400.5 / 9000.5"},
+        {"subject": "t1", "trigger": "t1", "event": "answer"},
+    ]

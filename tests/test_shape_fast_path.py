@@ -23,6 +23,11 @@ def test_fast_path_agrees_with_the_full_check(etype: str, fields: dict[str, Any]
     event = {**fields, "type": etype, "time": "2026-01-01T00:00:00Z"}
     checker = ShapeChecker(SHIPPED)
     assert checker.check(event) == check_event(SHIPPED, event)
+    # One checker for every example: what it remembers of earlier events' keys and types must not show.
+    assert SHARED.check(event) == check_event(SHIPPED, event)
+
+
+SHARED = ShapeChecker(SHIPPED)
 
 
 def test_a_fitting_event_takes_the_fast_path_and_fits() -> None:
@@ -33,3 +38,13 @@ def test_a_fitting_event_takes_the_fast_path_and_fits() -> None:
         event[name] = {"string": "x", "integer": 1, "number": 1.5, "boolean": True}.get(kinds[0], "x")
     checker = ShapeChecker(SHIPPED)
     assert checker.check(event) == [] and check_event(SHIPPED, event) == []
+
+
+def test_an_event_with_the_keys_of_a_fitting_one_but_other_types_is_checked_again() -> None:
+    checker = ShapeChecker(SHIPPED)
+    fits = {"id": "e1", "type": "vendor.reply", "time": "2026-01-06T15:20:00Z", "account": "acme",
+            "thread_id": "t1", "channel": "email", "agent": "sam"}
+    assert checker.check(fits) == []
+    misfit = {**fits, "thread_id": 7}
+    assert checker.check(misfit) == check_event(SHIPPED, misfit) != []
+    assert checker.check(fits) == []

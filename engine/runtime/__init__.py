@@ -18,6 +18,7 @@ from .response import ResponseRuntime
 from .signal import SignalRuntime
 
 RuleRuntime = ResponseRuntime | CadenceRuntime | SignalRuntime
+_UNSEEN = object()
 
 __all__ = ["Ev", "EventIds", "PlaybookRun"]
 
@@ -41,7 +42,8 @@ class PlaybookRun:
                 self.runtimes.append(CadenceRuntime(rule, self.ctx))
             elif isinstance(rule, SignalRule):
                 self.runtimes.append(SignalRuntime(rule, self.ctx))
-        self._dispatch: dict[str, tuple[tuple[Fact, ...], tuple[RuleRuntime, ...]]] = {}
+        self._dispatch: dict[str, Any] = {}
+        self._heap = self.ctx.timers.heap
         key_field = playbook.key_field
         if "." in key_field:
             from ..model import make_getter
@@ -50,31 +52,47 @@ class PlaybookRun:
         else:
             self._get_key = lambda data: data.get(key_field)
 
-    def _handlers(self, etype: str) -> tuple[tuple[Fact, ...], tuple[RuleRuntime, ...]]:
-        """The facts and rules that can see events of this type (an index built on first sight)."""
-        found = self._dispatch.get(etype)
-        if found is None:
-            facts = tuple(f for f in self.playbook.facts if f.source.accepts_type(etype))
-            rules = tuple(r for r in self.runtimes if any(p.accepts_type(etype) for p in r.patterns))
-            found = self._dispatch[etype] = (facts, rules)
+    def _handlers(self, etype: str) -> tuple[Any, tuple[Fact, ...], tuple[RuleRuntime, ...]] | None:
+        """The facts and rules that can see events of this type, None if nothing can (an index built on first sight)."""
+        facts = tuple(f for f in self.playbook.facts if f.source.accepts_type(etype))
+        rules = tuple(r for r in self.runtimes if any(p.accepts_type(etype) for p in r.patterns))
+        found = (None, facts, rules) if facts or rules else None
+        if len(self._dispatch) < 10_000:  # event types are few; a log with endless ones is not indexed further
+            self._dispatch[etype] = found
         return found
 
     def process(self, ev: Ev) -> None:
         """Process one event; its time must not be earlier than the clock."""
-        if self.ctx.timers.heap:
-            self.ctx.timers.fire_before(ev.t)
-        self.clock = ev.t
-        key = self._get_key(ev.data)
+        found = self.reach(ev.t, ev.data, ev.type, ev.serial, ev.source)
+        if found is not None:
+            self.dispatch(ev, *found)
+
+    def reach(self, t: int, data: dict[str, Any], etype: str, serial: int, source: str | None
+              ) -> tuple[Any, tuple[Fact, ...], tuple[RuleRuntime, ...]] | None:
+        """Move the clock to an event at ``t`` (firing what it passes); then the event's
+        key and the facts and rules that see it, or None when nothing does."""
+        heap = self._heap
+        if heap and heap[0][0] < t:
+            self.ctx.timers.fire_before(t)
+        self.clock = t
+        key = self._get_key(data)
         if key is None:
             if self.counts_events:
-                self.summary.no_key(ev.serial)
-            return
-        facts, rules = self._handlers(ev.type)
-        if not facts and not rules:
-            return
-        if not isinstance(key, (str, int, float)) or isinstance(key, bool):
-            self.summary.skip("invalid key", ev.source, f"the key field '{self.playbook.key_field}' must be a string or a number, got {key!r}", ev.serial)
-            return
+                self.summary.no_key(serial)
+            return None
+        found = self._dispatch.get(etype, _UNSEEN)
+        if found is _UNSEEN:
+            found = self._handlers(etype)
+        if found is None:
+            return None
+        kind = type(key)
+        if kind is not str and kind is not int and kind is not float and (isinstance(key, bool) or not isinstance(key, (str, int, float))):
+            self.summary.skip("invalid key", source, f"the key field '{self.playbook.key_field}' must be a string or a number, got {key!r}", serial)
+            return None
+        return (key, found[1], found[2])
+
+    def dispatch(self, ev: Ev, key: Any, facts: tuple[Fact, ...], rules: tuple[RuleRuntime, ...]) -> None:
+        """Let the facts, then the rules, that see ``ev`` act on it (see :meth:`reach`)."""
         if facts:
             self.ctx.facts.update(facts, ev, key)
         for runtime in rules:

@@ -222,6 +222,7 @@ class RunContext:
         self.timers = Timers()
         self.facts = FactStore(playbook.facts, self)
         self._where = ""
+        self._names_used: dict[tuple[str, str], frozenset[str]] = {}
 
     # -- reporting ---------------------------------------------------------------------
 
@@ -291,13 +292,21 @@ class RunContext:
             "rule": rule.id,
             "playbook": pb.name,
             "outcome": outcome,
-            "at": format_time(at),
-            "deadline": None if deadline is None else format_time(deadline),
             "reason": reason,
-            "elapsed": seconds_value(at - trigger.t),
-            "late_by": None if late_by is None else seconds_value(late_by),
             "periods_missed": periods_missed,
         }
+        # The names that take work to make, only when a template reads them.
+        used = self._names_used.get((rule.id, outcome))
+        if used is None:
+            used = self._names_used[(rule.id, outcome)] = frozenset().union(*(spec.names_used for spec in specs))
+        if "at" in used:
+            names["at"] = format_time(at)
+        if "deadline" in used:
+            names["deadline"] = None if deadline is None else format_time(deadline)
+        if "elapsed" in used:
+            names["elapsed"] = seconds_value(at - trigger.t)
+        if "late_by" in used:
+            names["late_by"] = None if late_by is None else seconds_value(late_by)
         # local() shows times in the rule's calendar zone when it has one.
         scope = Scope(names, (event or trigger).data, calendar.tz if calendar is not None else self.tz)
         key_token = sort_token(key)
