@@ -125,7 +125,7 @@ class Calendar:
     _week_us: int = field(init=False, repr=False, compare=False)
     #: [days visited by walks]: lets tests check that long durations stay cheap
     _steps: list[int] = field(default_factory=lambda: [0], init=False, repr=False, compare=False)
-    _last_open: list[tuple[int, int]] = field(default_factory=lambda: [(0, 0)], init=False, repr=False, compare=False)
+    _last_open: list[tuple[int, int]] = field(default_factory=lambda: [(0, 0), (0, 0)], init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.hours) != 7:
@@ -164,11 +164,11 @@ class Calendar:
         if message is not None:
             raise CalendarError(message)
         if not duration.days:
-            # Most deadlines fall in the open interval their start is in (the one found last).
-            open_us, close_us = self._last_open[0]
+            # Most deadlines fall in the open interval their start is in (one of the two found last).
             end = start_us + duration.clock_us
-            if open_us <= start_us < close_us and end <= close_us:
-                return end
+            for open_us, close_us in self._last_open:
+                if open_us <= start_us < close_us and end <= close_us:
+                    return end
         try:
             at = self._advance(start_us, 0)
             if duration.days:
@@ -257,7 +257,10 @@ class Calendar:
                 idle = 0
                 begin = max(open_us, at)
                 if close_us - begin >= remaining:
-                    self._last_open[0] = (open_us, close_us)
+                    recent = self._last_open
+                    if recent[0][0] != open_us:
+                        recent[1] = recent[0]
+                        recent[0] = (open_us, close_us)
                     return begin + remaining
                 remaining -= close_us - begin
             idle += 1

@@ -234,8 +234,11 @@ class RunContext:
 
     def test(self, pattern: Pattern, ev: Ev, key: Any, trigger: Ev | None, where: str) -> bool:
         """Does ``ev`` match ``pattern`` (its type already known to match)?"""
-        if pattern.match and not pattern.fields_match(ev.data):
-            return False
+        if pattern.match:
+            data = ev.data
+            for fm in pattern.match:
+                if not fm.test(fm.get(data)):
+                    return False
         if pattern.where is None:
             return True
         scope = Scope(

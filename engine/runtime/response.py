@@ -40,6 +40,7 @@ class ResponseRuntime:
         self.open: dict[tuple[Any, ...], list[Obligation]] = {}
         self.stats = run.summary.rule(f"{run.playbook.name}/{rule.id}")
         self.patterns = tuple(p for p in (rule.expect, rule.before, rule.when) if p is not None)
+        self._roles: dict[str, tuple[bool, bool, bool]] = {}  # event type -> (expected, preempts, triggers)
         self._expect_uses_trigger = rule.expect.where is not None and "trigger" in rule.expect.where.names_used
         self._before_uses_trigger = (
             rule.before is not None and rule.before.where is not None and "trigger" in rule.before.where.names_used
@@ -54,21 +55,28 @@ class ResponseRuntime:
             values.append(hashable(v))
         return tuple(values)
 
-    def on_event(self, ev: Ev, key: Any) -> None:
+    def _roles_of(self, etype: str) -> tuple[bool, bool, bool]:
         rule = self.rule
-        etype = ev.type
+        roles = (rule.expect.accepts_type(etype), rule.before is not None and rule.before.accepts_type(etype),
+                 rule.when.accepts_type(etype))
+        if len(self._roles) < 10_000:
+            self._roles[etype] = roles
+        return roles
+
+    def on_event(self, ev: Ev, key: Any) -> None:
+        expects, preempts, triggers = self._roles.get(ev.type) or self._roles_of(ev.type)
         # One event in several roles: fulfil first, then preempt, then trigger.
-        if self.open and rule.expect.accepts_type(etype):
+        if expects and self.open:
             bk = self._bucket_key(ev.data, key)
             bucket = self.open.get(bk) if bk is not None else None
             if bucket:
                 self._fulfil(bucket, ev, key)
-        if self.open and rule.before is not None and rule.before.accepts_type(etype):
+        if preempts and self.open:
             bk = self._bucket_key(ev.data, key)
             bucket = self.open.get(bk) if bk is not None else None
             if bucket:
                 self._preempt(bucket, ev, key)
-        if rule.when.accepts_type(etype):
+        if triggers:
             self._trigger(ev, key)
 
     def _matching(self, bucket: list[Obligation], pattern: Pattern, uses_trigger: bool, ev: Ev, key: Any,
