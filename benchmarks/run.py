@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """End-to-end throughput benchmark: the JSON parse floor versus ``playbook run``.
 
-    python benchmarks/run.py [--events 1000000] [--accounts 10000] [--repeat 3] [--seed 1] [--record]
+    python benchmarks/run.py [--events 1000000] [--accounts 10000] [--repeat 3] [--seed 1]
+                             [--durable-events 50000] [--record]
 
 Generates the event log once with ``benchmarks/generate.py`` (cached in ``benchmarks/data/``
 under a name made of the arguments), then runs each measurement ``--repeat`` times, each run
@@ -9,7 +10,11 @@ in its own process:
 
 * ``parse floor``: read the log and ``orjson.loads`` every line, nothing else;
 * ``playbook run``: ``python -m cli.main run playbooks/us-retention.yaml --events LOG
-  --out /dev/null -q`` from this checkout, end to end.
+  --out /dev/null -q`` from this checkout, end to end;
+* ``durable_rules``: the same playbook translated into durable_rules rulesets
+  (``benchmarks/durable/us_retention.py``, the ``oracle`` extra) on the first
+  ``--durable-events`` events of the same log; skipped, saying so, when durable_rules is
+  not installed, and reported (not fatal) if its C core crashes.
 
 The code run is a snapshot of this checkout's ``engine/``, ``cli/``, ``playbooks/`` and
 ``schemas/`` (working-tree changes included) copied to a temporary directory at the start,
@@ -27,8 +32,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -45,6 +52,8 @@ ROOT = BENCH_DIR.parent
 DATA_DIR = BENCH_DIR / "data"
 RESULTS = BENCH_DIR / "results.md"
 PLAYBOOK = Path("playbooks") / "us-retention.yaml"  # relative to the sources snapshot
+DURABLE = Path("benchmarks") / "durable" / "us_retention.py"  # relative to ROOT and to the snapshot
+DURABLE_EVENTS = 50_000  # default prefix of the log for durable_rules (~15 s and ~3 GB per run here)
 
 # The parse floor: the least any JSON Lines reader has to do (binary read, one orjson.loads
 # per line, the result dropped).
@@ -67,6 +76,11 @@ if n != int(sys.argv[2]):
 class Run:
     seconds: float
     max_rss_kb: int
+    stderr: str = ""
+
+
+class ChildFailed(Exception):
+    """A measured child exited with an error or was killed by a signal."""
 
 
 @dataclass
@@ -74,6 +88,13 @@ class Measurement:
     name: str
     runs: list[Run]
     events: int | None = None  # events this measurement processes, when not the whole log
+    missing: str | None = None  # why there are no runs (not installed, crashed): the row says so
+    per_event: bool = False  # compare with the parse floor per event (a prefix of the log)
+
+    @property
+    def events_per_s(self) -> float:
+        assert self.events is not None
+        return self.events / self.median_s
 
     @property
     def median_s(self) -> float:
@@ -84,8 +105,11 @@ class Measurement:
         return max(r.max_rss_kb for r in self.runs) / 1024  # Linux: ru_maxrss is in KiB
 
 
-def run_child(argv: list[str], cwd: Path) -> Run:
-    """Run one child process; its wall time and its own peak RSS (``wait4`` rusage)."""
+def run_child(argv: list[str], cwd: Path, fatal: bool = True) -> Run:
+    """Run one child process; its wall time and its own peak RSS (``wait4`` rusage).
+
+    A failing child ends the benchmark, unless ``fatal`` is false: then ``ChildFailed``.
+    """
     started = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
@@ -96,8 +120,11 @@ def run_child(argv: list[str], cwd: Path) -> Run:
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: tell Popen
     proc.stderr.close()
     if proc.returncode != 0:
-        sys.exit(f"run.py: {' '.join(argv)} failed (exit {proc.returncode}):\n{err.decode(errors='replace')}")
-    return Run(elapsed, usage.ru_maxrss)
+        how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
+        if not fatal:
+            raise ChildFailed(f"{how}: {err.decode(errors='replace').strip()[-500:]}")
+        sys.exit(f"run.py: {' '.join(argv)} failed ({how}):\n{err.decode(errors='replace')}")
+    return Run(elapsed, usage.ru_maxrss, err.decode(errors="replace"))
 
 
 def event_log(events: int, accounts: int, seed: int) -> Path:
@@ -130,11 +157,16 @@ def measure(name: str, argv: list[str], repeat: int, cwd: Path,
 
 def table(measurements: list[Measurement], events: int) -> str:
     floor = measurements[0].median_s
-    rows = [("measurement", "median s", "min-max s", "events/s", "peak RSS MB", "x parse floor")]
+    rows: list[tuple[str, ...]] = [("measurement", "median s", "min-max s", "events/s", "peak RSS MB", "x parse floor")]
     for m in measurements:
+        if not m.runs:
+            rows.append((f"{m.name}: {m.missing}", "-", "-", "-", "-", "-"))
+            continue
         times = [r.seconds for r in m.runs]
+        n = m.events or events
+        ratio = (m.median_s / n) / (floor / events) if m.per_event else m.median_s / floor
         rows.append((m.name, f"{m.median_s:.2f}", f"{min(times):.2f}-{max(times):.2f}",
-                     f"{(m.events or events) / m.median_s:,.0f}", f"{m.peak_rss_mb:.0f}", f"{m.median_s / floor:.1f}x"))
+                     f"{n / m.median_s:,.0f}", f"{m.peak_rss_mb:.0f}", f"{ratio:.1f}x"))
     return markdown_table(rows)
 
 
@@ -278,6 +310,53 @@ def measure_store(log: Path, events: int, repeat: int, snapshot: Path, tmp: Path
     return [with_db, incremental], notes
 
 
+def durable_missing() -> str | None:
+    """Why durable_rules cannot run here, or None. Looks for it without importing its C core."""
+    if importlib.util.find_spec("durable") is None or importlib.util.find_spec("durable_rules_engine") is None:
+        return "not installed (pip install '.[oracle]')"
+    return None
+
+
+def measure_durable(log: Path, events: int, prefix: int, repeat: int, snapshot: Path,
+                    plain: Measurement) -> tuple[Measurement, str]:
+    """The durable_rules translation of the playbook on the first ``prefix`` events of the log.
+
+    Not installed: a row that says so, no ratio. A crash of its C core (or any failure) ends
+    this row only: the row says how it ended, and the benchmark goes on.
+    """
+    n = min(prefix, events)
+    name = "durable_rules baseline" + ("" if n == events else f", first {n:,} events")
+    missing = "skipped: --durable-events 0" if n < 1 else durable_missing()
+    if missing is not None:
+        return Measurement(name, [], n, missing, per_event=True), f"\n\ndurable_rules baseline: {missing}; no ratio."
+    argv = [sys.executable, str(DURABLE), str(log), "--limit", str(n), "--out", os.devnull]
+    runs = []
+    for i in range(repeat):
+        try:
+            run = run_child(argv, snapshot, fatal=False)
+        except ChildFailed as exc:
+            print(f"run.py: {name} {i + 1}/{repeat} failed: {exc}", file=sys.stderr)
+            reason = str(exc).split(":", 1)[0]
+            return (Measurement(name, [], n, f"failed, {reason}", per_event=True),
+                    f"\n\ndurable_rules baseline: run {i + 1} failed ({exc}); no ratio.")
+        print(f"run.py: {name} {i + 1}/{repeat}: {run.seconds:.2f} s, {run.max_rss_kb / 1024:.0f} MB",
+              file=sys.stderr)
+        runs.append(run)
+    row = Measurement(name, runs, n, per_event=True)
+    found = re.search(r"(\d+) accounts in (\d+ rulesets?)", runs[-1].stderr)
+    accounts = f" ({int(found[1]):,} accounts in {found[2]})" if found else ""
+    scope = ("the whole log" if n == events else
+             f"the first {n:,} events of the log{accounts}, not all {events:,}: its events/s are compared "
+             "with playbook run's on the whole log, and its x parse floor is per event")
+    notes = (f"\n\nplaybook run / durable_rules = {(events / plain.median_s) / row.events_per_s:.1f}x events/s "
+             f"(target >= 20x). durable_rules ran on {scope}{accounts if n == events else ''}. Its translation "
+             "(benchmarks/durable/us_retention.py) counts ack-within-4h in exact hours (durable_rules has no "
+             "calendars) and posts only the event types the rules read; limits: 1024 accounts per ruleset, "
+             "~600 KB per account, no release since 2020, a known out-of-bounds read in its C core "
+             "(benchmarks/README.md).")
+    return row, notes
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Throughput of `playbook run` against the JSON parse floor.")
     ap.add_argument("--events", type=int, default=1_000_000, help="events in the log (default 1000000)")
@@ -287,14 +366,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--record", action="store_true", help="append the results to benchmarks/results.md")
     ap.add_argument("--store", action="store_true",
                     help="also measure runs with --db: a fresh store, and the last 1%% of the log on a store of the rest")
+    ap.add_argument("--durable-events", type=int, default=DURABLE_EVENTS, metavar="N",
+                    help=f"run the durable_rules baseline on the first N events of the log (default {DURABLE_EVENTS}; "
+                         "0 skips it)")
     args = ap.parse_args(argv)
     if args.events < 1 or args.accounts < 1 or args.repeat < 1:
         ap.error("--events, --accounts and --repeat must be >= 1")
+    if args.durable_events < 0:
+        ap.error("--durable-events must be >= 0")
 
     log = event_log(args.events, args.accounts, args.seed)
     with tempfile.TemporaryDirectory(prefix="playbook-bench-") as tmp:
         snapshot = Path(tmp)
         snapshot_sources(snapshot)
+        (snapshot / DURABLE).parent.mkdir(parents=True)
+        shutil.copyfile(ROOT / DURABLE, snapshot / DURABLE)  # run from the snapshot, not in its digest
         provenance = Provenance(snapshot)
         measurements = [
             measure("parse floor (orjson.loads per line)",
@@ -303,15 +389,20 @@ def main(argv: list[str] | None = None) -> int:
                     [sys.executable, "-m", "cli.main", "run", str(PLAYBOOK), "--events", str(log),
                      "--out", os.devnull, "-q"], args.repeat, snapshot),
         ]
-        notes = ""
+        durable_row, notes = measure_durable(log, args.events, args.durable_events, args.repeat, snapshot,
+                                             measurements[1])
+        measurements.append(durable_row)
         if args.store:
-            store_rows, notes = measure_store(log, args.events, args.repeat, snapshot, Path(tmp), measurements[1])
+            store_rows, store_notes = measure_store(log, args.events, args.repeat, snapshot, Path(tmp),
+                                                    measurements[1])
             measurements.extend(store_rows)
+            notes += store_notes
     result = table(measurements, args.events) + notes
     print(result)
     if args.record:
         arguments = (f"python benchmarks/run.py --events {args.events} --accounts {args.accounts} "
-                     f"--seed {args.seed} --repeat {args.repeat}{' --store' if args.store else ''}")
+                     f"--seed {args.seed} --repeat {args.repeat} --durable-events {args.durable_events}"
+                     f"{' --store' if args.store else ''}")
         record(f"run.py: {args.events:,} events, {args.accounts:,} accounts", arguments,
                f"{result}\n\nLog: `{log.relative_to(ROOT)}` ({log.stat().st_size / 1e6:,.0f} MB). "
                "Seconds are wall time per process, start-up included; "

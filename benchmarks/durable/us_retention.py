@@ -852,7 +852,8 @@ def main(argv: list[str] | None = None) -> int:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     outcomes = ", ".join(f"{rule} {outcome} {n}" for (rule, outcome), n in sorted(translation.counts.items()))
     print(f"durable_rules: {stats.read} events read ({stats.skipped} skipped, {stats.no_key} without account), "
-          f"{stats.posted} posted as facts; {len(translation.places)} accounts in {len(translation.shards)} rulesets; "
+          f"{stats.posted} posted as facts; {len(translation.places)} accounts in {len(translation.shards)} "
+          f"ruleset{'' if len(translation.shards) == 1 else 's'}; "
           f"{sum(translation.counts.values())} actions ({outcomes}); {elapsed:.2f} s, "
           f"{stats.read / elapsed if elapsed else 0:,.0f} events/s, peak RSS {rss:.0f} MB", file=sys.stderr)
     return 0
