@@ -125,7 +125,9 @@ class Calendar:
     _week_us: int = field(init=False, repr=False, compare=False)
     #: [days visited by walks]: lets tests check that long durations stay cheap
     _steps: list[int] = field(default_factory=lambda: [0], init=False, repr=False, compare=False)
-    _last_open: list[tuple[int, int]] = field(default_factory=lambda: [(0, 0), (0, 0)], init=False, repr=False, compare=False)
+    # (closed from, open, close) of the open intervals found last: see add().
+    _last_open: list[tuple[int, int, int]] = field(default_factory=lambda: [(0, 0, 0), (0, 0, 0)], init=False,
+                                                   repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.hours) != 7:
@@ -164,13 +166,18 @@ class Calendar:
         if message is not None:
             raise CalendarError(message)
         if not duration.days:
-            # Most deadlines fall in the open interval their start is in (one of the two found last).
-            end = start_us + duration.clock_us
-            for open_us, close_us in self._last_open:
-                if open_us <= start_us < close_us and end <= close_us:
-                    return end
+            # Most deadlines fall in the open interval their start is in, or opens next: one of
+            # the two found last, each remembered with the closed time known to come before it.
+            for closed_from, open_us, close_us in self._last_open:
+                if closed_from <= start_us < close_us:
+                    end = (start_us if start_us > open_us else open_us) + duration.clock_us
+                    if end <= close_us:
+                        return end
         try:
             at = self._advance(start_us, 0)
+            recent = self._last_open[0]
+            if recent[1] == at and start_us < recent[0]:  # nothing open in [start_us, at)
+                self._last_open[0] = (start_us, recent[1], recent[2])
             if duration.days:
                 at = self._add_business_days(at, int(duration.days))
             if duration.clock_us:
@@ -258,9 +265,9 @@ class Calendar:
                 begin = max(open_us, at)
                 if close_us - begin >= remaining:
                     recent = self._last_open
-                    if recent[0][0] != open_us:
+                    if recent[0][1] != open_us:
                         recent[1] = recent[0]
-                        recent[0] = (open_us, close_us)
+                        recent[0] = (open_us, open_us, close_us)
                     return begin + remaining
                 remaining -= close_us - begin
             idle += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time as _time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -145,63 +146,77 @@ class Engine:
         return self._drain()
 
     def _feed_one(self, event: Mapping[str, Any] | SourceEvent, source: str | None) -> None:
-        known_t = None
-        if type(event) is SourceEvent:
-            source = event.source
-            if event.error is not None:
-                self._serial += 1
-                self.summary.events_read += 1
-                self._skip(event.error, source, self._serial)
-                return
-            data: Any = event.data
-            # A time read by time_ordered is this engine's reading when one reader reads all.
-            if self._single:
-                known_t = event.time
-        else:
-            data = event
-        self._serial += 1
-        serial = self._serial
+        self._feed_batch(iter(((event, source),)), 1)
+
+    def _feed_batch(self, items: Iterator[tuple[Mapping[str, Any] | SourceEvent, str | None]], limit: int) -> int:
+        """Process up to ``limit`` (event, source) pairs from ``items``; returns how many were taken.
+
+        The hot loop of feed() and stream(): what reader.normalize does, without
+        making the runtime event (and its id) until a fact or rule sees its type.
+        """
         summary = self.summary
-        summary.events_read += 1
-        processed = False
-        for reader in self._readers:
-            # What reader.normalize does, without making the runtime event until a rule or fact needs it.
-            etype: Any = data.get(reader.type_field) if type(data) is dict else None
-            t = known_t
-            ev: Ev | None = None
-            if type(etype) is not str or not etype:
-                t = None
-            elif t is None:
-                t = reader.time_of(data)
-            if t is None:
-                normal = reader.normalize(data, source, serial)
-                if isinstance(normal, str):  # the reason it is skipped
-                    self._skip(normal, source, serial)
+        readers = self._readers
+        single = self._single
+        until = self._until
+        taken = 0
+        for event, given_source in itertools.islice(items, limit):
+            taken += 1
+            source = given_source
+            known_t = None
+            if isinstance(event, SourceEvent):
+                source = event.source
+                if event.error is not None:
+                    self._serial += 1
+                    summary.events_read += 1
+                    self._skip(event.error, source, self._serial)
                     continue
-                ev, t, etype = normal, normal.t, normal.type
-            if self._until is not None and t > self._until:
-                summary.after_until += 1
-                continue
-            done = False
-            for run in reader.runs:
-                if run.clock is not None and t < run.clock:
-                    summary.late_events += 1
-                    self._skip("earlier than the clock", source, serial)
+                data: Any = event.data
+                if single:  # a time read by time_ordered is this engine's reading when one reader reads all
+                    known_t = event.time
+            else:
+                data = event
+            self._serial += 1
+            serial = self._serial
+            summary.events_read += 1
+            processed = False
+            for reader in readers:
+                etype: Any = data.get(reader.type_field) if type(data) is dict else None
+                t = known_t
+                ev: Ev | None = None
+                if type(etype) is not str or not etype:
+                    t = None
+                elif t is None:
+                    t = reader.time_of(data)
+                if t is None:
+                    normal = reader.normalize(data, source, serial)
+                    if isinstance(normal, str):  # the reason it is skipped
+                        self._skip(normal, source, serial)
+                        continue
+                    ev, t, etype = normal, normal.t, normal.type
+                if until is not None and t > until:
+                    summary.after_until += 1
                     continue
-                done = True
-                seen = run.reach(t, data, etype, serial, source)
-                if seen is not None:
-                    if ev is None:
-                        ev = Ev(data, t, etype, source, serial, reader.ids.of(data))
-                    run.dispatch(ev, *seen)
-            if done:
-                processed = True
-                if summary.first_time is None or t < summary.first_time:
-                    summary.first_time = t
-                if summary.last_time is None or t > summary.last_time:
-                    summary.last_time = t
-        if processed:
-            summary.events_processed += 1
+                done = False
+                for run in reader.runs:
+                    if run.clock is not None and t < run.clock:
+                        summary.late_events += 1
+                        self._skip("earlier than the clock", source, serial)
+                        continue
+                    done = True
+                    seen = run.reach(t, data, etype, serial, source)
+                    if seen is not None:
+                        if ev is None:
+                            ev = Ev(data, t, etype, source, serial, reader.ids.of(data))
+                        run.dispatch(ev, *seen)
+                if done:
+                    processed = True
+                    if summary.first_time is None or t < summary.first_time:
+                        summary.first_time = t
+                    if summary.last_time is None or t > summary.last_time:
+                        summary.last_time = t
+            if processed:
+                summary.events_processed += 1
+        return taken
 
     def _process(self, reader: _Reader, ev: Ev) -> bool:
         if self._until is not None and ev.t > self._until:
@@ -235,10 +250,10 @@ class Engine:
         started = _time.perf_counter()
         self._until = None if until is None else self.parse_until(until)
         buffered: list[Action] = []
+        pairs = zip(events, itertools.repeat(None))
         try:
-            for n, item in enumerate(events, 1):
-                self._feed_one(item, None)
-                if n % flush_every == 0 and self._out:
+            while self._feed_batch(pairs, flush_every):
+                if self._out:
                     clock = self.clock
                     buffered.extend(self._out)
                     self._out.clear()

@@ -713,7 +713,7 @@ class ShapeChecker:
         self._fits: dict[tuple[Any, ...], bool] = {}
 
     def check(self, data: Any, source: str | None = None) -> list[str]:
-        if not self.playbook.events or not isinstance(data, Mapping):
+        if not self.playbook.events or (type(data) is not dict and not isinstance(data, Mapping)):
             return []
         etype = data.get(self.playbook.type_field)
         if not isinstance(etype, str) or etype not in self.playbook.events:

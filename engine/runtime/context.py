@@ -242,7 +242,8 @@ class RunContext:
         if pattern.where is None:
             return True
         scope = Scope(
-            {"event": ev.data, "trigger": (trigger or ev).data, "facts": self.facts.view(key), "key": key},
+            {"event": ev.data, "trigger": (trigger or ev).data,
+             "facts": self.facts.view(key) if "facts" in pattern.where.names_used else None, "key": key},
             ev.data,
             self.tz,
         )
@@ -254,7 +255,8 @@ class RunContext:
 
     def condition(self, expr: Any, ev: Ev, key: Any, where: str) -> bool:
         """Evaluate an ``unless``: an error counts as false (the trigger stands)."""
-        scope = Scope({"event": ev.data, "trigger": ev.data, "facts": self.facts.view(key), "key": key}, ev.data, self.tz)
+        facts = self.facts.view(key) if "facts" in expr.names_used else None
+        scope = Scope({"event": ev.data, "trigger": ev.data, "facts": facts, "key": key}, ev.data, self.tz)
         try:
             return truthy(expr.evaluate(scope))
         except EvalError as exc:
@@ -289,7 +291,6 @@ class RunContext:
         names = {
             "trigger": trigger.data,
             "event": event.data if event is not None else None,
-            "facts": self.facts.view(key),
             "key": key,
             "subject": subject,
             "rule": rule.id,
@@ -302,6 +303,8 @@ class RunContext:
         used = self._names_used.get((rule.id, outcome))
         if used is None:
             used = self._names_used[(rule.id, outcome)] = frozenset().union(*(spec.names_used for spec in specs))
+        if "facts" in used:
+            names["facts"] = self.facts.view(key)
         if "at" in used:
             names["at"] = format_time(at)
         if "deadline" in used:
