@@ -3,6 +3,7 @@
 
     python benchmarks/durable/us_retention.py LOG [--out FILE] [--limit N] [--until TIME]
     python benchmarks/durable/us_retention.py --serve        # the differential test's protocol
+    python benchmarks/durable/us_retention.py --parameters   # the playbook's numbers it encodes
 
 A hand translation of the five rules of the shipped playbook (``ack-within-4h``,
 ``qbr-every-90d``, ``disclose-before-notice``, ``propose-multilingual``,
@@ -826,9 +827,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shard-size", type=int, default=SHARD_SIZE,
                     help=f"accounts per ruleset (default {SHARD_SIZE}; durable_rules allows {MAX_STATES})")
     ap.add_argument("--serve", action="store_true", help="answer JSON requests on stdin (tests)")
+    ap.add_argument("--parameters", action="store_true",
+                    help="print the playbook's numbers this translation encodes, as JSON (tests)")
     args = ap.parse_args(argv)
     if args.serve:
         return serve(sys.stdin, sys.stdout)
+    if args.parameters:
+        print(orjson.dumps(PARAMETERS).decode())
+        return 0
     if not args.log:
         ap.error("a LOG is needed (or --serve)")
     until = None
