@@ -7,6 +7,7 @@ act on it. Nothing here reads the wall clock or the filesystem.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..actions import Action
@@ -44,13 +45,12 @@ class PlaybookRun:
                 self.runtimes.append(SignalRuntime(rule, self.ctx))
         self._dispatch: dict[str, Any] = {}
         self._heap = self.ctx.timers.heap
-        key_field = playbook.key_field
-        if "." in key_field:
+        self._key_field = playbook.key_field
+        self._get_key: Callable[[dict[str, Any]], Any] | None = None  # for a dotted key field only
+        if "." in self._key_field:
             from ..model import make_getter
 
-            self._get_key = make_getter(key_field)
-        else:
-            self._get_key = lambda data: data.get(key_field)
+            self._get_key = make_getter(self._key_field)
 
     def _handlers(self, etype: str) -> tuple[Any, tuple[Fact, ...], tuple[RuleRuntime, ...]] | None:
         """The facts and rules that can see events of this type, None if nothing can (an index built on first sight)."""
@@ -75,7 +75,7 @@ class PlaybookRun:
         if heap and heap[0][0] < t:
             self.ctx.timers.fire_before(t)
         self.clock = t
-        key = self._get_key(data)
+        key = data.get(self._key_field) if self._get_key is None else self._get_key(data)
         if key is None:
             if self.counts_events:
                 self.summary.no_key(serial)
