@@ -211,7 +211,7 @@ class Engine:
                     seen = run.reach(t, data, etype, serial, source)
                     if seen is not None:
                         if ev is None:
-                            ev = Ev(data, t, etype, source, serial, reader.ids.of(data))
+                            ev = Ev(data, t, etype, source, serial, reader.ids.of(data, t))
                         run.dispatch(ev, *seen)
                 if done:
                     processed = True

@@ -231,3 +231,21 @@ rules:
         {"text": "16:30 / 15:00 / 5400.5 / 9000.5"},
         {"subject": "t1", "trigger": "t1", "event": "answer"},
     ]
+
+
+def test_ids_of_identical_events_without_id_agree_between_stream_and_run_and_stay_bounded() -> None:
+    asks = [{"time": 1772460000 + i // 2, "type": "ask", "account": "a", "thread": "t", "channel": "email"}
+            for i in range(2000)]  # each event twice: identical events share their time
+    every = load_playbook_text("""
+playbook: every
+version: 1
+rules:
+  - {id: each, when: {type: ask}, actions: {on_match: [{do: note}]}}
+""", "every.yaml")
+    streamed = Engine(every)
+    got = [a.trigger.id for a in streamed.stream(asks) if a.trigger is not None]
+    ran = [a.trigger.id for a in Engine(every).run(asks) if a.trigger is not None]
+    assert len(got) == 2000
+    assert got == ran and len(set(got)) == len(got) and any(i.endswith("-2") for i in got)
+    # A stream remembers the ids of its current instant only.
+    assert len(streamed._readers[0].ids.seen) <= 2

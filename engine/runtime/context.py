@@ -27,18 +27,25 @@ class EventIds:
     store) and no two events share an id.
     """
 
-    __slots__ = ("field", "seen")
+    __slots__ = ("field", "seen", "t")
 
     def __init__(self, field: str):
         self.field = field
         self.seen: dict[str, int] = {}
+        self.t: int | None = None
 
-    def of(self, data: dict[str, Any]) -> str:
+    def of(self, data: dict[str, Any], t: int | None = None) -> str:
+        """The event's id. ``t``: its time, when events come in time order (a stream): then
+        only the ids of the current instant are remembered, since identical events
+        have the same time, and memory does not grow with the stream."""
         given = data.get(self.field)
         if isinstance(given, str) and given:
             return given
         if isinstance(given, int) and not isinstance(given, bool):
             return str(given)
+        if t is not None and t != self.t:
+            self.seen.clear()
+            self.t = t
         digest = "ev-" + hashlib.sha256(canonical_json(data).encode()).hexdigest()[:20]
         n = self.seen.get(digest, 0) + 1
         self.seen[digest] = n
