@@ -259,7 +259,7 @@ class SQLiteStore:
                 a.id, run_id, a.playbook, a.rule, a.outcome, a.reason, a.do, rec["at"], a.at, _json(a.key),
                 _json(a.subject), rec["deadline"], a.trigger.id if a.trigger else None,
                 rec["trigger"]["time"] if rec["trigger"] else None, a.event.id if a.event else None,
-                _json(a.params), a.to_json(), _json(list(a.sort_key)), 0,
+                _json(a.params), dumps(rec), _json(list(a.sort_key)), 0,
             ))
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO actions (id, run_id, playbook, rule, outcome, reason, do, at, at_us, key, subject, "
