@@ -287,12 +287,15 @@ def measure_store(log: Path, events: int, repeat: int, snapshot: Path, tmp: Path
     run_db = [sys.executable, "-m", "cli.main", "run", str(PLAYBOOK), "--out", os.devnull, "-q"]
     with_db = measure("playbook run --db (fresh store)", [*run_db, "--events", str(log), "--db", str(db)],
                       repeat, snapshot, before=fresh)
-    lines = log.read_bytes().splitlines(keepends=True)
-    cut = len(lines) - max(1, len(lines) // 100)
+    # Split the log line by line: reading it whole would raise this process's peak RSS,
+    # which every child spawned later starts its own ru_maxrss from.
+    with log.open("rb") as f:
+        total = sum(1 for _ in f)
+    cut = total - max(1, total // 100)
     head, tail = tmp / "head.jsonl", tmp / "tail.jsonl"
-    head.write_bytes(b"".join(lines[:cut]))
-    tail.write_bytes(b"".join(lines[cut:]))
-    del lines
+    with log.open("rb") as f, head.open("wb") as h, tail.open("wb") as t:
+        for i, line in enumerate(f):
+            (h if i < cut else t).write(line)
     base, work = tmp / "base.db", tmp / "work.db"
     print("run.py: preparing a store with the first 99% of the log ...", file=sys.stderr)
     run_child([*run_db, "--events", str(head), "--db", str(base)], snapshot)
