@@ -9,18 +9,17 @@ usage error.
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from cli.authoring import explain_cmd, init_cmd, test_cmd
 from cli.common import user_errors
-from cli.store_commands import actions_cmd, ingest
 from engine import (
     Engine,
     Playbook,
@@ -31,7 +30,6 @@ from engine import (
     read_events,
 )
 from engine.errors import Diagnostic, UsageError
-from engine.lint import ShapeChecker, format_warning, lint_file
 from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.output import write_actions
 from engine.schema import schema_text
@@ -39,8 +37,33 @@ from engine.sources import detect_format
 from engine.summary import RunSummary
 from engine.timecalc import format_time
 
+if TYPE_CHECKING:
+    from engine.lint import ShapeChecker
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose other commands' modules are imported only when one is used: a cron
+    job running ``playbook run`` every few minutes does not pay for them at each start."""
+
+    LAZY = {
+        "test": ("cli.authoring", "test_cmd"),
+        "explain": ("cli.authoring", "explain_cmd"),
+        "init": ("cli.authoring", "init_cmd"),
+        "ingest": ("cli.store_commands", "ingest"),
+        "actions": ("cli.store_commands", "actions_cmd"),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            module, attr = self.LAZY[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(version=__version__, prog_name="playbook")
 def main() -> None:
     """Rule engine for customer-success playbooks: SLAs, cadences and signals over event logs."""
@@ -235,7 +258,11 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
         if until_value is not None:
             engine.parse_until(until_value)  # a bad --until is a usage error before any work
         # Events are checked against declared shapes for the summary: not when it is not printed.
-        checkers = [] if quiet else [ShapeChecker(pb) for pb in loaded if pb.events]
+        checkers = []
+        if not quiet:
+            from engine.lint import ShapeChecker
+
+            checkers = [ShapeChecker(pb) for pb in loaded if pb.events]
         progress = Progress(sys.stderr.isatty() and not quiet, checkers=checkers)
         if db_path is not None:
             from cli.store_commands import run_with_store
@@ -270,6 +297,8 @@ def validate(playbooks: tuple[str, ...], strict_lint: bool) -> None:
     Lint warnings (FILE:LINE:COL: warning: ...) are printed too; they fail the
     check only with --strict-lint.
     """
+    from engine.lint import format_warning, lint_file
+
     files = playbook_files(playbooks)
     diagnostics: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
@@ -300,11 +329,6 @@ def schema() -> None:
     click.echo(schema_text(), nl=False)
 
 
-main.add_command(test_cmd)
-main.add_command(explain_cmd)
-main.add_command(init_cmd)
-main.add_command(ingest)
-main.add_command(actions_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
