@@ -135,5 +135,9 @@ class Action:
 def action_id(playbook: str, rule: str, outcome: str, index: int, key: Any,
               subject_json: str, trigger_id: str | None, at: int) -> str:
     """The stable id of an action: a hash of what makes it unique."""
-    material = canonical_json([playbook, rule, outcome, index, key, subject_json, trigger_id, at])
-    return hashlib.sha256(material.encode()).hexdigest()[:32]
+    parts = [playbook, rule, outcome, index, key, subject_json, trigger_id, at]
+    try:
+        material = orjson.dumps(parts)  # what canonical_json gives for a list of plain values, as bytes
+    except (TypeError, orjson.JSONEncodeError):
+        material = canonical_json(parts).encode()
+    return hashlib.sha256(material).hexdigest()[:32]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
 US = 1_000_000
@@ -37,11 +37,11 @@ class Duration:
     weeks: float
     days: float
     clock_us: int  # the h/m/s part, in microseconds
+    #: Elapsed time without a calendar: ``d`` = 24 h, ``w`` = 7 d (made once: the runtime reads it often).
+    exact_us: int = field(init=False, repr=False, compare=False)
 
-    @property
-    def exact_us(self) -> int:
-        """Elapsed time without a calendar: ``d`` = 24 h, ``w`` = 7 d."""
-        return int(round((self.weeks * 7 + self.days) * 86400 * US)) + self.clock_us
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "exact_us", int(round((self.weeks * 7 + self.days) * 86400 * US)) + self.clock_us)
 
     @property
     def seconds(self) -> float | int:

@@ -55,7 +55,7 @@ class EventIds:
 class Ev:
     """An event as the runtime sees it: its data, time (microseconds), type and id."""
 
-    __slots__ = ("data", "t", "type", "source", "serial", "id")
+    __slots__ = ("data", "t", "type", "source", "serial", "id", "_ref")
 
     def __init__(self, data: dict[str, Any], t: int, etype: str, source: str | None, serial: int, eid: str):
         self.data = data
@@ -64,9 +64,14 @@ class Ev:
         self.source = source
         self.serial = serial
         self.id = eid
+        self._ref: EventRef | None = None
 
     def ref(self) -> EventRef:
-        return EventRef(self.id, self.type, self.t)
+        """The event as an action's ``trigger``/``event`` (made once: a cadence's trigger is in many actions)."""
+        ref = self._ref
+        if ref is None:
+            ref = self._ref = EventRef(self.id, self.type, self.t)
+        return ref
 
     def state(self) -> dict[str, Any]:
         """The event as saved state (JSON-able)."""
