@@ -234,7 +234,9 @@ class Engine:
                 summary.late_events += 1
                 self._skip("earlier than the clock", ev.source, ev.serial)
                 continue
-            run.process(ev)
+            seen = run.reach(ev.t, ev.data, ev.type, ev.serial, ev.source)
+            if seen is not None:
+                run.dispatch(ev, *seen)
             done = True
         if done:
             if summary.first_time is None or ev.t < summary.first_time:
@@ -386,7 +388,7 @@ class Engine:
 
     def process(self, ev: Ev) -> bool:
         """Process one normalized event (see :meth:`read`); False if it was not processed."""
-        done = self._process(self._single_reader(), ev)
+        done = self._process(self._readers[0] if self._single else self._single_reader(), ev)
         if done:
             self.summary.events_processed += 1
         return done
