@@ -245,8 +245,20 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
         sys.exit(1)
     # A run allocates millions of short-lived objects and makes almost no reference cycles:
     # leave what is loaded out of garbage collection and collect less often.
+    thresholds = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
+    try:
+        _run(loaded, events_src, events_format, until, fmt, out, strict, quiet, db_path, reset_state,
+             allowed_lateness, commit_every)
+    finally:  # process-wide settings: undone for whoever runs this command in-process
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+def _run(loaded: list[Playbook], events_src: str, events_format: str | None, until: str | None, fmt: str,
+         out: str | None, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
+         allowed_lateness: str | None, commit_every: int) -> None:
     until_value: Any = until
     if until == "now":
         until_value = datetime.now(UTC)  # the CLI may read the clock; the engine never does

@@ -69,9 +69,6 @@ def read_events(path: str, fmt: str | None = None, *, display: str | None = None
     name = display or ("<stdin>" if path == "-" else path)
     if path != "-" and not os.path.exists(path):
         raise UsageError(f"{path}: no such file")
-    if fmt == "jsonl" and path != "-" and not path.lower().endswith(".gz"):
-        yield from _read_plain_jsonl(path, name)
-        return
     stream = open_text(path)
     try:
         reader = read_jsonl(stream, name) if fmt == "jsonl" else read_csv(stream, name)
@@ -81,21 +78,6 @@ def read_events(path: str, fmt: str | None = None, *, display: str | None = None
     finally:
         if path != "-":
             stream.close()
-
-
-def _read_plain_jsonl(path: str, name: str) -> Iterator[SourceEvent]:
-    """A plain JSON Lines file, read in binary (as time_ordered reads it)."""
-    try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed by the "with fh" below
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not an event file") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
-    with fh:
-        try:
-            yield from read_jsonl_binary(fh, name)
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read further: {exc}") from None
 
 
 def _suspicious(value: Any) -> bool:
@@ -355,7 +337,7 @@ def _in_time_order(fh: IO[bytes], time_of: Callable[[Any], int | None], needle: 
                     return False
                 last = _first_valid(reversed(found), parse_text)
         else:
-            for raw in chunk.splitlines():
+            for raw in chunk.split(b"\n"):  # lines as the second pass reads them (a lone CR is whitespace)
                 try:
                     t = _line_time(raw, time_of, needle, parse_text)[0]
                 except ValueError:

@@ -51,6 +51,11 @@ tricky_line = st.one_of(
     st.integers(0, 400).map(lambda i: json.dumps({"type": "ask", "time": _time(i)[:-1] + "-05:00"})),
     st.sampled_from(['{"type": "ask", "time": "2026-13-02T14:00:00Z"}', '{"type": "ask", "time": "2026-03-02T14:00:60Z"}',
                      '{"type": "ask", "time": "soon"}', '{"type": "ask", "time": "time"}', '{"type": "ask"}']),
+    # a lone CR (JSON whitespace) between the key and its value
+    st.integers(0, 400).map(lambda i: '{"type": "ask", "time":\r"' + _time(i) + '", "account": "a"}'),
+    st.integers(0, 400).map(lambda i: '{"type": "ask", "time"\r: "' + _time(i) + '", "account": "a"}'),
+    # an escaped ASCII character sends its chunk to the line-by-line check
+    st.just('{"type": "noise", "x": "\\u0041"}'),
     # "time" as a value, in text, and not JSON at all
     st.sampled_from(['{"type": "time", "time": "2026-03-02T13:00:00Z"}', '{"type": "ask", "note": "the time is \\"now\\""}',
                      'not json "time": "2026-03-02T12:00:00Z"', "", "[1, 2]", '{"type": "ask", "time": "2026-03-02T11:00:00Z"']),
@@ -86,13 +91,27 @@ def test_the_fast_order_check_reads_what_parsing_every_line_reads(
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     monkeypatch.setattr(sources, "_CHUNK", chunk)  # order checks across chunk borders
     fast, slow = _read(path, True), _read(path, False)
-    # The same events, in the same stable time order, with the same times.
-    assert _valid(fast) == _valid(slow)
+    # The same events, in the same stable time order, with the same times: as if every line were parsed.
+    assert _valid(fast) == _valid(slow) == _reference(path)
     times = [t for _, t in _valid(fast)]
     assert times == sorted(times)
     # The others are there too, for the engine to report as skipped.
     assert sorted(_skipped(fast)) == sorted(_skipped(slow))
     assert len(fast) == len(slow)
+
+
+def _reference(path: Path) -> list[tuple[str, int]]:
+    """Every line (split at newlines only, as the reader does) parsed, then sorted stably by time."""
+    events = []
+    for lineno, raw in enumerate(path.read_bytes().split(b"\n"), 1):
+        try:
+            data = sources.parse_json_line(raw)
+        except ValueError:
+            continue
+        t = READER.time_of(data)
+        if t is not None:
+            events.append((f"{path}:{lineno}", t))
+    return sorted(events, key=lambda e: e[1])
 
 
 def _skipped(read: list[tuple[Any, Any, Any]]) -> list[str]:
