@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
@@ -197,6 +198,21 @@ def streamable(engine: Engine, events_src: str, events_format: str | None) -> bo
     return True
 
 
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    """A run allocates millions of short-lived objects and makes almost no reference cycles:
+    leave what is loaded so far out of garbage collection and collect less often. These
+    settings are process-wide: undone afterwards, for callers that run a command in-process."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 def open_out(path: str | None, append: bool = False) -> IO[str]:
     if path is None or path == "-":
         return sys.stdout
@@ -230,6 +246,7 @@ def open_out(path: str | None, append: bool = False) -> IO[str]:
               help="With --db: hold the clock this far behind the newest event, so late events are still processed in order.")
 @click.option("--commit-every", type=click.IntRange(min=1), default=50_000, show_default=True, metavar="N",
               help="With --db: commit state, ledger and processed events every N events.")
+@_few_collections()
 def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, until: str | None,
         fmt: str, out: str | None, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
         allowed_lateness: str | None, commit_every: int) -> None:
@@ -243,22 +260,6 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
     if diagnostics:
         print_diagnostics(diagnostics)
         sys.exit(1)
-    # A run allocates millions of short-lived objects and makes almost no reference cycles:
-    # leave what is loaded out of garbage collection and collect less often.
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
-    try:
-        _run(loaded, events_src, events_format, until, fmt, out, strict, quiet, db_path, reset_state,
-             allowed_lateness, commit_every)
-    finally:  # process-wide settings: undone for whoever runs this command in-process
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
-
-
-def _run(loaded: list[Playbook], events_src: str, events_format: str | None, until: str | None, fmt: str,
-         out: str | None, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
-         allowed_lateness: str | None, commit_every: int) -> None:
     until_value: Any = until
     if until == "now":
         until_value = datetime.now(UTC)  # the CLI may read the clock; the engine never does

@@ -14,7 +14,7 @@ from .model import Playbook
 from .runtime import Ev, EventIds, PlaybookRun
 from .sources import SourceEvent, time_ordered
 from .summary import RunSummary
-from .timecalc import _HOURS, _TAILS, US, TimeError, parse_time
+from .timecalc import US, TimeError, parse_time
 
 STATE_FORMAT = "playbook-engine-state/1"
 
@@ -29,8 +29,8 @@ class _Reader:
         self.tz = playbook.timezone
         self.runs: list[PlaybookRun] = []
 
-    def normalize(self, data: Any, source: str | None, serial: int, known_t: int | None = None) -> Ev | str:
-        """The runtime event, or the reason it is skipped (``known_t``: its time, already read)."""
+    def normalize(self, data: Any, source: str | None, serial: int) -> Ev | str:
+        """The runtime event, or the reason it is skipped."""
         if not isinstance(data, dict):
             return "not a JSON object"
         etype = data.get(self.type_field)
@@ -38,8 +38,6 @@ class _Reader:
             return f"missing '{self.type_field}'"
         if not isinstance(etype, str) or not etype:
             return f"'{self.type_field}' must be a non-empty string"
-        if known_t is not None:
-            return Ev(data, known_t, etype, source, serial, self.ids.of(data))
         raw = data.get(self.time_field)
         if raw is None:
             return f"missing '{self.time_field}'"
@@ -157,7 +155,6 @@ class Engine:
         summary = self.summary
         readers = self._readers
         single = self._single
-        until = self._until
         taken = 0
         for event, given_source in itertools.islice(items, limit):
             taken += 1
@@ -186,63 +183,49 @@ class Engine:
                 if type(etype) is not str or not etype:
                     t = None
                 elif t is None:
-                    raw = data.get(reader.time_field)
-                    if type(raw) is str and len(raw) == 20 and (hour := _HOURS.get(raw[:13] + "Z")) is not None \
-                            and raw[19] == "Z" and (tail := _TAILS.get(raw[13:19])) is not None:
-                        t = hour + tail  # what parse_time gives for a shape it has read before, without the calls
-                    else:
-                        t = reader.time_of(data)
+                    t = reader.time_of(data)
                 if t is None:
                     normal = reader.normalize(data, source, serial)
                     if isinstance(normal, str):  # the reason it is skipped
                         self._skip(normal, source, serial)
                         continue
                     ev, t, etype = normal, normal.t, normal.type
-                if until is not None and t > until:
-                    summary.after_until += 1
-                    continue
-                done = False
-                for run in reader.runs:
-                    if run.clock is not None and t < run.clock:
-                        summary.late_events += 1
-                        self._skip("earlier than the clock", source, serial)
-                        continue
-                    done = True
-                    seen = run.reach(t, data, etype, serial, source)
-                    if seen is not None:
-                        if ev is None:
-                            ev = Ev(data, t, etype, source, serial, reader.ids.of(data, t))
-                        run.dispatch(ev, *seen)
-                if done:
+                if self._deliver(reader, data, t, etype, serial, source, ev):
                     processed = True
-                    if summary.first_time is None or t < summary.first_time:
-                        summary.first_time = t
-                    if summary.last_time is None or t > summary.last_time:
-                        summary.last_time = t
             if processed:
                 summary.events_processed += 1
         return taken
 
     def _process(self, reader: _Reader, ev: Ev) -> bool:
-        if self._until is not None and ev.t > self._until:
-            self.summary.after_until += 1
-            return False
+        return self._deliver(reader, ev.data, ev.t, ev.type, ev.serial, ev.source, ev)
+
+    def _deliver(self, reader: _Reader, data: dict[str, Any], t: int, etype: str, serial: int,
+                 source: str | None, ev: Ev | None) -> bool:
+        """Hand an event to ``reader``'s playbooks; False if none processed it (after until, late).
+
+        ``ev`` is made here, with its id, only when a fact or rule sees the event's type.
+        """
         summary = self.summary
+        if self._until is not None and t > self._until:
+            summary.after_until += 1
+            return False
         done = False
         for run in reader.runs:
-            if run.clock is not None and ev.t < run.clock:
+            if run.clock is not None and t < run.clock:
                 summary.late_events += 1
-                self._skip("earlier than the clock", ev.source, ev.serial)
+                self._skip("earlier than the clock", source, serial)
                 continue
-            seen = run.reach(ev.t, ev.data, ev.type, ev.serial, ev.source)
-            if seen is not None:
-                run.dispatch(ev, *seen)
             done = True
+            seen = run.reach(t, data, etype, serial, source)
+            if seen is not None:
+                if ev is None:
+                    ev = Ev(data, t, etype, source, serial, reader.ids.of(data, t))
+                run.dispatch(ev, *seen)
         if done:
-            if summary.first_time is None or ev.t < summary.first_time:
-                summary.first_time = ev.t
-            if summary.last_time is None or ev.t > summary.last_time:
-                summary.last_time = ev.t
+            if summary.first_time is None or t < summary.first_time:
+                summary.first_time = t
+            if summary.last_time is None or t > summary.last_time:
+                summary.last_time = t
         return done
 
     def stream(self, events: Iterable[Mapping[str, Any] | SourceEvent],

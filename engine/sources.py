@@ -121,6 +121,14 @@ def _parse(line: str | bytes) -> tuple[Any, bool]:
         raise ValueError("nested too deeply") from None
 
 
+def _invalid_json(source: str, exc: ValueError) -> SourceEvent:
+    return SourceEvent(None, source, f"invalid JSON: {getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')}")
+
+
+def _not_an_object(source: str, data: Any) -> SourceEvent:
+    return SourceEvent(None, source, f"not a JSON object: {type(data).__name__}")
+
+
 def read_jsonl(stream: IO[str], name: str, first_line: int = 1) -> Iterator[SourceEvent]:
     """One JSON object per line; blank lines are passed over."""
     for lineno, line in enumerate(stream, first_line):
@@ -129,10 +137,10 @@ def read_jsonl(stream: IO[str], name: str, first_line: int = 1) -> Iterator[Sour
         try:
             data = parse_json_line(line)
         except ValueError as exc:
-            yield SourceEvent(None, f"{name}:{lineno}", f"invalid JSON: {getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')}")
+            yield _invalid_json(f"{name}:{lineno}", exc)
             continue
         if not isinstance(data, dict):
-            yield SourceEvent(None, f"{name}:{lineno}", f"not a JSON object: {type(data).__name__}")
+            yield _not_an_object(f"{name}:{lineno}", data)
             continue
         yield SourceEvent(data, f"{name}:{lineno}")
 
@@ -249,10 +257,10 @@ def read_jsonl_binary(fh: IO[bytes], name: str) -> Iterator[SourceEvent]:
             except ValueError as exc:
                 if not raw.strip():
                     continue
-                yield SourceEvent(None, f"{name}:{lineno}", f"invalid JSON: {getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')}")
+                yield _invalid_json(f"{name}:{lineno}", exc)
                 continue
         if type(data) is not dict:
-            yield SourceEvent(None, f"{name}:{lineno}", f"not a JSON object: {type(data).__name__}")
+            yield _not_an_object(f"{name}:{lineno}", data)
             continue
         yield SourceEvent(data, f"{name}:{lineno}")
 
@@ -400,10 +408,10 @@ def _sorted_by_time(fh: IO[bytes], name: str, time_of: Callable[[Any], int | Non
         try:
             data = parse_json_line(raw)
         except ValueError as exc:
-            yield SourceEvent(None, source, f"invalid JSON: {getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')}")
+            yield _invalid_json(source, exc)
             continue
         if not isinstance(data, dict):
-            yield SourceEvent(None, source, f"not a JSON object: {type(data).__name__}")
+            yield _not_an_object(source, data)
             continue
         # A time found without parsing is the event's own only when the field is there (see _time_text).
         yield SourceEvent(data, source, None, times[i] if how == 0 or field in data else None)

@@ -1,8 +1,8 @@
 """The runtime: one :class:`PlaybookRun` per playbook, pure event-time state machines.
 
-``process(ev)`` first fires every scheduled instant the event's time passes,
-then updates the key's facts, then lets each rule that can see the event's type
-act on it. Nothing here reads the wall clock or the filesystem.
+``reach`` fires every scheduled instant an event's time passes and finds the
+facts and rules that can see its type; ``dispatch`` then updates the key's facts
+and lets each of those rules act on it. Nothing here reads the wall clock or the filesystem.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from .response import ResponseRuntime
 from .signal import SignalRuntime
 
 RuleRuntime = ResponseRuntime | CadenceRuntime | SignalRuntime
-_UNSEEN = object()
 
 __all__ = ["Ev", "EventIds", "PlaybookRun"]
 
@@ -43,7 +42,7 @@ class PlaybookRun:
                 self.runtimes.append(CadenceRuntime(rule, self.ctx))
             elif isinstance(rule, SignalRule):
                 self.runtimes.append(SignalRuntime(rule, self.ctx))
-        self._dispatch: dict[str, Any] = {}
+        self._dispatch: dict[str, tuple[tuple[Fact, ...], tuple[RuleRuntime, ...]] | None] = {}
         self._heap = self.ctx.timers.heap
         self._key_field = playbook.key_field
         self._get_key: Callable[[dict[str, Any]], Any] | None = None  # for a dotted key field only
@@ -52,20 +51,14 @@ class PlaybookRun:
 
             self._get_key = make_getter(self._key_field)
 
-    def _handlers(self, etype: str) -> tuple[Any, tuple[Fact, ...], tuple[RuleRuntime, ...]] | None:
+    def _handlers(self, etype: str) -> tuple[tuple[Fact, ...], tuple[RuleRuntime, ...]] | None:
         """The facts and rules that can see events of this type, None if nothing can (an index built on first sight)."""
         facts = tuple(f for f in self.playbook.facts if f.source.accepts_type(etype))
         rules = tuple(r for r in self.runtimes if any(p.accepts_type(etype) for p in r.patterns))
-        found = (None, facts, rules) if facts or rules else None
+        found = (facts, rules) if facts or rules else None
         if len(self._dispatch) < 10_000:  # event types are few; a log with endless ones is not indexed further
             self._dispatch[etype] = found
         return found
-
-    def process(self, ev: Ev) -> None:
-        """Process one event; its time must not be earlier than the clock."""
-        found = self.reach(ev.t, ev.data, ev.type, ev.serial, ev.source)
-        if found is not None:
-            self.dispatch(ev, *found)
 
     def reach(self, t: int, data: dict[str, Any], etype: str, serial: int, source: str | None
               ) -> tuple[Any, tuple[Fact, ...], tuple[RuleRuntime, ...]] | None:
@@ -80,8 +73,9 @@ class PlaybookRun:
             if self.counts_events:
                 self.summary.no_key(serial)
             return None
-        found = self._dispatch.get(etype, _UNSEEN)
-        if found is _UNSEEN:
+        try:
+            found = self._dispatch[etype]
+        except KeyError:
             found = self._handlers(etype)
         if found is None:
             return None
@@ -89,7 +83,8 @@ class PlaybookRun:
         if kind is not str and kind is not int and kind is not float and (isinstance(key, bool) or not isinstance(key, (str, int, float))):
             self.summary.skip("invalid key", source, f"the key field '{self.playbook.key_field}' must be a string or a number, got {key!r}", serial)
             return None
-        return (key, found[1], found[2])
+        facts, rules = found
+        return key, facts, rules
 
     def dispatch(self, ev: Ev, key: Any, facts: tuple[Fact, ...], rules: tuple[RuleRuntime, ...]) -> None:
         """Let the facts, then the rules, that see ``ev`` act on it (see :meth:`reach`)."""
