@@ -44,6 +44,7 @@ from run import (
     ROOT,
     Measurement,
     Provenance,
+    add_log_options,
     markdown_table,
     record,
     run_child,
@@ -116,11 +117,7 @@ def digest(paths: list[Path]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Cost of 40 rules against 4 rules over one 20-type log.")
-    ap.add_argument("--events", type=int, default=1_000_000, help="events in the log (default 1000000)")
-    ap.add_argument("--accounts", type=int, default=10_000, help="accounts in the log (default 10000)")
-    ap.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
-    ap.add_argument("--repeat", type=int, default=3, help="timed rounds; medians are reported (default 3)")
-    ap.add_argument("--record", action="store_true", help="append the results to benchmarks/results.md")
+    add_log_options(ap, repeat_help="timed rounds; medians are reported (default 3)")
     args = ap.parse_args(argv)
     if args.events < 1 or args.accounts < 1 or args.repeat < 1:
         ap.error("--events, --accounts and --repeat must be >= 1")

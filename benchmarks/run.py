@@ -360,13 +360,18 @@ def measure_durable(log: Path, events: int, prefix: int, repeat: int, snapshot: 
     return row, notes
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Throughput of `playbook run` against the JSON parse floor.")
+def add_log_options(ap: argparse.ArgumentParser, repeat_help: str) -> None:
+    """The options of a benchmark over one generated log: its size and seed, repeats, --record."""
     ap.add_argument("--events", type=int, default=1_000_000, help="events in the log (default 1000000)")
     ap.add_argument("--accounts", type=int, default=10_000, help="accounts in the log (default 10000)")
     ap.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
-    ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is reported (default 3)")
+    ap.add_argument("--repeat", type=int, default=3, help=repeat_help)
     ap.add_argument("--record", action="store_true", help="append the results to benchmarks/results.md")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Throughput of `playbook run` against the JSON parse floor.")
+    add_log_options(ap, repeat_help="runs per measurement; the median is reported (default 3)")
     ap.add_argument("--store", action="store_true",
                     help="also measure runs with --db: a fresh store, and the last 1%% of the log on a store of the rest")
     ap.add_argument("--durable-events", type=int, default=DURABLE_EVENTS, metavar="N",
