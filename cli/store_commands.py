@@ -29,7 +29,7 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
                    fmt: str, out: str | None, quiet: bool, reset_state: bool, allowed_lateness: str | None,
                    commit_every: int, progress: Any, started: float) -> None:
     """``playbook run ... --db FILE``: an incremental, crash-safe run."""
-    from cli.main import format_summary, open_out
+    from cli.main import format_summary, open_out, streamable
     from engine.durable import DurableRun
     from engine.store import SQLiteStore
 
@@ -46,7 +46,13 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
     try:
         with user_errors():
             store = SQLiteStore(db_path)
-            events = store.unprocessed_events() if events_src == "db" else read_events(events_src, events_format)
+            ordered = events_src != "db" and streamable(engine, events_src, events_format)
+            if events_src == "db":
+                events = store.unprocessed_events()
+            elif ordered:
+                events = engine.ordered_events(events_src)  # two passes: memory does not grow with the log
+            else:
+                events = read_events(events_src, events_format)
 
             def emit(lines: list[str]) -> None:
                 stream.write("\n".join(lines) + "\n")
@@ -55,7 +61,7 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
             durable = DurableRun(engine, store, reset_state=reset_state, allowed_lateness_us=lateness,
                                  commit_every=commit_every)
             result = durable.run(progress.wrap(events), emit=emit, until=until, started=_now(),
-                                 source=events_src, now=_now)
+                                 source=events_src, now=_now, ordered=ordered)
     finally:
         if stream is not sys.stdout:
             stream.close()

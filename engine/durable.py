@@ -13,7 +13,9 @@ and the ledger holds each exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import heapq
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,6 +25,8 @@ from .runtime import Ev
 from .sources import SourceEvent
 from .store import Batch
 from .timecalc import format_time
+
+_LOOKUP = 5_000  # events at or before the saved clock looked up in the store at once
 
 
 class Store(Protocol):
@@ -59,6 +63,10 @@ class DurableRun:
         self.commit_every = max(1, commit_every)
         self.summary = DurableSummary()
         self._emit: Callable[[list[str]], None] = lambda lines: None
+        self._run_id = 0
+        self._held_ids: set[str] = set()
+        self._batch: list[Ev] = []
+        self._late: list[tuple[str, int, str, str, str | None, Any]] = []
 
     def run(
         self,
@@ -69,8 +77,14 @@ class DurableRun:
         started: str = "",
         source: str = "",
         now: Callable[[], str] = lambda: "",
+        ordered: bool = False,
     ) -> DurableSummary:
-        """Process the new events; ``emit`` receives JSON lines of actions to write out."""
+        """Process the new events; ``emit`` receives JSON lines of actions to write out.
+
+        ``ordered``: the events come in time order (as :meth:`Engine.ordered_events`
+        gives a file's), so they are processed as they are read and memory does not
+        grow with their number; otherwise they are read whole and sorted first.
+        """
         engine, store, summary = self.engine, self.store, self.summary
         self._emit = emit
         limit = None if until is None else engine.parse_until(until)
@@ -85,65 +99,53 @@ class DurableRun:
                 summary.notes.extend(engine.restore(saved))
             clock = engine.clock
 
-            evs = engine.read(store.pending())
-            held_ids = {ev.id for ev in evs}
-            evs.extend(engine.read(events))
+            held = engine.read(store.pending())  # held back by an earlier run, in time order
+            held_ids = {ev.id for ev in held}
+            # Sorting is stable: equal times keep input order.
+            new = engine.read_ordered(events) if ordered else iter(sorted(engine.read(events), key=event_time))
+            # On equal times, held events come first: they were read before these.
+            stream = self._screen(heapq.merge(held, new, key=event_time), clock, held_ids)
+            self._run_id, self._held_ids = run_id, held_ids
+            self._batch, self._late = [], []
 
-            # Duplicates: only an event at or before the saved clock can have been processed.
-            old = [ev.id for ev in evs if clock is not None and ev.t <= clock and ev.id not in held_ids]
-            done = store.processed(old) if old else set()
-            late: list[tuple[str, int, str, str, str | None, Any]] = []
-            ready: list[Ev] = []
-            for ev in evs:
-                if ev.id in done:
-                    summary.duplicates += 1
-                elif clock is not None and ev.t < clock:
-                    summary.late += 1
-                    late.append((ev.id, ev.t, ev.type, f"earlier than the stored clock {format_time(clock)}",
-                                 ev.source, ev.data))
+            lateness = self.lateness
+            waiting: deque[Ev] = deque()  # with lateness: events that may still be held back
+            beyond: list[Ev] = []         # after --until
+            newest: int | None = None
+            for ev in stream:
+                if limit is not None:
+                    if ev.t > limit:  # held back with lateness, else counted as after until
+                        if lateness:
+                            beyond.append(ev)
+                        else:
+                            engine.summary.after_until += 1
+                        continue
+                    self._take(ev)
+                elif lateness:
+                    # Held back are the events later than the newest one's time less the lateness;
+                    # an event that far behind this one is not.
+                    waiting.append(ev)
+                    bound = ev.t - lateness
+                    if clock is not None and bound < clock:
+                        bound = clock
+                    while waiting and waiting[0].t <= bound:
+                        self._take(waiting.popleft())
                 else:
-                    ready.append(ev)
-            ready.sort(key=event_time)
+                    self._take(ev)
+                newest = ev.t
 
             end = limit
-            if end is None and ready:
-                end = ready[-1].t - self.lateness
+            if end is None and newest is not None:
+                end = newest - lateness
                 if clock is not None and end < clock:
                     end = clock
-            keep: list[Ev] = []
+            while waiting and end is not None and waiting[0].t <= end:
+                self._take(waiting.popleft())
+            keep = beyond if limit is not None else list(waiting)
+            summary.held_back = len(keep)
             if end is not None:
-                cut = len(ready)
-                while cut and ready[cut - 1].t > end:
-                    cut -= 1
-                ready, beyond = ready[:cut], ready[cut:]
-                if self.lateness:
-                    keep = beyond
-                    summary.held_back = len(keep)
-                else:
-                    engine.summary.after_until += len(beyond)
-
-            batches = [ready[i : i + self.commit_every] for i in range(0, len(ready), self.commit_every)] or [[]]
-            for n, chunk in enumerate(batches):
-                last = n == len(batches) - 1
-                for ev in chunk:
-                    engine.process(ev)
-                if last and end is not None:
-                    engine.advance_to(end)
-                snapshot = engine.snapshot()
-                new = store.commit(Batch(
-                    run_id=run_id,
-                    snapshot=snapshot,
-                    actions=engine.drain(),
-                    processed=[(ev.id, ev.t) for ev in chunk],
-                    late=late if n == 0 else [],
-                    pending_add=[(ev.id, ev.t, ev.source, ev.data) for ev in keep] if last else [],
-                    pending_done=[ev.id for ev in chunk if ev.id in held_ids],
-                    obligations=obligation_rows(snapshot),
-                ))
-                summary.actions_new += len(new)
-                # Write what the clock has passed; actions at the clock wait for the next
-                # batch, so that written order is the contract's order across batches.
-                self._write(store.unprinted(None if last else engine.clock))
+                engine.advance_to(end)
+            self._commit(pending_add=keep, last=True)
             status = "completed"
         finally:
             counts = engine.count_open()
@@ -154,6 +156,68 @@ class DurableRun:
                 "actions_new": summary.actions_new, "notes": "\n".join(summary.notes),
             })
         return summary
+
+    def _screen(self, evs: Iterable[Ev], clock: int | None, held_ids: set[str]) -> Iterator[Ev]:
+        """The events to process: duplicates skipped, late events set aside (both counted).
+
+        Only an event at or before the saved clock can have been processed, or be
+        late; the store is asked about those in chunks.
+        """
+        if clock is None:
+            yield from evs
+            return
+        old: list[Ev] = []
+        for ev in evs:
+            if ev.t <= clock and ev.id not in held_ids:
+                old.append(ev)
+                if len(old) < _LOOKUP:
+                    continue
+            if old:
+                yield from self._sort_out(old, clock)
+                old = []
+            if ev.t > clock or ev.id in held_ids:
+                yield ev
+        if old:
+            yield from self._sort_out(old, clock)
+
+    def _sort_out(self, old: list[Ev], clock: int) -> Iterator[Ev]:
+        done = self.store.processed([ev.id for ev in old])
+        for ev in old:
+            if ev.id in done:
+                self.summary.duplicates += 1
+            elif ev.t < clock:
+                self.summary.late += 1
+                self._late.append((ev.id, ev.t, ev.type, f"earlier than the stored clock {format_time(clock)}",
+                                   ev.source, ev.data))
+            else:
+                yield ev
+
+    def _take(self, ev: Ev) -> None:
+        """Process one event; commit when the batch is full."""
+        self.engine.process(ev)
+        self._batch.append(ev)
+        if len(self._batch) >= self.commit_every:
+            self._commit()
+
+    def _commit(self, pending_add: Sequence[Ev] = (), last: bool = False) -> None:
+        """Save the batch in one transaction, then write out what the clock has passed."""
+        engine, batch = self.engine, self._batch
+        snapshot = engine.snapshot()
+        new = self.store.commit(Batch(
+            run_id=self._run_id,
+            snapshot=snapshot,
+            actions=engine.drain(),
+            processed=[(ev.id, ev.t) for ev in batch],
+            late=self._late,
+            pending_add=[(ev.id, ev.t, ev.source, ev.data) for ev in pending_add],
+            pending_done=[ev.id for ev in batch if ev.id in self._held_ids],
+            obligations=obligation_rows(snapshot),
+        ))
+        self._batch, self._late = [], []
+        self.summary.actions_new += len(new)
+        # Write what the clock has passed; actions at the clock wait for the next
+        # batch, so that written order is the contract's order across batches.
+        self._write(self.store.unprinted(None if last else engine.clock))
 
     def _write(self, rows: list[tuple[str, str]]) -> None:
         if not rows:
