@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .actions import Action, canonical_json
+from .actions import Action
 from .engine import Engine, event_time
 from .runtime import Ev
 from .sources import SourceEvent
@@ -38,7 +38,7 @@ class Store(Protocol):
     def begin_run(self, started: str, source: str) -> int: ...
     def commit(self, batch: Batch) -> list[Action]: ...
     def unprinted(self, before_us: int | None = None) -> list[tuple[str, str]]: ...
-    def mark_printed(self, ids: Sequence[str]) -> None: ...
+    def mark_printed(self, before_us: int | None = None) -> None: ...
     def finish_run(self, run_id: int, finished: str, status: str, counts: dict[str, Any]) -> None: ...
 
 
@@ -91,7 +91,7 @@ class DurableRun:
         run_id = summary.run_id = store.begin_run(started, source)
         status = "failed"
         try:
-            self._write(store.unprinted())  # an earlier run was stopped after a commit, before writing
+            self._write()  # an earlier run was stopped after a commit, before writing
             saved = store.load_state()
             if saved is not None and self.reset_state:
                 summary.notes.append("saved state reset (--reset-state): starting over from these events")
@@ -103,8 +103,9 @@ class DurableRun:
             held_ids = {ev.id for ev in held}
             # Sorting is stable: equal times keep input order.
             new = engine.read_ordered(events) if ordered else iter(sorted(engine.read(events), key=event_time))
+            fresh = self._screen(new, clock, held_ids)
             # On equal times, held events come first: they were read before these.
-            stream = self._screen(heapq.merge(held, new, key=event_time), clock, held_ids)
+            stream = heapq.merge(held, fresh, key=event_time) if held else fresh
             self._run_id, self._held_ids = run_id, held_ids
             self._batch, self._late = [], []
 
@@ -158,24 +159,32 @@ class DurableRun:
         return summary
 
     def _screen(self, evs: Iterable[Ev], clock: int | None, held_ids: set[str]) -> Iterator[Ev]:
-        """The events to process: duplicates skipped, late events set aside (both counted).
+        """The new events to process: duplicates skipped, late events set aside (both counted).
 
-        Only an event at or before the saved clock can have been processed, or be
-        late; the store is asked about those in chunks.
+        A duplicate is an event processed before or one held back from an earlier run
+        (that copy is processed); only an event at or before the saved clock can have
+        been processed, or be late: the store is asked about those in chunks.
         """
-        if clock is None:
-            yield from evs
+        if clock is None:  # nothing was processed before
+            for ev in evs:
+                if ev.id in held_ids:
+                    self.summary.duplicates += 1
+                else:
+                    yield ev
             return
         old: list[Ev] = []
         for ev in evs:
-            if ev.t <= clock and ev.id not in held_ids:
+            if ev.id in held_ids:
+                self.summary.duplicates += 1
+                continue
+            if ev.t <= clock:
                 old.append(ev)
                 if len(old) < _LOOKUP:
                     continue
             if old:
                 yield from self._sort_out(old, clock)
                 old = []
-            if ev.t > clock or ev.id in held_ids:
+            if ev.t > clock:
                 yield ev
         if old:
             yield from self._sort_out(old, clock)
@@ -211,49 +220,19 @@ class DurableRun:
             late=self._late,
             pending_add=[(ev.id, ev.t, ev.source, ev.data) for ev in pending_add],
             pending_done=[ev.id for ev in batch if ev.id in self._held_ids],
-            obligations=obligation_rows(snapshot),
         ))
         self._batch, self._late = [], []
         self.summary.actions_new += len(new)
         # Write what the clock has passed; actions at the clock wait for the next
         # batch, so that written order is the contract's order across batches.
-        self._write(self.store.unprinted(None if last else engine.clock))
+        self._write(None if last else engine.clock)
 
-    def _write(self, rows: list[tuple[str, str]]) -> None:
+    def _write(self, before_us: int | None = None) -> None:
+        """Write out the ledger's actions not written yet (those before ``before_us``), then
+        mark them: a run stopped in between writes them again, never loses them."""
+        rows = self.store.unprinted(before_us)
         if not rows:
             return
         self._emit([line for _, line in rows])
-        self.store.mark_printed([i for i, _ in rows])
+        self.store.mark_printed(before_us)
         self.summary.actions_written += len(rows)
-
-
-
-def obligation_rows(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
-    """The readable ``obligations`` table: open obligations and running cadences."""
-    rows = []
-    for saved in snapshot["playbooks"]:
-        for rule_id, state in saved["state"]["rules"].items():
-            for ob in state.get("obligations", []):
-                rows.append({
-                    "playbook": saved["name"], "rule": rule_id, "kind": "response", "key": _text(ob["key"]),
-                    "subject": _text(ob["subject"]), "status": "open" if ob["status"] == 0 else "breached",
-                    "trigger_id": ob["trigger"]["id"], "trigger_type": ob["trigger"]["type"],
-                    "trigger_time": format_time(ob["trigger"]["t"]),
-                    "deadline": None if ob["deadline"] is None else format_time(ob["deadline"]),
-                    "breached_at": None if ob["breach_at"] is None else format_time(ob["breach_at"]),
-                    "periods_missed": None,
-                })
-            for cad in state.get("cadences", []):
-                rows.append({
-                    "playbook": saved["name"], "rule": rule_id, "kind": "cadence", "key": _text(cad["key"]),
-                    "subject": "{}", "status": "overdue" if cad["periods_missed"] else "running",
-                    "trigger_id": cad["trigger"]["id"], "trigger_type": cad["trigger"]["type"],
-                    "trigger_time": format_time(cad["trigger"]["t"]), "deadline": format_time(cad["due"]),
-                    "breached_at": None if cad["first_missed"] is None else format_time(cad["first_missed"]),
-                    "periods_missed": cad["periods_missed"],
-                })
-    return rows
-
-
-def _text(value: Any) -> str:
-    return canonical_json(value)

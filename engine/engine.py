@@ -29,9 +29,11 @@ class _Reader:
         self.tz = playbook.timezone
         self.runs: list[PlaybookRun] = []
 
-    def normalize(self, data: Any, source: str | None, serial: int, in_order: bool = False) -> Ev | str:
+    def normalize(self, data: Any, source: str | None, serial: int, in_order: bool = False,
+                  t: int | None = None) -> Ev | str:
         """The runtime event, or the reason it is skipped. ``in_order``: events come in
-        time order, so derived ids need remember only the current instant."""
+        time order, so derived ids need remember only the current instant. ``t``: the
+        event's time, already read by this reader."""
         if not isinstance(data, dict):
             return "not a JSON object"
         etype = data.get(self.type_field)
@@ -39,13 +41,14 @@ class _Reader:
             return f"missing '{self.type_field}'"
         if not isinstance(etype, str) or not etype:
             return f"'{self.type_field}' must be a non-empty string"
-        raw = data.get(self.time_field)
-        if raw is None:
-            return f"missing '{self.time_field}'"
-        try:
-            t = parse_time(raw, self.tz)
-        except TimeError as exc:
-            return f"bad '{self.time_field}': {exc}"
+        if t is None:
+            raw = data.get(self.time_field)
+            if raw is None:
+                return f"missing '{self.time_field}'"
+            try:
+                t = parse_time(raw, self.tz)
+            except TimeError as exc:
+                return f"bad '{self.time_field}': {exc}"
         return Ev(data, t, etype, source, serial, self.ids.of(data, t) if in_order else self.ids.of(data))
 
     def time_of_text(self, text: str) -> int | None:
@@ -382,11 +385,16 @@ class Engine:
         for item in items:
             self._serial += 1
             summary.events_read += 1
-            source = item.source if isinstance(item, SourceEvent) else None
-            if isinstance(item, SourceEvent) and item.error is not None:
-                self._skip(item.error, source, self._serial)
-                continue
-            ev = reader.normalize(item.data if isinstance(item, SourceEvent) else item, source, self._serial, True)
+            if isinstance(item, SourceEvent):
+                source: str | None = item.source
+                if item.error is not None:
+                    self._skip(item.error, source, self._serial)
+                    continue
+                # A time read by time_ordered is this reader's reading (there is one reader).
+                ev = reader.normalize(item.data, source, self._serial, True, item.time)
+            else:
+                source = None
+                ev = reader.normalize(item, None, self._serial, True)
             if isinstance(ev, str):
                 self._skip(ev, source, self._serial)
                 continue

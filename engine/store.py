@@ -2,22 +2,27 @@
 
 One file holds everything an incremental run needs. Each batch of a run is
 committed in one transaction: the engine's state and clock, the new actions
-of the ledger, the ids of the events processed, late events, and the
-readable ``obligations`` table. A run killed at any moment therefore resumes
-from the last commit, and the ledger never holds an action twice (its
-primary key is the action's stable id).
+of the ledger (and of the outbox, until they are written out), the ids of
+the events processed, and late and held-back events. A run killed at any
+moment therefore resumes from the last commit, and the ledger never holds an
+action twice (its primary key is the action's stable id).
 
-Tables people may read (with the sqlite3 shell or Datasette):
+What people may read (with the sqlite3 shell or Datasette; docs/store.md):
 
-- ``actions``: the ledger, one row per action ever emitted (``record`` is the JSON line);
-- ``obligations``: what is open now: response obligations and running cadences;
+- ``actions`` (a view): the ledger, one row per action ever emitted, with the
+  fields of its JSON line (``record``) as columns;
+- ``obligations`` (a view): what is open now, read from the saved state:
+  response obligations and running cadences;
 - ``events``: events loaded with ``playbook ingest``;
 - ``late_events``: events that came after the clock had passed them, with the reason;
 - ``runs``: one row per run, with its counts;
 - ``processed``: ids of the events processed so far (reruns skip them as duplicates);
 - ``pending``: events held back by ``--allowed-lateness`` until the clock reaches them;
-- ``state``: the engine's saved state per playbook (JSON), and ``store_meta``.
-"""
+- ``state``: the engine's saved state per playbook (JSON), and ``store_meta``;
+- ``ledger`` and ``outbox``: what the ``actions`` view shows, as stored.
+
+A commit writes each action's line once and nothing for the views: reading
+them does the work, so that runs stay cheap."""
 
 from __future__ import annotations
 
@@ -37,49 +42,104 @@ from .sources import SourceEvent, parse_json_line
 from .timecalc import format_time
 
 STORE_FORMAT = "playbook-store"
-STORE_VERSION = "1"
+STORE_VERSION = "2"
 _CHUNK = 500  # ids per "IN (...)" query
 
-TABLES: dict[str, dict[str, Any]] = {
-    "store_meta": {"columns": {"key": str, "value": str}, "pk": "key"},
-    "state": {"columns": {"playbook": str, "clock": int, "clock_time": str, "run_id": int, "snapshot": str}, "pk": "playbook"},
-    "actions": {
-        "columns": {
-            "id": str, "run_id": int, "playbook": str, "rule": str, "outcome": str, "reason": str, "do": str,
-            "at": str, "at_us": int, "key": str, "subject": str, "deadline": str, "trigger_id": str,
-            "trigger_time": str, "event_id": str, "params": str, "record": str, "sort_key": str, "printed": int,
-        },
-        "pk": "id",
-        "indexes": [["at_us"], ["rule"], ["printed"]],
-    },
-    "obligations": {
-        "columns": {
-            "playbook": str, "rule": str, "kind": str, "key": str, "subject": str, "status": str,
-            "trigger_id": str, "trigger_type": str, "trigger_time": str, "deadline": str, "breached_at": str,
-            "periods_missed": int,
-        },
-        "indexes": [["playbook", "rule", "key"]],
-    },
-    "events": {
-        "columns": {"id": str, "type": str, "time": str, "t": int, "source": str, "data": str},
-        "pk": "id",
-        "indexes": [["t"], ["type"]],
-    },
-    "processed": {"columns": {"id": str, "t": int, "run_id": int}, "pk": "id"},
-    "late_events": {
-        "columns": {"id": str, "run_id": int, "time": str, "t": int, "type": str, "reason": str, "source": str, "data": str},
-        "pk": "id",
-    },
-    "pending": {"columns": {"id": str, "t": int, "source": str, "data": str}, "pk": "id", "indexes": [["t"]]},
-    "runs": {
-        "columns": {
-            "id": int, "started": str, "finished": str, "status": str, "source": str, "until": str,
-            "events_read": int, "events_processed": int, "duplicates": int, "late": int, "skipped": int,
-            "actions_new": int, "notes": str,
-        },
-        "pk": "id",
-    },
-}
+
+def _time_sql(us: str) -> str:
+    """SQL for an instant in microseconds as RFC 3339 text, as engine.timecalc.format_time writes it."""
+    frac = f"(({us} % 1000000) + 1000000) % 1000000"  # SQLite's % keeps the sign: floor it
+    return (f"CASE WHEN {us} IS NULL THEN NULL "
+            f"WHEN {frac} = 0 THEN strftime('%Y-%m-%dT%H:%M:%SZ', {us} / 1000000, 'unixepoch') "
+            f"ELSE strftime('%Y-%m-%dT%H:%M:%S', ({us} - {frac}) / 1000000, 'unixepoch') "
+            f"|| rtrim(printf('.%06d', {frac}), '0') || 'Z' END")
+
+
+def _record(path: str) -> str:
+    return f"json_extract(l.record, '$.{path}')"
+
+
+def _json_of(expr: str) -> str:
+    return f"json_quote({expr})"  # JSON text of any value (a no-op on objects and arrays)
+
+
+# The readable ``obligations``: derived from the saved state, so a commit writes nothing for it.
+_OBLIGATIONS_VIEW = f"""
+SELECT s.playbook AS playbook, r.key AS rule, 'response' AS kind,
+       {_json_of("json_extract(o.value, '$.key')")} AS key, {_json_of("json_extract(o.value, '$.subject')")} AS subject,
+       CASE json_extract(o.value, '$.status') WHEN 0 THEN 'open' ELSE 'breached' END AS status,
+       json_extract(o.value, '$.trigger.id') AS trigger_id, json_extract(o.value, '$.trigger.type') AS trigger_type,
+       {_time_sql("json_extract(o.value, '$.trigger.t')")} AS trigger_time,
+       {_time_sql("json_extract(o.value, '$.deadline')")} AS deadline,
+       {_time_sql("json_extract(o.value, '$.breach_at')")} AS breached_at,
+       NULL AS periods_missed
+  FROM state AS s, json_each(s.snapshot, '$.state.rules') AS r, json_each(r.value, '$.obligations') AS o
+UNION ALL
+SELECT s.playbook, r.key, 'cadence',
+       {_json_of("json_extract(c.value, '$.key')")}, '{{}}',
+       CASE WHEN json_extract(c.value, '$.periods_missed') > 0 THEN 'overdue' ELSE 'running' END,
+       json_extract(c.value, '$.trigger.id'), json_extract(c.value, '$.trigger.type'),
+       {_time_sql("json_extract(c.value, '$.trigger.t')")},
+       {_time_sql("json_extract(c.value, '$.due')")},
+       {_time_sql("json_extract(c.value, '$.first_missed')")},
+       json_extract(c.value, '$.periods_missed')
+  FROM state AS s, json_each(s.snapshot, '$.state.rules') AS r, json_each(r.value, '$.cadences') AS c
+"""
+
+# The schema (docs/store.md describes it for readers). The ledger stores each action's
+# JSON line once; its other columns are computed from it when read.
+# The ledger keeps each action's JSON line once; ``outbox`` holds the ids of those not
+# written out yet; ``actions`` shows both with the line's fields as columns.
+_LEDGER = "CREATE TABLE ledger (id TEXT PRIMARY KEY, run_id INTEGER, at_us INTEGER, record TEXT, sort_key TEXT)"
+_LEDGER_INDEX = "CREATE INDEX idx_ledger_at_us ON ledger (at_us)"
+_OUTBOX = "CREATE TABLE outbox (id TEXT PRIMARY KEY, at_us INTEGER) WITHOUT ROWID"
+_ACTIONS = f"""CREATE VIEW actions AS
+SELECT l.id AS id, l.run_id AS run_id, {_record("playbook")} AS playbook, {_record("rule")} AS rule,
+       {_record("outcome")} AS outcome, {_record("reason")} AS reason, {_record("do")} AS do, {_record("at")} AS at,
+       l.at_us AS at_us, {_json_of(_record("key"))} AS key, {_json_of(_record("subject"))} AS subject,
+       {_record("deadline")} AS deadline, {_record("trigger.id")} AS trigger_id,
+       {_record("trigger.time")} AS trigger_time, {_record("event.id")} AS event_id,
+       {_json_of(_record("params"))} AS params, l.record AS record, l.sort_key AS sort_key,
+       NOT EXISTS (SELECT 1 FROM outbox AS o WHERE o.id = l.id) AS printed
+  FROM ledger AS l"""
+_PROCESSED = "CREATE TABLE processed (id TEXT PRIMARY KEY, t INTEGER, run_id INTEGER) WITHOUT ROWID"
+_OBLIGATIONS = f"CREATE VIEW obligations AS {_OBLIGATIONS_VIEW}"
+
+# The schema (docs/store.md describes it for readers). The ledger stores each action's
+# JSON line once; its other columns are computed from it when read.
+SCHEMA = [
+    "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT)",
+    "CREATE TABLE state (playbook TEXT PRIMARY KEY, clock INTEGER, clock_time TEXT, run_id INTEGER, snapshot TEXT)",
+    _LEDGER, _LEDGER_INDEX, _OUTBOX, _ACTIONS, _OBLIGATIONS, _PROCESSED,
+    "CREATE TABLE events (id TEXT PRIMARY KEY, type TEXT, time TEXT, t INTEGER, source TEXT, data TEXT)",
+    "CREATE INDEX idx_events_t ON events (t)",
+    "CREATE INDEX idx_events_type ON events (type)",
+    """CREATE TABLE late_events (id TEXT PRIMARY KEY, run_id INTEGER, time TEXT, t INTEGER, type TEXT, reason TEXT,
+        source TEXT, data TEXT)""",
+    "CREATE TABLE pending (id TEXT PRIMARY KEY, t INTEGER, source TEXT, data TEXT)",
+    "CREATE INDEX idx_pending_t ON pending (t)",
+    """CREATE TABLE runs (id INTEGER PRIMARY KEY, started TEXT, finished TEXT, status TEXT, source TEXT, until TEXT,
+        events_read INTEGER, events_processed INTEGER, duplicates INTEGER, late INTEGER, skipped INTEGER,
+        actions_new INTEGER, notes TEXT)""",
+]
+
+# From version 1: ``actions`` becomes a view of ``ledger`` (the lines) and ``outbox`` (what
+# is not written out yet), ``processed`` is keyed by id alone, and ``obligations`` is a
+# view of the saved state.
+_FROM_V1 = [
+    _LEDGER, _LEDGER_INDEX, _OUTBOX,
+    "INSERT INTO ledger (id, run_id, at_us, record, sort_key) SELECT id, run_id, at_us, record, sort_key FROM actions",
+    "INSERT INTO outbox (id, at_us) SELECT id, at_us FROM actions WHERE printed = 0",
+    "DROP TABLE actions",  # with its indexes
+    _ACTIONS,
+    "ALTER TABLE processed RENAME TO processed_v1",
+    _PROCESSED,
+    "INSERT INTO processed (id, t, run_id) SELECT id, t, run_id FROM processed_v1",
+    "DROP TABLE processed_v1",
+    "DROP TABLE obligations",
+    _OBLIGATIONS,
+    "UPDATE store_meta SET value = '2' WHERE key = 'version'",
+]
 
 
 @dataclass
@@ -93,7 +153,6 @@ class Batch:
     late: list[tuple[str, int, str, str, str | None, Any]] = field(default_factory=list)  # id, t, type, reason, source, data
     pending_add: list[tuple[str, int, str | None, Any]] = field(default_factory=list)     # id, t, source, data
     pending_done: list[str] = field(default_factory=list)
-    obligations: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _fail(path: str, exc: sqlite3.Error) -> StateError:
@@ -114,6 +173,8 @@ class SQLiteStore:
 
     def __init__(self, path: str, *, create: bool = True, max_pages: int | None = None):
         self.path = path
+        if sqlite3.sqlite_version_info < (3, 31, 0):  # computed columns; JSON functions
+            raise StateError(f"{path}: the store needs SQLite 3.31 or newer; this Python has {sqlite3.sqlite_version}")
         if not create and not os.path.exists(path):
             raise StateError(f"{path}: no such store (run 'playbook run ... --db {path}' or 'playbook ingest' first)")
         try:
@@ -137,21 +198,22 @@ class SQLiteStore:
 
     def _create(self) -> None:
         with self.db.atomic():
-            for name, spec in TABLES.items():
-                table = self.db.table(name)
-                table.create(spec["columns"], pk=spec.get("pk"), if_not_exists=True)
-                for columns in spec.get("indexes", []):
-                    table.create_index(columns, if_not_exists=True)
-            self.db.table("store_meta").insert_all(
-                [{"key": "format", "value": STORE_FORMAT}, {"key": "version", "value": STORE_VERSION}], replace=True
-            )
+            for statement in SCHEMA:
+                self.db.execute(statement)
+            self.db.execute("INSERT INTO store_meta (key, value) VALUES ('format', ?), ('version', ?)",
+                            [STORE_FORMAT, STORE_VERSION])
 
     def _check_meta(self) -> None:
         meta = {row["key"]: row["value"] for row in self.db.table("store_meta").rows}
         if meta.get("format") != STORE_FORMAT:
             raise StateError(f"{self.path}: not a playbook store: use another --db file")
-        if meta.get("version") != STORE_VERSION:
-            raise StateError(f"{self.path}: a playbook store of version {meta.get('version')}, this engine reads version {STORE_VERSION}")
+        if meta.get("version") == "1":
+            with self.db.atomic():  # all or nothing: a store is never left half migrated
+                for statement in _FROM_V1:
+                    self.db.execute(statement)
+        elif meta.get("version") != STORE_VERSION:
+            raise StateError(f"{self.path}: a playbook store of version {meta.get('version')}, this engine reads "
+                             f"version {STORE_VERSION} (and migrates version 1): use the playbook release that wrote it")
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -234,13 +296,6 @@ class SQLiteStore:
                     "INSERT INTO state (playbook, clock, clock_time, run_id, snapshot) VALUES (?, ?, ?, ?, ?)",
                     [saved["name"], clock, None if clock is None else format_time(clock), batch.run_id, _json(body)],
                 )
-            self.db.execute("DELETE FROM obligations")
-            if batch.obligations:
-                columns = list(TABLES["obligations"]["columns"])
-                self.db.conn.executemany(
-                    f"INSERT INTO obligations ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                    [tuple(row[c] for c in columns) for row in batch.obligations],
-                )
         return new
 
     def _insert_actions(self, run_id: int, actions: list[Action]) -> list[Action]:
@@ -250,44 +305,40 @@ class SQLiteStore:
         ids = [a.id for a in actions]
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
-            held.update(r[0] for r in self.db.execute(f"SELECT id FROM actions WHERE id IN ({','.join('?' * len(chunk))})", chunk))
-        new = [a for a in actions if a.id not in held]
-        rows = []
-        for a in new:
-            rec = a.record()
-            rows.append((
-                a.id, run_id, a.playbook, a.rule, a.outcome, a.reason, a.do, rec["at"], a.at, _json(a.key),
-                _json(a.subject), rec["deadline"], a.trigger.id if a.trigger else None,
-                rec["trigger"]["time"] if rec["trigger"] else None, a.event.id if a.event else None,
-                _json(a.params), dumps(rec), _json(list(a.sort_key)), 0,
-            ))
+            held.update(r[0] for r in self.db.execute(f"SELECT id FROM ledger WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+        new = []
+        for a in actions:  # the same action twice in one batch (an event given twice) counts once
+            if a.id not in held:
+                held.add(a.id)
+                new.append(a)
         self.db.conn.executemany(
-            "INSERT OR IGNORE INTO actions (id, run_id, playbook, rule, outcome, reason, do, at, at_us, key, subject, "
-            "deadline, trigger_id, trigger_time, event_id, params, record, sort_key, printed) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            "INSERT OR IGNORE INTO ledger (id, run_id, at_us, record, sort_key) VALUES (?, ?, ?, ?, ?)",
+            [(a.id, run_id, a.at, dumps(a.record()), _json(list(a.sort_key))) for a in new],
         )
+        self.db.conn.executemany("INSERT OR IGNORE INTO outbox (id, at_us) VALUES (?, ?)", [(a.id, a.at) for a in new])
         return new
 
     # -- printing exactly the ledger ---------------------------------------------------
 
     def unprinted(self, before_us: int | None = None) -> list[tuple[str, str]]:
         """(id, JSON line) of ledger actions not yet written out, in the output order."""
-        sql = "SELECT id, record, sort_key FROM actions WHERE printed = 0"
+        sql = "SELECT l.id, l.record, l.sort_key FROM outbox AS o JOIN ledger AS l ON l.id = o.id"
         args: list[Any] = []
         if before_us is not None:
-            sql += " AND at_us < ?"
+            sql += " WHERE o.at_us < ?"
             args.append(before_us)
         with self._guard():
             rows = list(self.db.execute(sql, args))
         rows.sort(key=lambda r: orjson.loads(r[2]))
         return [(r[0], r[1]) for r in rows]
 
-    def mark_printed(self, ids: Sequence[str]) -> None:
+    def mark_printed(self, before_us: int | None = None) -> None:
+        """Mark as written what :meth:`unprinted` with the same bound returned."""
         with self._guard(), self.db.atomic():
-            for i in range(0, len(ids), _CHUNK):
-                chunk = list(ids[i : i + _CHUNK])
-                self.db.execute(f"UPDATE actions SET printed = 1 WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            if before_us is None:
+                self.db.execute("DELETE FROM outbox")
+            else:
+                self.db.execute("DELETE FROM outbox WHERE at_us < ?", [before_us])
 
     # -- reading -----------------------------------------------------------------------
 

@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 
 from cli.main import main
 from engine import Engine, load_playbook
+from engine.actions import dumps
 from engine.durable import DurableRun
 from engine.errors import StateError, UsageError
-from engine.store import SQLiteStore
+from engine.store import STORE_VERSION, SQLiteStore, _time_sql
+from engine.timecalc import format_time
 from tests.conftest import ROOT
 
 SHIPPED = str(ROOT / "playbooks" / "us-retention.yaml")
@@ -96,6 +98,23 @@ def test_allowed_lateness_processes_late_events_in_order(tmp_path: Path) -> None
         ("met", "2026-03-02T14:45:00Z")]
 
 
+def test_a_held_back_event_given_again_is_a_duplicate(tmp_path: Path) -> None:
+    db = str(tmp_path / "cs.db")
+    pb = str(ROOT / "tests/golden/response/playbook.yaml")
+    ask = {"id": "e1", "time": "2026-03-02T14:00:00Z", "type": "ask", "account": "a", "thread": "t", "channel": "email"}
+    answer = {"id": "e2", "time": "2026-03-02T14:40:00Z", "type": "answer", "account": "a", "thread": "t"}
+    tick = {"id": "e3", "time": "2026-03-02T15:30:00Z", "type": "tick", "account": "a"}
+    first = [json.dumps(ask), json.dumps(answer), json.dumps(tick)]
+    r1 = cli("run", pb, "--events", str(write_lines(tmp_path / "1.jsonl", first)), "--db", db, "--allowed-lateness", "1h")
+    assert "2 held back" in r1.stderr  # the answer and the tick
+    r2 = cli("run", pb, "--events", str(write_lines(tmp_path / "2.jsonl", first[1:])), "--db", db, "--until",
+             "2026-03-02T16:00:00Z", "--allowed-lateness", "1h")
+    assert "2 duplicate events skipped" in r2.stderr and "0 held back" in r2.stderr
+    assert [json.loads(x)["outcome"] for x in r2.stdout.splitlines()] == ["met"]
+    runs = sqlite3.connect(db).execute("SELECT events_processed FROM runs ORDER BY id").fetchall()
+    assert runs == [(1,), (2,)]
+
+
 def test_changed_playbook_is_refused_unless_reset_or_migratable(tmp_path: Path) -> None:
     src = (ROOT / "tests/golden/response/playbook.yaml").read_text()
     pb = tmp_path / "p.yaml"
@@ -143,6 +162,93 @@ def test_the_readable_tables(tmp_path: Path) -> None:
     run = con.execute("SELECT status, events_read, events_processed, actions_new FROM runs").fetchall()
     assert run == [("completed", 400, 400, 67)]
     assert con.execute("SELECT count(*) FROM processed").fetchone()[0] == 400
+
+
+def _obligation_rows(snapshot: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """What the ``obligations`` view must show, computed from the engine's snapshot in Python."""
+    rows = []
+    for saved in snapshot["playbooks"]:
+        for rule_id, state in saved["state"]["rules"].items():
+            for ob in state.get("obligations", []):
+                rows.append((saved["name"], rule_id, "response", dumps(ob["key"]), dumps(ob["subject"]),
+                             "open" if ob["status"] == 0 else "breached", ob["trigger"]["id"], ob["trigger"]["type"],
+                             format_time(ob["trigger"]["t"]),
+                             None if ob["deadline"] is None else format_time(ob["deadline"]),
+                             None if ob["breach_at"] is None else format_time(ob["breach_at"]), None))
+            for cad in state.get("cadences", []):
+                rows.append((saved["name"], rule_id, "cadence", dumps(cad["key"]), "{}",
+                             "overdue" if cad["periods_missed"] else "running", cad["trigger"]["id"],
+                             cad["trigger"]["type"], format_time(cad["trigger"]["t"]), format_time(cad["due"]),
+                             None if cad["first_missed"] is None else format_time(cad["first_missed"]),
+                             cad["periods_missed"]))
+    return sorted(rows, key=repr)
+
+
+def test_the_obligations_view_shows_the_saved_state(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(2)
+    generated = [{  # times with fractions of a second; obligations open and breached at the end
+        "id": f"e{i}", "type": rng.choice(TYPES), "time": 1_767_225_600 + rng.randrange(0, 40) * 3 * 3600
+        + rng.randrange(0, 10**6) / 1e6, "account": rng.choice("abc"), "thread": rng.choice(["t1", "t2"]),
+        "incident": "i1", "channel": "email", "severity": "sev1", "region": "APAC", "location": "Austin",
+        "roi": {"value_usd": rng.randrange(-1, 3)},
+    } for i in range(80)]
+    sample = [json.loads(x) for x in SAMPLE.read_text().splitlines()]  # cadences running and overdue
+    statuses = set()
+    for n, (playbooks, events) in enumerate([([load_playbook(SHIPPED)], sample), ([PB, CADENCE, SIGNAL], generated)]):
+        engine = Engine(playbooks)
+        store = SQLiteStore(str(tmp_path / f"{n}.db"))
+        DurableRun(engine, store).run(events, emit=lambda lines: None)
+        view = sorted(store.db.execute("SELECT * FROM obligations").fetchall(), key=repr)
+        store.close()
+        expected = _obligation_rows(engine.snapshot())
+        assert view == expected
+        statuses |= {row[5] for row in expected}
+    assert statuses == {"open", "breached", "running", "overdue"}
+
+
+def test_the_ledger_columns_are_read_from_the_action_line(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "cs.db"))
+    DurableRun(Engine(load_playbook(SHIPPED)), store).run([json.loads(x) for x in SAMPLE.read_text().splitlines()],
+                                                          emit=lambda lines: None)
+    rows = store.db.execute("SELECT playbook, rule, outcome, reason, do, at, key, subject, deadline, trigger_id, "
+                            "trigger_time, event_id, params, record, printed FROM actions").fetchall()
+    assert len(rows) == len(EXPECTED.splitlines())
+    for *columns, record, printed in rows:
+        a = json.loads(record)
+        assert columns == [a["playbook"], a["rule"], a["outcome"], a["reason"], a["do"], a["at"], dumps(a["key"]),
+                           dumps(a["subject"]), a["deadline"], (a["trigger"] or {}).get("id"),
+                           (a["trigger"] or {}).get("time"), (a["event"] or {}).get("id"), dumps(a["params"])]
+        assert printed == 1
+    store.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-62_135_596_800 * 10**6, 253_402_300_799 * 10**6) | st.integers(-(10**7), 10**7))
+def test_times_in_sql_are_written_as_the_engine_writes_them(us: int) -> None:
+    """Years 1 to 9999, fractions of a second, before 1970."""
+    con = sqlite3.connect(":memory:")
+    assert con.execute(f"WITH v(us) AS (SELECT ?) SELECT {_time_sql('us')} FROM v", [us]).fetchone()[0] == format_time(us)
+
+
+def test_a_version_1_store_is_migrated_and_continues(tmp_path: Path) -> None:
+    """A store written by the first release: its ledger, processed events and state carry over."""
+    db = tmp_path / "v1.db"
+    con = sqlite3.connect(db)
+    con.executescript((ROOT / "tests" / "data" / "store-v1.sql").read_text())  # the sample's first 300 lines
+    con.close()
+    rest = write_lines(tmp_path / "rest.jsonl", SAMPLE.read_text().splitlines()[300:])
+    r = cli("run", SHIPPED, "--events", str(rest), "--db", str(db))
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout == "".join(line + "\n" for line in EXPECTED.splitlines()[48:])  # the first 48 came from release 1
+    assert sorted(cli("actions", "--db", str(db)).stdout.splitlines()) == sorted(EXPECTED.splitlines())
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT value FROM store_meta WHERE key = 'version'").fetchone()[0] == STORE_VERSION
+    kinds = dict(con.execute("SELECT type, name FROM sqlite_master WHERE name IN ('obligations', 'actions_v1')"))
+    assert kinds == {"view": "obligations"}
+    assert con.execute("SELECT count(*) FROM processed").fetchone()[0] == 400
+    assert cli("run", SHIPPED, "--events", str(SAMPLE), "--db", str(db)).stdout == ""  # all 400 are duplicates
 
 
 def test_bad_store_files_give_clear_errors(tmp_path: Path) -> None:
