@@ -13,13 +13,15 @@ and the ledger holds each exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from .actions import Action
+from .actions import Action, dumps
 from .engine import Engine, event_time
 from .runtime import Ev
 from .sources import SourceEvent
@@ -30,16 +32,28 @@ _LOOKUP = 5_000  # events at or before the saved clock looked up in the store at
 
 
 class Store(Protocol):
-    """What a durable run needs from a store (SQLiteStore is the shipped one)."""
+    """What a durable run needs from a store (SQLiteStore is the shipped one; see also
+    :class:`PreparingStore`)."""
 
     def load_state(self) -> dict[str, Any] | None: ...
     def processed(self, ids: Sequence[str]) -> set[str]: ...
     def pending(self) -> list[SourceEvent]: ...
     def begin_run(self, started: str, source: str) -> int: ...
-    def commit(self, batch: Batch) -> list[Action]: ...
+    def commit(self, batch: Batch) -> int: ...  # how many of the batch's actions are new to the ledger
     def unprinted(self, before_us: int | None = None) -> list[tuple[str, str]]: ...
+    def unprinted_ids(self) -> set[str]: ...
     def mark_printed(self, before_us: int | None = None) -> None: ...
     def finish_run(self, run_id: int, finished: str, status: str, counts: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class PreparingStore(Store, Protocol):
+    """A store whose batches can be written in a background thread: ``prepare`` reads the
+    engine's data (in the run's thread), ``write`` saves the result (``commit`` is both),
+    and the store serializes its own use of its connection."""
+
+    def prepare(self, batch: Batch) -> Any: ...
+    def write(self, prepared: Any) -> int: ...
 
 
 @dataclass
@@ -55,7 +69,9 @@ class DurableSummary:
 
 class DurableRun:
     def __init__(self, engine: Engine, store: Store, *, reset_state: bool = False,
-                 allowed_lateness_us: int = 0, commit_every: int = 50_000):
+                 allowed_lateness_us: int = 0, commit_every: int = 50_000, background: bool = True):
+        """``background``: write batches in a second thread when the store can (see
+        :class:`Store`); the results are the same either way."""
         self.engine = engine
         self.store = store
         self.reset_state = reset_state
@@ -65,8 +81,14 @@ class DurableRun:
         self._emit: Callable[[list[str]], None] = lambda lines: None
         self._run_id = 0
         self._held_ids: set[str] = set()
-        self._batch: list[Ev] = []
+        self._batch: list[tuple[str, int]] = []  # (id, time) of the events processed since the last commit
         self._late: list[tuple[str, int, str, str, str | None, Any]] = []
+        self._unwritten: list[tuple[Action, str]] = []  # made by this run, not written out yet (with their lines)
+        # Batches are written in a second thread, one at a time, while the next is processed.
+        self._preparing: PreparingStore | None = store if background and isinstance(store, PreparingStore) else None
+        self._writer: ThreadPoolExecutor | None = None
+        # The batch being saved in the background: its write, its bound, the actions it made.
+        self._writing: tuple[Future[int], int | None, list[tuple[Action, str]]] | None = None
 
     def run(
         self,
@@ -90,6 +112,8 @@ class DurableRun:
         limit = None if until is None else engine.parse_until(until)
         run_id = summary.run_id = store.begin_run(started, source)
         status = "failed"
+        if self._preparing is not None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playbook-store")
         try:
             self._write()  # an earlier run was stopped after a commit, before writing
             saved = store.load_state()
@@ -113,7 +137,9 @@ class DurableRun:
             waiting: deque[Ev] = deque()  # with lateness: events that may still be held back
             beyond: list[Ev] = []         # after --until
             newest: int | None = None
-            for ev in stream:
+            if limit is None and not lateness:
+                newest = self._take_all(stream)
+            for ev in stream:  # with a limit or lateness (the loop above took all otherwise)
                 if limit is not None:
                     if ev.t > limit:  # held back with lateness, else counted as after until
                         if lateness:
@@ -149,6 +175,13 @@ class DurableRun:
             self._commit(pending_add=keep, last=True)
             status = "completed"
         finally:
+            if self._writing is not None:  # stopped by an error: let the batch being saved finish
+                with contextlib.suppress(Exception):
+                    self._writing[0].result()
+                self._writing = None
+            if self._writer is not None:
+                self._writer.shutdown()
+                self._writer = None
             counts = engine.count_open()
             store.finish_run(run_id, now(), status, {
                 "until": None if counts.until is None else format_time(counts.until),
@@ -165,67 +198,130 @@ class DurableRun:
         (that copy is processed); only an event at or before the saved clock can have
         been processed, or be late: the store is asked about those in chunks.
         """
-        if clock is None:  # nothing was processed before
-            for ev in evs:
-                if ev.id in held_ids:
-                    self.summary.duplicates += 1
-                else:
-                    yield ev
-            return
         old: list[Ev] = []
-        for ev in evs:
+        it = iter(evs)
+        for ev in it:
             if ev.id in held_ids:
                 self.summary.duplicates += 1
                 continue
-            if ev.t <= clock:
+            if clock is not None and ev.t <= clock:
                 old.append(ev)
-                if len(old) < _LOOKUP:
-                    continue
+                if len(old) >= _LOOKUP:
+                    yield from self._sort_out(old, clock)
+                    old = []
+                continue
             if old:
                 yield from self._sort_out(old, clock)
                 old = []
-            if ev.t > clock:
-                yield ev
+            yield ev
+            if not held_ids:
+                break  # in time order: the rest are after the clock, none can be a duplicate
         if old:
             yield from self._sort_out(old, clock)
+        yield from it
 
-    def _sort_out(self, old: list[Ev], clock: int) -> Iterator[Ev]:
+    def _sort_out(self, old: list[Ev], clock: int | None) -> Iterator[Ev]:
+        """Events at or before the saved clock: duplicates, late, or (at the clock) to process."""
         done = self.store.processed([ev.id for ev in old])
         for ev in old:
             if ev.id in done:
                 self.summary.duplicates += 1
-            elif ev.t < clock:
+            elif clock is not None and ev.t < clock:
                 self.summary.late += 1
                 self._late.append((ev.id, ev.t, ev.type, f"earlier than the stored clock {format_time(clock)}",
                                    ev.source, ev.data))
             else:
                 yield ev
 
+    def _take_all(self, evs: Iterable[Ev]) -> int | None:
+        """Process every event, committing full batches; returns the last one's time."""
+        process, every = self.engine.process, self.commit_every
+        batch = self._batch
+        newest = None
+        for ev in evs:
+            process(ev)
+            batch.append((ev.id, ev.t))
+            if len(batch) >= every:
+                self._commit()
+                batch = self._batch
+            newest = ev.t
+        return newest
+
     def _take(self, ev: Ev) -> None:
         """Process one event; commit when the batch is full."""
         self.engine.process(ev)
-        self._batch.append(ev)
+        self._batch.append((ev.id, ev.t))
         if len(self._batch) >= self.commit_every:
             self._commit()
 
     def _commit(self, pending_add: Sequence[Ev] = (), last: bool = False) -> None:
-        """Save the batch in one transaction, then write out what the clock has passed."""
+        """Save the batch in one transaction; once saved, write out what the clock has passed.
+
+        Actions at the clock wait for the next batch, so that written order is the
+        contract's order across batches. With a background writer, this batch is
+        written while the next one is processed, and its actions are written out
+        when it is saved.
+        """
         engine, batch = self.engine, self._batch
-        snapshot = engine.snapshot()
-        new = self.store.commit(Batch(
+        actions = engine.drain()
+        lines = [dumps(a.record()) for a in actions]
+        made = list(zip(actions, lines, strict=True))
+        saved = Batch(
             run_id=self._run_id,
-            snapshot=snapshot,
-            actions=engine.drain(),
-            processed=[(ev.id, ev.t) for ev in batch],
+            snapshot=engine.snapshot(),
+            actions=actions,
+            processed=batch,
             late=self._late,
             pending_add=[(ev.id, ev.t, ev.source, ev.data) for ev in pending_add],
-            pending_done=[ev.id for ev in batch if ev.id in self._held_ids],
-        ))
+            pending_done=[eid for eid, _ in batch if eid in self._held_ids] if self._held_ids else [],
+            lines=lines,
+        )
         self._batch, self._late = [], []
-        self.summary.actions_new += len(new)
-        # Write what the clock has passed; actions at the clock wait for the next
-        # batch, so that written order is the contract's order across batches.
-        self._write(None if last else engine.clock)
+        bound = None if last else engine.clock
+        if self._writer is None or self._preparing is None:
+            self.summary.actions_new += self.store.commit(saved)
+            self._unwritten.extend(made)
+            self._write_made(bound)
+            return
+        prepared = self._preparing.prepare(saved)
+        self._saved()
+        self._writing = (self._writer.submit(self._preparing.write, prepared), bound, made)
+        if last:
+            self._saved()
+
+    def _saved(self) -> None:
+        """Wait for the batch being written; then write out its actions."""
+        if self._writing is None:
+            return
+        future, bound, made = self._writing
+        self._writing = None
+        self.summary.actions_new += future.result()
+        self._unwritten.extend(made)
+        self._write_made(bound)
+
+    def _write_made(self, before_us: int | None) -> None:
+        """Write out the actions this run made that are new to the ledger and before
+        ``before_us`` (all when None), then mark them written; the rest wait."""
+        if not self._unwritten:
+            return
+        ids = self.store.unprinted_ids()  # new to the ledger: an action emitted before is not written again
+        ready: list[tuple[Action, str]] = []
+        later: list[tuple[Action, str]] = []
+        for action, line in self._unwritten:
+            if action.id not in ids:
+                continue
+            if before_us is None or action.at < before_us:
+                ids.discard(action.id)  # once (an event given twice in one input makes its actions twice)
+                ready.append((action, line))
+            else:
+                later.append((action, line))
+        self._unwritten = later
+        if not ready:
+            return
+        ready.sort(key=_by_sort_key)
+        self._emit([line for _, line in ready])
+        self.store.mark_printed(before_us)
+        self.summary.actions_written += len(ready)
 
     def _write(self, before_us: int | None = None) -> None:
         """Write out the ledger's actions not written yet (those before ``before_us``), then
@@ -236,3 +332,7 @@ class DurableRun:
         self._emit([line for _, line in rows])
         self.store.mark_printed(before_us)
         self.summary.actions_written += len(rows)
+
+
+def _by_sort_key(item: tuple[Action, str]) -> tuple[Any, ...]:
+    return item[0].sort_key

@@ -381,32 +381,51 @@ class Engine:
         """
         reader = self._single_reader()
         summary = self.summary
+        type_field, time_field, tz, ids = reader.type_field, reader.time_field, reader.tz, reader.ids.of
         previous: int | None = None
-        for item in items:
-            self._serial += 1
-            summary.events_read += 1
-            if isinstance(item, SourceEvent):
-                source: str | None = item.source
-                if item.error is not None:
-                    self._skip(item.error, source, self._serial)
-                    continue
-                # A time read by time_ordered is this reader's reading (there is one reader).
-                ev = reader.normalize(item.data, source, self._serial, True, item.time)
-            else:
-                source = None
-                ev = reader.normalize(item, None, self._serial, True)
-            if isinstance(ev, str):
-                self._skip(ev, source, self._serial)
-                continue
-            if previous is not None and ev.t < previous:
-                raise UsageError(f"{source or 'event'}: events given as in time order are not: "
-                                 f"this one is earlier than the one before")
-            previous = ev.t
-            yield ev
+        read = 0
+        try:
+            for item in items:
+                read += 1
+                self._serial = serial = self._serial + 1
+                if isinstance(item, SourceEvent):
+                    source: str | None = item.source
+                    if item.error is not None:
+                        self._skip(item.error, source, serial)
+                        continue
+                    data: Any = item.data
+                    t = item.time  # read by time_ordered with this reader's reading (there is one reader)
+                else:
+                    source, data, t = None, item, None
+                # What reader.normalize does, inline for the common case.
+                etype = data.get(type_field) if type(data) is dict else None
+                if t is None and type(etype) is str and etype:
+                    raw = data.get(time_field)
+                    if type(raw) is str:
+                        try:
+                            t = parse_time(raw, tz)
+                        except TimeError:
+                            t = None
+                if t is not None and type(etype) is str and etype:
+                    ev = Ev(data, t, etype, source, serial, ids(data, t))
+                else:
+                    normal = reader.normalize(data, source, serial, True, t)
+                    if isinstance(normal, str):
+                        self._skip(normal, source, serial)
+                        continue
+                    ev = normal
+                if previous is not None and ev.t < previous:
+                    raise UsageError(f"{source or 'event'}: events given as in time order are not: "
+                                     f"this one is earlier than the one before")
+                previous = ev.t
+                yield ev
+        finally:
+            summary.events_read += read
 
     def process(self, ev: Ev) -> bool:
         """Process one normalized event (see :meth:`read`); False if it was not processed."""
-        done = self._process(self._readers[0] if self._single else self._single_reader(), ev)
+        reader = self._readers[0] if self._single else self._single_reader()
+        done = self._deliver(reader, ev.data, ev.t, ev.type, ev.serial, ev.source, ev)
         if done:
             self.summary.events_processed += 1
         return done

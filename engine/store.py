@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,6 +154,20 @@ class Batch:
     late: list[tuple[str, int, str, str, str | None, Any]] = field(default_factory=list)  # id, t, type, reason, source, data
     pending_add: list[tuple[str, int, str | None, Any]] = field(default_factory=list)     # id, t, source, data
     pending_done: list[str] = field(default_factory=list)
+    lines: list[str] | None = None  # the actions' JSON lines, when the caller has made them
+
+
+@dataclass
+class Prepared:
+    """A batch as rows of text (SQLiteStore.prepare), ready to be written by any thread."""
+
+    run_id: int
+    actions: str                      # JSON: [[id, at_us, line, sort key], ...]
+    processed: str                    # JSON: [[event id, t], ...]
+    late: list[tuple[Any, ...]]
+    pending_add: list[tuple[Any, ...]]
+    pending_done: list[str]
+    state: list[tuple[Any, ...]]
 
 
 def _fail(path: str, exc: sqlite3.Error) -> StateError:
@@ -173,12 +188,14 @@ class SQLiteStore:
 
     def __init__(self, path: str, *, create: bool = True, max_pages: int | None = None):
         self.path = path
+        self._lock = threading.RLock()  # batches may be written by another thread (DurableRun)
         if sqlite3.sqlite_version_info < (3, 31, 0):  # computed columns; JSON functions
             raise StateError(f"{path}: the store needs SQLite 3.31 or newer; this Python has {sqlite3.sqlite_version}")
         if not create and not os.path.exists(path):
             raise StateError(f"{path}: no such store (run 'playbook run ... --db {path}' or 'playbook ingest' first)")
         try:
-            self.db = sqlite_utils.Database(path)
+            # Batches may be written by a background thread (DurableRun), one call at a time.
+            self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
             self.db.conn.execute("PRAGMA busy_timeout = 5000")
             names = set(self.db.table_names())
             if names and "store_meta" not in names:
@@ -220,7 +237,7 @@ class SQLiteStore:
             self.db.conn.close()
 
     def _guard(self) -> _Guard:
-        return _Guard(self.path)
+        return _Guard(self.path, self._lock)
 
     # -- state -------------------------------------------------------------------------
 
@@ -264,58 +281,71 @@ class SQLiteStore:
 
     # -- the batch transaction ---------------------------------------------------------
 
-    def commit(self, batch: Batch) -> list[Action]:
-        """Save a batch atomically; returns the actions the ledger did not hold yet."""
-        with self._guard(), self.db.atomic():
-            new = self._insert_actions(batch.run_id, batch.actions)
-            if batch.processed:
-                self.db.conn.executemany(
-                    "INSERT OR IGNORE INTO processed (id, t, run_id) VALUES (?, ?, ?)",
-                    [(eid, t, batch.run_id) for eid, t in batch.processed],
-                )
-            if batch.late:
-                self.db.conn.executemany(
-                    "INSERT OR IGNORE INTO late_events (id, run_id, time, t, type, reason, source, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(eid, batch.run_id, format_time(t), t, etype, reason, source, _json(data))
-                     for eid, t, etype, reason, source, data in batch.late],
-                )
-            if batch.pending_done:
-                for i in range(0, len(batch.pending_done), _CHUNK):
-                    chunk = batch.pending_done[i : i + _CHUNK]
-                    self.db.execute(f"DELETE FROM pending WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-            if batch.pending_add:
-                self.db.conn.executemany(
-                    "INSERT OR IGNORE INTO pending (id, t, source, data) VALUES (?, ?, ?, ?)",
-                    [(eid, t, source, _json(data)) for eid, t, source, data in batch.pending_add],
-                )
-            self.db.execute("DELETE FROM state")
-            for saved in batch.snapshot["playbooks"]:
-                clock = saved["state"]["clock"]
-                body = dict(saved, _format=batch.snapshot["format"])
-                self.db.execute(
-                    "INSERT INTO state (playbook, clock, clock_time, run_id, snapshot) VALUES (?, ?, ?, ?, ?)",
-                    [saved["name"], clock, None if clock is None else format_time(clock), batch.run_id, _json(body)],
-                )
-        return new
+    def commit(self, batch: Batch) -> int:
+        """Save a batch atomically; returns how many of its actions the ledger did not hold yet."""
+        return self.write(self.prepare(batch))
 
-    def _insert_actions(self, run_id: int, actions: list[Action]) -> list[Action]:
-        if not actions:
-            return []
-        held: set[str] = set()
-        ids = [a.id for a in actions]
-        for i in range(0, len(ids), _CHUNK):
-            chunk = ids[i : i + _CHUNK]
-            held.update(r[0] for r in self.db.execute(f"SELECT id FROM ledger WHERE id IN ({','.join('?' * len(chunk))})", chunk))
-        new = []
-        for a in actions:  # the same action twice in one batch (an event given twice) counts once
-            if a.id not in held:
-                held.add(a.id)
-                new.append(a)
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO ledger (id, run_id, at_us, record, sort_key) VALUES (?, ?, ?, ?, ?)",
-            [(a.id, run_id, a.at, dumps(a.record()), _json(list(a.sort_key))) for a in new],
+    def prepare(self, batch: Batch) -> Prepared:
+        """The rows of a batch, as text: the Python half of :meth:`commit`, which reads the
+        engine's data (call it where the engine runs; :meth:`write` may run in another thread)."""
+        lines = batch.lines if batch.lines is not None else [dumps(a.record()) for a in batch.actions]
+        state = []
+        for saved in batch.snapshot["playbooks"]:
+            clock = saved["state"]["clock"]
+            body = dict(saved, _format=batch.snapshot["format"])
+            state.append((saved["name"], clock, None if clock is None else format_time(clock), batch.run_id, _json(body)))
+        return Prepared(
+            run_id=batch.run_id,
+            actions=_json([(a.id, a.at, line, _json(a.sort_key)) for a, line in zip(batch.actions, lines, strict=True)]),
+            processed=_json(batch.processed),
+            late=[(eid, batch.run_id, format_time(t), t, etype, reason, source, _json(data))
+                  for eid, t, etype, reason, source, data in batch.late],
+            pending_add=[(eid, t, source, _json(data)) for eid, t, source, data in batch.pending_add],
+            pending_done=list(batch.pending_done),
+            state=state,
         )
-        self.db.conn.executemany("INSERT OR IGNORE INTO outbox (id, at_us) VALUES (?, ?)", [(a.id, a.at) for a in new])
+
+    def write(self, prepared: Prepared) -> int:
+        """Save prepared rows in one transaction (SQL only); returns the number of new actions.
+
+        Rows go in as one JSON text per table, unpacked by SQLite (json_each): one
+        statement each, whatever the batch's size.
+        """
+        conn = self.db.conn
+        with self._guard(), self.db.atomic():
+            # The outbox takes the actions the ledger does not hold yet, then the ledger takes them.
+            conn.execute(
+                "INSERT OR IGNORE INTO outbox (id, at_us) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
+                "FROM json_each(?) WHERE json_extract(value, '$[0]') NOT IN (SELECT id FROM ledger)",
+                [prepared.actions],
+            )
+            before = conn.total_changes
+            conn.execute(
+                "INSERT OR IGNORE INTO ledger (id, run_id, at_us, record, sort_key) SELECT json_extract(value, '$[0]'), ?, "
+                "json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?)",
+                [prepared.run_id, prepared.actions],
+            )
+            new = conn.total_changes - before
+            conn.execute(
+                "INSERT OR IGNORE INTO processed (id, t, run_id) "
+                "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ? FROM json_each(?)",
+                [prepared.run_id, prepared.processed],
+            )
+            if prepared.late:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO late_events (id, run_id, time, t, type, reason, source, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    prepared.late,
+                )
+            for i in range(0, len(prepared.pending_done), _CHUNK):
+                chunk = prepared.pending_done[i : i + _CHUNK]
+                conn.execute(f"DELETE FROM pending WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            if prepared.pending_add:
+                conn.executemany("INSERT OR IGNORE INTO pending (id, t, source, data) VALUES (?, ?, ?, ?)",
+                                 prepared.pending_add)
+            conn.execute("DELETE FROM state")
+            conn.executemany("INSERT INTO state (playbook, clock, clock_time, run_id, snapshot) VALUES (?, ?, ?, ?, ?)",
+                             prepared.state)
         return new
 
     # -- printing exactly the ledger ---------------------------------------------------
@@ -327,10 +357,16 @@ class SQLiteStore:
         if before_us is not None:
             sql += " WHERE o.at_us < ?"
             args.append(before_us)
+        sql += " ORDER BY o.at_us"  # nearly the output order: the sort below has little left to do
         with self._guard():
             rows = list(self.db.execute(sql, args))
         rows.sort(key=lambda r: orjson.loads(r[2]))
         return [(r[0], r[1]) for r in rows]
+
+    def unprinted_ids(self) -> set[str]:
+        """The ids of the ledger's actions not written out yet."""
+        with self._guard():
+            return {row[0] for row in self.db.execute("SELECT id FROM outbox")}
 
     def mark_printed(self, before_us: int | None = None) -> None:
         """Mark as written what :meth:`unprinted` with the same bound returned."""
@@ -394,15 +430,18 @@ class SQLiteStore:
 
 
 class _Guard:
-    """Turns SQLite errors into StateError with the store's path and what to do."""
+    """Holds the store's lock (one thread at a time uses the connection) and turns SQLite
+    errors into StateError with the store's path and what to do."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, lock: threading.RLock):
         self.path = path
+        self.lock = lock
 
     def __enter__(self) -> None:
-        return None
+        self.lock.acquire()
 
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        self.lock.release()
         if isinstance(exc, sqlite3.Error):
             raise _fail(self.path, exc) from None
 

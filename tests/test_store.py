@@ -281,7 +281,11 @@ def test_read_only_database_file(tmp_path: Path) -> None:
     engine = Engine(load_playbook(SHIPPED))
     ro = SQLiteStore.__new__(SQLiteStore)
     ro.path = str(db)
+    import threading
+
     import sqlite_utils
+
+    ro._lock = threading.RLock()
 
     ro.db = sqlite_utils.Database(sqlite3.connect(uri, uri=True))
     with pytest.raises(StateError, match="cannot write"):
@@ -331,8 +335,8 @@ def test_slices_run_with_a_store_equal_one_run(tmp_path_factory: pytest.TempPath
     bounds = sorted({0, len(events), *(rng.randrange(len(events)) for _ in range(slices - 1))})
     for lo, hi in zip(bounds, bounds[1:], strict=False):
         store = SQLiteStore(db)
-        DurableRun(Engine([PB, CADENCE, SIGNAL]), store, commit_every=rng.choice([1, 7, 1000])).run(
-            events[lo:hi], emit=written.extend, ordered=rng.random() < 0.5)
+        DurableRun(Engine([PB, CADENCE, SIGNAL]), store, commit_every=rng.choice([1, 7, 1000]),
+                   background=rng.random() < 0.5).run(events[lo:hi], emit=written.extend, ordered=rng.random() < 0.5)
         store.close()
     assert sorted(written) == whole
 
@@ -364,7 +368,7 @@ def test_ordered_runs_equal_sorted_runs(tmp_path_factory: pytest.TempPathFactory
             given_events = sorted(part, key=lambda e: e["time"]) if ordered else part
             store = SQLiteStore(db)
             summary = DurableRun(Engine([PB, CADENCE, SIGNAL]), store, allowed_lateness_us=lateness_s * 1_000_000,
-                                 commit_every=rng.choice([1, 5, 1000])).run(
+                                 commit_every=rng.choice([1, 5, 1000]), background=not ordered).run(
                 given_events, emit=written.extend, until=end, ordered=ordered)
             store.close()
             counts.append((summary.duplicates, summary.late, summary.held_back, summary.actions_new))
