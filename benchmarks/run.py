@@ -276,8 +276,10 @@ def record(title: str, arguments: str, body: str, provenance: Provenance) -> Non
 
 
 def measure_store(log: Path, events: int, repeat: int, snapshot: Path, tmp: Path,
-                  plain: Measurement) -> tuple[list[Measurement], str]:
-    """``--db`` on a fresh store, and an incremental run over the last 1% of the log."""
+                  plain_argv: list[str]) -> tuple[list[Measurement], str]:
+    """``--db`` on a fresh store, each run right after a plain run (the ratio is the median
+    of these pairs, so that a machine whose speed drifts compares runs a minute apart), and
+    an incremental run over the last 1% of the log."""
     db = tmp / "fresh.db"
 
     def fresh() -> None:
@@ -285,8 +287,16 @@ def measure_store(log: Path, events: int, repeat: int, snapshot: Path, tmp: Path
             Path(f"{db}{suffix}").unlink(missing_ok=True)
 
     run_db = [sys.executable, "-m", "cli.main", "run", str(PLAYBOOK), "--out", os.devnull, "-q"]
-    with_db = measure("playbook run --db (fresh store)", [*run_db, "--events", str(log), "--db", str(db)],
-                      repeat, snapshot, before=fresh)
+    plain_runs, db_runs = [], []
+    for i in range(repeat):
+        plain_runs.append(run_child(plain_argv, snapshot))
+        fresh()
+        db_runs.append(run_child([*run_db, "--events", str(log), "--db", str(db)], snapshot))
+        print(f"run.py: pair {i + 1}/{repeat}: plain {plain_runs[-1].seconds:.2f} s, "
+              f"--db {db_runs[-1].seconds:.2f} s, {db_runs[-1].max_rss_kb / 1024:.0f} MB", file=sys.stderr)
+    paired = Measurement("playbook run (each right before a --db run)", plain_runs)
+    with_db = Measurement("playbook run --db (fresh store)", db_runs)
+    ratio = statistics.median(d.seconds / p.seconds for p, d in zip(plain_runs, db_runs, strict=True))
     # Split the log line by line: reading it whole would raise this process's peak RSS,
     # which every child spawned later starts its own ru_maxrss from.
     with log.open("rb") as f:
@@ -308,10 +318,10 @@ def measure_store(log: Path, events: int, repeat: int, snapshot: Path, tmp: Path
 
     incremental = measure("playbook run --db, last 1% of the log", [*run_db, "--events", str(tail), "--db", str(work)],
                           repeat, snapshot, before=copy_base, events=events - cut)
-    notes = (f"\n\nStore overhead: --db / plain run = {with_db.median_s / plain.median_s:.2f}x; "
+    notes = (f"\n\nStore overhead: --db / plain run = {ratio:.2f}x (median of the {repeat} pairs); "
              f"the last 1% on a store / the full --db run = {incremental.median_s / with_db.median_s:.1%} "
-             f"(/ the plain full run = {incremental.median_s / plain.median_s:.1%}).")
-    return [with_db, incremental], notes
+             f"(/ the plain run = {incremental.median_s / paired.median_s:.1%}).")
+    return [paired, with_db, incremental], notes
 
 
 def durable_missing() -> str | None:
@@ -391,19 +401,18 @@ def main(argv: list[str] | None = None) -> int:
         (snapshot / DURABLE).parent.mkdir(parents=True)
         shutil.copyfile(ROOT / DURABLE, snapshot / DURABLE)  # run from the snapshot, not in its digest
         provenance = Provenance(snapshot)
+        plain_argv = [sys.executable, "-m", "cli.main", "run", str(PLAYBOOK), "--events", str(log),
+                      "--out", os.devnull, "-q"]
         measurements = [
             measure("parse floor (orjson.loads per line)",
                     [sys.executable, "-c", PARSE_FLOOR, str(log), str(args.events)], args.repeat, snapshot),
-            measure("playbook run us-retention.yaml",
-                    [sys.executable, "-m", "cli.main", "run", str(PLAYBOOK), "--events", str(log),
-                     "--out", os.devnull, "-q"], args.repeat, snapshot),
+            measure("playbook run us-retention.yaml", plain_argv, args.repeat, snapshot),
         ]
         durable_row, notes = measure_durable(log, args.events, args.durable_events, args.repeat, snapshot,
                                              measurements[1])
         measurements.append(durable_row)
         if args.store:
-            store_rows, store_notes = measure_store(log, args.events, args.repeat, snapshot, Path(tmp),
-                                                    measurements[1])
+            store_rows, store_notes = measure_store(log, args.events, args.repeat, snapshot, Path(tmp), plain_argv)
             measurements.extend(store_rows)
             notes += store_notes
     result = table(measurements, args.events) + notes
