@@ -184,6 +184,16 @@ def markdown_table(rows: list[tuple[str, ...]]) -> str:
 # --- recording ----------------------------------------------------------------------------
 
 
+def interpreter() -> str:
+    """How the command was run: ``python``, or the project's virtual environment's python
+    (``.ci/venv/bin/python``: only the project's dependencies, as a user's install has)."""
+    exe = Path(sys.executable)
+    try:
+        return str(exe.relative_to(ROOT))
+    except ValueError:
+        return "python"
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -418,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     result = table(measurements, args.events) + notes
     print(result)
     if args.record:
-        arguments = (f"python benchmarks/run.py --events {args.events} --accounts {args.accounts} "
+        arguments = (f"{interpreter()} benchmarks/run.py --events {args.events} --accounts {args.accounts} "
                      f"--seed {args.seed} --repeat {args.repeat} --durable-events {args.durable_events}"
                      f"{' --store' if args.store else ''}")
         record(f"run.py: {args.events:,} events, {args.accounts:,} accounts", arguments,

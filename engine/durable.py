@@ -121,6 +121,7 @@ class DurableRun:
                 summary.notes.append("saved state reset (--reset-state): starting over from these events")
             elif saved is not None:
                 summary.notes.extend(engine.restore(saved))
+            del saved  # what the engine did not take from it is garbage now (tens of MB for 10k accounts)
             clock = engine.clock
 
             held = engine.read(store.pending())  # held back by an earlier run, in time order

@@ -352,7 +352,8 @@ class SQLiteStore:
 
     def unprinted(self, before_us: int | None = None) -> list[tuple[str, str]]:
         """(id, JSON line) of ledger actions not yet written out, in the output order."""
-        sql = "SELECT l.id, l.record, l.sort_key FROM outbox AS o JOIN ledger AS l ON l.id = o.id"
+        # CROSS JOIN: the (small) outbox drives the loop; left to itself the planner may scan the ledger.
+        sql = "SELECT l.id, l.record, l.sort_key FROM outbox AS o CROSS JOIN ledger AS l ON l.id = o.id"
         args: list[Any] = []
         if before_us is not None:
             sql += " WHERE o.at_us < ?"
