@@ -48,10 +48,13 @@ from __future__ import annotations
 import bisect
 import difflib
 import functools
+import importlib.util
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -444,9 +447,53 @@ def calendar_duration_error(duration: Duration) -> str | None:
 
 @functools.lru_cache(maxsize=512)
 def _country_holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    return frozenset(_country_instance(country, subdivision, year).keys())
+
+
+def _country_instance(country: str, subdivision: str | None, years: int | list[int]) -> Any:
+    """``holidays.country_holidays(country, subdiv=..., years=...)``, from the country's
+    module alone when it can be loaded so (see :func:`_country_class`)."""
+    cls = _country_class(country)
+    if cls is not None:
+        try:
+            return cls(years=years, subdiv=subdivision)
+        except Exception:  # noqa: BLE001 - anything unexpected: the package's own way says what
+            pass
     import holidays as holidays_package  # imported late: it is slow to import and often unused
 
-    return frozenset(holidays_package.country_holidays(country, subdiv=subdivision, years=year).keys())
+    return holidays_package.country_holidays(country, subdiv=subdivision, years=years)
+
+
+@functools.cache
+def _country_class(code: str) -> Any:
+    """The holidays package's class for a country (alpha-2 code), with only its own module
+    loaded; None when that cannot be done, and the package's lookup is used instead.
+
+    The package's lookup imports ``holidays.countries``, whose ``__init__`` imports every
+    country's module (~0.13 s and 8 MB at every start-up); a playbook needs one or two.
+    The registry and the modules' layout are the package's, not a documented API: any
+    surprise falls back (tests/test_calendars.py checks both ways agree).
+    """
+    try:
+        import holidays as holidays_package
+        from holidays.registry import COUNTRIES
+
+        for module_name, entry in COUNTRIES.items():
+            if len(entry) < 2 or entry[1] != code:
+                continue
+            full = f"holidays.countries.{module_name}"
+            module = sys.modules.get(full)
+            if module is None:
+                path = Path(holidays_package.__file__).parent / "countries" / f"{module_name}.py"
+                spec = importlib.util.spec_from_file_location(full, path)
+                if spec is None or spec.loader is None:
+                    return None
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+            return getattr(module, entry[0])
+    except Exception:  # noqa: BLE001 - see above
+        return None
+    return None
 
 
 @functools.cache
@@ -462,12 +509,10 @@ def _country_subdivisions(code: str) -> tuple[str, ...] | None:
 
     Much cheaper than :func:`_countries`, which imports every country's module.
     """
-    import holidays as holidays_package
-
     if len(code) != 2 or not code.isascii() or not code.isalpha():
         return None
     try:
-        instance = holidays_package.country_holidays(code, years=[])
+        instance = _country_instance(code, None, [])
     except (NotImplementedError, KeyError, AttributeError):
         return None
     if getattr(instance, "country", None) != code:
@@ -491,10 +536,8 @@ def _country_names() -> dict[str, str]:
 
 
 def _subdivision_aliases(country: str) -> dict[str, str]:
-    import holidays as holidays_package
-
     try:
-        instance = holidays_package.country_holidays(country, years=[])
+        instance = _country_instance(country, None, [])
     except NotImplementedError:  # pragma: no cover - country was checked first
         return {}
     return dict(getattr(instance, "subdivisions_aliases", {}) or {})

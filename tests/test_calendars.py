@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import pickle
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
 
 import holidays as holidays_package
@@ -20,6 +22,7 @@ from engine.calendars import Calendar, calendar_duration_error, compile_calendar
 from engine.errors import Diagnostic
 from engine.loader import load_yaml
 from engine.timecalc import US, Duration, local_to_us, parse_duration, parse_time, to_datetime
+from tests.conftest import ROOT
 
 H = 3600 * US
 
@@ -742,3 +745,33 @@ def test_next_open_is_open(name: str, start: int) -> None:
     opened = cal.next_open(start)
     assert opened >= start and cal.is_open(opened)
     assert cal.is_open(start) == (opened == start)
+
+
+def test_a_country_loaded_alone_has_the_holidays_of_the_package_s_lookup() -> None:
+    """Calendars load one country's module of the holidays package, not all of them; the
+    holidays (dates and names) are those of holidays.country_holidays."""
+    import holidays
+
+    from engine.calendars import _country_class
+
+    for code in ["US", "GB", "DE", "FR", "JP", "BR", "IN", "CA", "AU", "MX", "ES", "CH", "SG", "AS", "AX"]:
+        cls = _country_class(code)
+        assert cls is not None, code
+        for subdiv in [None, *list(cls.subdivisions)[:3]]:
+            for year in (2024, 2026, 2031):
+                assert dict(cls(years=year, subdiv=subdiv)) == dict(
+                    holidays.country_holidays(code, subdiv=subdiv, years=year)), (code, subdiv, year)
+    assert _country_class("ZZ") is None
+
+
+def test_a_run_with_a_us_calendar_imports_one_country() -> None:
+    code = (
+        "import sys\n"
+        "from engine import Engine, load_playbook\n"
+        "engine = Engine(load_playbook('playbooks/us-retention.yaml'))\n"
+        "engine.run([{'id': 'e1', 'type': 'message.received', 'time': '2026-07-03T21:00:00Z', 'account': 'a',"
+        " 'thread': 't', 'channel': 'email'}], until='2026-07-08T00:00:00Z')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('holidays.countries')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"  # the US module is loaded alone, under its own name but not registered
