@@ -132,7 +132,7 @@ class DurableRun:
             # On equal times, held events come first: they were read before these.
             stream = heapq.merge(held, fresh, key=event_time) if held else fresh
             self._run_id, self._held_ids = run_id, held_ids
-            self._batch, self._late = [], []
+            self._batch, self._late, self._unwritten = [], [], []
 
             lateness = self.lateness
             waiting: deque[Ev] = deque()  # with lateness: events that may still be held back

@@ -32,7 +32,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import orjson
 import sqlite_utils
@@ -256,11 +256,13 @@ class SQLiteStore:
     def processed(self, ids: Sequence[str]) -> set[str]:
         """Which of these event ids were processed by an earlier run."""
         found: set[str] = set()
+        stored = {_sql_text(eid): eid for eid in ids}
+        keys = list(stored)
         with self._guard():
-            for i in range(0, len(ids), _CHUNK):
-                chunk = list(ids[i : i + _CHUNK])
+            for i in range(0, len(keys), _CHUNK):
+                chunk = keys[i : i + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                found.update(r[0] for r in self.db.execute(f"SELECT id FROM processed WHERE id IN ({marks})", chunk))
+                found.update(stored[r[0]] for r in self.db.execute(f"SELECT id FROM processed WHERE id IN ({marks})", chunk))
         return found
 
     # -- runs --------------------------------------------------------------------------
@@ -268,7 +270,7 @@ class SQLiteStore:
     def begin_run(self, started: str, source: str) -> int:
         with self._guard(), self.db.atomic():
             cursor = self.db.execute(
-                "INSERT INTO runs (started, status, source) VALUES (?, 'running', ?)", [started, source]
+                "INSERT INTO runs (started, status, source) VALUES (?, 'running', ?)", [started, _sql_text(source)]
             )
             return int(cursor.lastrowid or 0)
 
@@ -297,11 +299,12 @@ class SQLiteStore:
         return Prepared(
             run_id=batch.run_id,
             actions=_json([(a.id, a.at, line, _json(a.sort_key)) for a, line in zip(batch.actions, lines, strict=True)]),
-            processed=_json(batch.processed),
-            late=[(eid, batch.run_id, format_time(t), t, etype, reason, source, _json(data))
-                  for eid, t, etype, reason, source, data in batch.late],
-            pending_add=[(eid, t, source, _json(data)) for eid, t, source, data in batch.pending_add],
-            pending_done=list(batch.pending_done),
+            processed=_json([(_sql_text(eid), t) for eid, t in batch.processed]
+                            if not all(eid.isascii() for eid, _ in batch.processed) else batch.processed),
+            late=[(_sql_text(eid), batch.run_id, format_time(t), t, _sql_text(etype), reason, _sql_text(source),
+                   _json(data)) for eid, t, etype, reason, source, data in batch.late],
+            pending_add=[(_sql_text(eid), t, _sql_text(source), _json(data)) for eid, t, source, data in batch.pending_add],
+            pending_done=[_sql_text(eid) for eid in batch.pending_done],
             state=state,
         )
 
@@ -420,7 +423,7 @@ class SQLiteStore:
             batch: list[tuple[Any, ...]] = []
             for eid, etype, time, t, source, data in rows:
                 total += 1
-                batch.append((eid, etype, time, t, source, _json(data)))
+                batch.append((_sql_text(eid), _sql_text(etype), _sql_text(time), t, _sql_text(source), _json(data)))
                 if len(batch) >= 10_000:
                     self.db.conn.executemany("INSERT OR IGNORE INTO events (id, type, time, t, source, data) VALUES (?, ?, ?, ?, ?, ?)", batch)
                     batch.clear()
@@ -445,6 +448,22 @@ class _Guard:
         self.lock.release()
         if isinstance(exc, sqlite3.Error):
             raise _fail(self.path, exc) from None
+
+
+@overload
+def _sql_text(text: str) -> str: ...
+@overload
+def _sql_text(text: None) -> None: ...
+def _sql_text(text: str | None) -> str | None:
+    """Text SQLite can hold: a string with lone surrogates (JSON allows them: "\\ud800") has
+    them written as ``\\ud800`` escapes. Ids are stored and looked up through this."""
+    if text is None or text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def _json(value: Any) -> str:

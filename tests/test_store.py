@@ -115,6 +115,25 @@ def test_a_held_back_event_given_again_is_a_duplicate(tmp_path: Path) -> None:
     assert runs == [(1,), (2,)]
 
 
+def test_ids_with_lone_surrogates_are_stored_and_recognised(tmp_path: Path) -> None:
+    """JSON may escape a lone surrogate ("\\ud800"), which SQLite text cannot hold."""
+    db = str(tmp_path / "cs.db")
+    pb = str(ROOT / "tests/golden/response/playbook.yaml")
+    lines = ['{"id": "e\\ud800x", "type": "ask", "time": "2026-03-02T14:00:00Z", "account": "a", "thread": "t", '
+             '"channel": "email"}',
+             '{"id": "e2", "type": "tick\\udc80", "time": "2026-03-02T19:00:00Z", "account": "a"}']
+    events = write_lines(tmp_path / "1.jsonl", lines)
+    r1 = cli("run", pb, "--events", str(events), "--db", db)
+    assert r1.exit_code == 0, r1.stderr
+    assert [json.loads(x)["trigger"]["id"] for x in r1.stdout.splitlines()] == ["e\ud800x"]
+    r2 = cli("run", pb, "--events", str(events), "--db", db)  # a rerun: both are duplicates
+    assert r2.exit_code == 0 and r2.stdout == "" and "2 duplicate events skipped" in r2.stderr, r2.stderr
+    late = write_lines(tmp_path / "2.jsonl", [lines[0].replace("e\\ud800x", "e3\\ud800")])
+    r3 = cli("run", pb, "--events", str(late), "--db", db)
+    assert r3.exit_code == 0 and "1 late events set aside" in r3.stderr, r3.stderr
+    assert cli("ingest", str(events), "--db", db).exit_code == 0
+
+
 def test_changed_playbook_is_refused_unless_reset_or_migratable(tmp_path: Path) -> None:
     src = (ROOT / "tests/golden/response/playbook.yaml").read_text()
     pb = tmp_path / "p.yaml"
