@@ -415,8 +415,8 @@ class Engine:
                         continue
                     ev = normal
                 if previous is not None and ev.t < previous:
-                    raise UsageError(f"{source or 'event'}: events given as in time order are not: "
-                                     f"this one is earlier than the one before")
+                    raise UsageError(f"{source or 'an event'}: earlier than the event before it, in events given "
+                                     "as in time order (ordered): give them sorted, or let them be sorted")
                 previous = ev.t
                 yield ev
         finally:

@@ -87,8 +87,6 @@ SELECT s.playbook, r.key, 'cadence',
   FROM state AS s, json_each(s.snapshot, '$.state.rules') AS r, json_each(r.value, '$.cadences') AS c
 """
 
-# The schema (docs/store.md describes it for readers). The ledger stores each action's
-# JSON line once; its other columns are computed from it when read.
 # The ledger keeps each action's JSON line once; ``outbox`` holds the ids of those not
 # written out yet; ``actions`` shows both with the line's fields as columns.
 _LEDGER = "CREATE TABLE ledger (id TEXT PRIMARY KEY, run_id INTEGER, at_us INTEGER, record TEXT, sort_key TEXT)"
@@ -106,8 +104,7 @@ SELECT l.id AS id, l.run_id AS run_id, {_record("playbook")} AS playbook, {_reco
 _PROCESSED = "CREATE TABLE processed (id TEXT PRIMARY KEY, t INTEGER, run_id INTEGER) WITHOUT ROWID"
 _OBLIGATIONS = f"CREATE VIEW obligations AS {_OBLIGATIONS_VIEW}"
 
-# The schema (docs/store.md describes it for readers). The ledger stores each action's
-# JSON line once; its other columns are computed from it when read.
+# The schema (docs/store.md describes it for readers).
 SCHEMA = [
     "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT)",
     "CREATE TABLE state (playbook TEXT PRIMARY KEY, clock INTEGER, clock_time TEXT, run_id INTEGER, snapshot TEXT)",
@@ -189,14 +186,17 @@ class SQLiteStore:
     def __init__(self, path: str, *, create: bool = True, max_pages: int | None = None):
         self.path = path
         self._lock = threading.RLock()  # batches may be written by another thread (DurableRun)
-        if sqlite3.sqlite_version_info < (3, 31, 0):  # computed columns; JSON functions
-            raise StateError(f"{path}: the store needs SQLite 3.31 or newer; this Python has {sqlite3.sqlite_version}")
         if not create and not os.path.exists(path):
             raise StateError(f"{path}: no such store (run 'playbook run ... --db {path}' or 'playbook ingest' first)")
         try:
             # Batches may be written by a background thread (DurableRun), one call at a time.
             self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
             self.db.conn.execute("PRAGMA busy_timeout = 5000")
+            try:
+                self.db.conn.execute("SELECT json_extract('[1]', '$[0]')")
+            except sqlite3.OperationalError:
+                raise StateError(f"{path}: this Python's SQLite ({sqlite3.sqlite_version}) has no JSON functions, "
+                                 "which the store needs (SQLite 3.38 and newer have them built in)") from None
             names = set(self.db.table_names())
             if names and "store_meta" not in names:
                 raise StateError(

@@ -450,7 +450,7 @@ def test_ordered_events_out_of_order_are_refused(tmp_path: Path) -> None:
     events = [{"id": "e1", "type": "ask", "time": "2026-03-02T15:00:00Z", "account": "a", "thread": "t"},
               {"id": "e2", "type": "ask", "time": "2026-03-02T14:00:00Z", "account": "a", "thread": "t"}]
     store = SQLiteStore(str(tmp_path / "cs.db"))
-    with pytest.raises(UsageError, match="not: this one is earlier"):
+    with pytest.raises(UsageError, match="earlier than the event before it"):
         DurableRun(Engine(PB), store).run(events, emit=lambda lines: None, ordered=True)
     store.close()
 
