@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     print(result)
     print(summary)
     if args.record:
-        arguments = f"python benchmarks/calendar_bench.py --starts {args.starts} --repeat {args.repeat} --seed {args.seed}"
+        arguments = f"benchmarks/calendar_bench.py --starts {args.starts} --repeat {args.repeat} --seed {args.seed}"
         record("calendar_bench.py: Calendar.add, mon-fri 09:00-17:00 America/New_York + US holidays", arguments,
                f"{result}\n\n{summary}. Starts uniform over 2026-2027; warm caches; "
                "day steps = days visited by the walks per call.", provenance)

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     result = markdown_table(table) + "\n\n" + "\n".join(notes)
     print(result)
     if args.record:
-        arguments = (f"python benchmarks/memory_scaling.py --sizes {','.join(map(str, args.sizes))} "
+        arguments = (f"benchmarks/memory_scaling.py --sizes {','.join(map(str, args.sizes))} "
                      f"--accounts {args.accounts} --seed {args.seed} --repeat {args.repeat}")
         names = ", ".join(f"`{log.relative_to(ROOT)}`" for log in logs.values())
         record(f"memory_scaling.py: peak RSS by log size, {args.accounts:,} accounts", arguments,

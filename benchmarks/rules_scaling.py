@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     result = markdown_table(rows) + "\n\n" + "\n".join(notes)
     print(result)
     if args.record:
-        arguments = (f"python benchmarks/rules_scaling.py --events {args.events} --accounts {args.accounts} "
+        arguments = (f"benchmarks/rules_scaling.py --events {args.events} --accounts {args.accounts} "
                      f"--seed {args.seed} --repeat {args.repeat}")
         record(f"rules_scaling.py: 40 rules vs 4, {args.events:,} events, {args.accounts:,} accounts", arguments,
                f"{result}\n\nLog: `{log.relative_to(ROOT)}` ({log.stat().st_size / 1e6:,.0f} MB); playbooks "

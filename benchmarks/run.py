@@ -270,7 +270,8 @@ class Provenance:
 
 
 def record(title: str, arguments: str, body: str, provenance: Provenance) -> None:
-    """Append a dated section to benchmarks/results.md."""
+    """Append a dated section to benchmarks/results.md; ``arguments``: the script and its
+    arguments (the record puts the Python that ran it in front)."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     new = not RESULTS.exists()
     with open(RESULTS, "a", encoding="utf-8") as f:
@@ -280,7 +281,7 @@ def record(title: str, arguments: str, body: str, provenance: Provenance) -> Non
         f.write(f"\n## {title} — {now}\n\n"
                 f"- machine: {machine()}\n"
                 f"- commit: {provenance.describe()}\n"
-                f"- arguments: `{arguments}`\n\n"
+                f"- arguments: `{interpreter()} {arguments}`\n\n"
                 f"{body}\n")
     print(f"recorded in {RESULTS.relative_to(ROOT)}", file=sys.stderr)
 
@@ -428,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     result = table(measurements, args.events) + notes
     print(result)
     if args.record:
-        arguments = (f"{interpreter()} benchmarks/run.py --events {args.events} --accounts {args.accounts} "
+        arguments = (f"benchmarks/run.py --events {args.events} --accounts {args.accounts} "
                      f"--seed {args.seed} --repeat {args.repeat} --durable-events {args.durable_events}"
                      f"{' --store' if args.store else ''}")
         record(f"run.py: {args.events:,} events, {args.accounts:,} accounts", arguments,
