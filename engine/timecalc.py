@@ -108,8 +108,11 @@ def parse_time(value: object, tz: tzinfo = UTC) -> int:
     ``tz``), a bare date (midnight in ``tz``), or a number of seconds since the
     epoch. Raises :class:`TimeError` with a reason a user can act on.
     """
-    if type(value) is str and len(value) == 20:
-        hour = _HOURS.get(value[:13] + value[19:])  # the commonest shape, read before (see below)
+    if type(value) is str and (len(value) == 20 or len(value) == 25):
+        # The hour (with its offset) and the minutes and seconds are looked up apart, each
+        # remembered once seen in a valid time (below): a log has few distinct hours and
+        # 3,600 tails, and a string made of a known hour and a known tail is valid.
+        hour = _HOURS.get(value[:13] + value[19:])
         if hour is not None:
             tail = _TAILS.get(value[13:19])
             if tail is not None:
@@ -130,13 +133,6 @@ def parse_time(value: object, tz: tzinfo = UTC) -> int:
     n = len(value)
     shape_ok = (n == 20 and value[19] == "Z") or (n == 25 and value[22] == ":" and value[19] in "+-")
     if shape_ok and value[10] == "T" and value[4] == "-" and value[13] == ":":
-        # The hour (with its offset) and the minutes and seconds are read apart, each
-        # remembered once seen valid: a log has few distinct hours and 3,600 tails.
-        hour = _HOURS.get(value[:13] + value[19:])
-        if hour is not None:
-            tail = _TAILS.get(value[13:19])
-            if tail is not None:
-                return hour + tail
         try:
             dt = datetime.fromisoformat(value)
         except ValueError:
