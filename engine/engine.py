@@ -381,7 +381,6 @@ class Engine:
         """
         reader = self._single_reader()
         summary = self.summary
-        type_field, time_field, tz, ids = reader.type_field, reader.time_field, reader.tz, reader.ids.of
         previous: int | None = None
         read = 0
         try:
@@ -389,33 +388,18 @@ class Engine:
                 read += 1
                 self._serial = serial = self._serial + 1
                 if isinstance(item, SourceEvent):
-                    source: str | None = item.source
                     if item.error is not None:
-                        self._skip(item.error, source, serial)
+                        self._skip(item.error, item.source, serial)
                         continue
-                    data: Any = item.data
-                    t = item.time  # read by time_ordered with this reader's reading (there is one reader)
+                    # A time read by time_ordered is this reader's reading (there is one reader).
+                    ev = reader.normalize(item.data, item.source, serial, True, item.time)
                 else:
-                    source, data, t = None, item, None
-                # What reader.normalize does, inline for the common case.
-                etype = data.get(type_field) if type(data) is dict else None
-                if t is None and type(etype) is str and etype:
-                    raw = data.get(time_field)
-                    if type(raw) is str:
-                        try:
-                            t = parse_time(raw, tz)
-                        except TimeError:
-                            t = None
-                if t is not None and type(etype) is str and etype:
-                    ev = Ev(data, t, etype, source, serial, ids(data, t))
-                else:
-                    normal = reader.normalize(data, source, serial, True, t)
-                    if isinstance(normal, str):
-                        self._skip(normal, source, serial)
-                        continue
-                    ev = normal
+                    ev = reader.normalize(item, None, serial, True)
+                if isinstance(ev, str):
+                    self._skip(ev, item.source if isinstance(item, SourceEvent) else None, serial)
+                    continue
                 if previous is not None and ev.t < previous:
-                    raise UsageError(f"{source or 'an event'}: earlier than the event before it, in events given "
+                    raise UsageError(f"{ev.source or 'an event'}: earlier than the event before it, in events given "
                                      "as in time order (ordered): give them sorted, or let them be sorted")
                 previous = ev.t
                 yield ev
