@@ -115,7 +115,7 @@ class DurableRun:
         if self._preparing is not None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playbook-store")
         try:
-            self._write()  # an earlier run was stopped after a commit, before writing
+            self._write_leftovers()
             saved = store.load_state()
             if saved is not None and self.reset_state:
                 summary.notes.append("saved state reset (--reset-state): starting over from these events")
@@ -280,9 +280,7 @@ class DurableRun:
         self._batch, self._late = [], []
         bound = None if last else engine.clock
         if self._writer is None or self._preparing is None:
-            self.summary.actions_new += self.store.commit(saved)
-            self._unwritten.extend(made)
-            self._write_made(bound)
+            self._saved_now(self.store.commit(saved), bound, made)
             return
         prepared = self._preparing.prepare(saved)
         self._saved()
@@ -296,7 +294,11 @@ class DurableRun:
             return
         future, bound, made = self._writing
         self._writing = None
-        self.summary.actions_new += future.result()
+        self._saved_now(future.result(), bound, made)
+
+    def _saved_now(self, new: int, bound: int | None, made: list[tuple[Action, str]]) -> None:
+        """A batch is committed (``new`` actions new to the ledger): write out what it allows."""
+        self.summary.actions_new += new
         self._unwritten.extend(made)
         self._write_made(bound)
 
@@ -320,19 +322,20 @@ class DurableRun:
         if not ready:
             return
         ready.sort(key=_by_sort_key)
-        self._emit([line for _, line in ready])
-        self.store.mark_printed(before_us)
-        self.summary.actions_written += len(ready)
+        self._hand_out([line for _, line in ready], before_us)
 
-    def _write(self, before_us: int | None = None) -> None:
-        """Write out the ledger's actions not written yet (those before ``before_us``), then
-        mark them: a run stopped in between writes them again, never loses them."""
-        rows = self.store.unprinted(before_us)
-        if not rows:
+    def _write_leftovers(self) -> None:
+        """Write out what an earlier run committed but was stopped before writing out."""
+        self._hand_out([line for _, line in self.store.unprinted()], None)
+
+    def _hand_out(self, lines: list[str], before_us: int | None) -> None:
+        """Write out lines, then mark the ledger's actions before ``before_us`` (all when
+        None) as written: a run stopped in between writes them again, never loses them."""
+        if not lines:
             return
-        self._emit([line for _, line in rows])
+        self._emit(lines)
         self.store.mark_printed(before_us)
-        self.summary.actions_written += len(rows)
+        self.summary.actions_written += len(lines)
 
 
 def _by_sort_key(item: tuple[Action, str]) -> tuple[Any, ...]:
