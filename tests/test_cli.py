@@ -201,3 +201,23 @@ def test_missing_required_keys_are_each_reported_once() -> None:
     messages = [d.message for d in info.value.diagnostics]
     assert messages.count("missing required key 'playbook' at the top of the playbook") == 1
     assert messages.count("missing required key 'version' at the top of the playbook") == 1
+
+
+def test_console_entry_keeps_output_and_exit_codes(tmp_path: Path, log: Path) -> None:
+    """``playbook`` (cli.main:entry, in a process of its own) prints and exits as ``main`` does."""
+    import subprocess
+    import sys
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["playbook"] == "cli.main:entry"
+    command = [sys.executable, "-c", "from cli.main import entry; entry()"]
+    ok = subprocess.run([*command, "run", PLAYBOOK, "--events", str(log), "-q"], capture_output=True, text=True,
+                        cwd=ROOT)
+    assert ok.returncode == 0, ok.stderr
+    expected = invoke("run", PLAYBOOK, "--events", str(log), "-q").out
+    assert ok.stdout == expected and expected.count("\n") >= 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("playbook: x\nversion: 1\nrules: 3\n")
+    failed = subprocess.run([*command, "validate", str(bad)], capture_output=True, text=True, cwd=ROOT)
+    assert failed.returncode == 1 and f"{bad}:3:" in failed.stderr
