@@ -91,12 +91,12 @@ def playbook_files(paths: tuple[str, ...]) -> list[str]:
     return files
 
 
-def load_all(paths: tuple[str, ...]) -> tuple[list[Playbook], list[Diagnostic]]:
+def load_all(paths: tuple[str, ...], schema_checked: frozenset[str] = frozenset()) -> tuple[list[Playbook], list[Diagnostic]]:
     playbooks: list[Playbook] = []
     diagnostics: list[Diagnostic] = []
     for file in playbook_files(paths):
         try:
-            playbooks.append(load_playbook(file))
+            playbooks.append(load_playbook(file, schema_checked=schema_checked))
         except PlaybookError as exc:
             diagnostics.extend(exc.diagnostics)
     return playbooks, diagnostics
@@ -256,7 +256,12 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
     Example:
       playbook run playbooks/us-retention.yaml --events examples/events.jsonl
     """
-    loaded, diagnostics = load_all(playbooks)
+    schema_checked: frozenset[str] = frozenset()
+    if db_path is not None:
+        from engine.store import schema_checked_in
+
+        schema_checked = schema_checked_in(db_path)  # texts the store's last run checked need no second check
+    loaded, diagnostics = load_all(playbooks, schema_checked)
     if diagnostics:
         print_diagnostics(diagnostics)
         sys.exit(1)

@@ -31,6 +31,7 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
     """``playbook run ... --db FILE``: an incremental, crash-safe run."""
     from cli.main import format_summary, open_out, streamable
     from engine.durable import DurableRun
+    from engine.schema import checked_stamp
     from engine.store import SQLiteStore
 
     if fmt != "jsonl":
@@ -46,6 +47,7 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
     try:
         with user_errors():
             store = SQLiteStore(db_path)
+            store.note_schema_checked(checked_stamp(pb.digest) for pb in engine.playbooks)
             ordered = events_src != "db" and streamable(engine, events_src, events_format)
             if events_src == "db":
                 events = store.unprocessed_events()

@@ -7,7 +7,7 @@ caller gets all of them at once in a :class:`PlaybookError`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,7 +26,7 @@ from .expressions import (
     compile_template,
     equals,
 )
-from .loader import Path, Positions, load_yaml, load_yaml_file
+from .loader import Path, Positions, load_yaml, read_yaml_file
 from .messages import describe, did_you_mean, suggest_timezone
 from .model import (
     ActionSpec,
@@ -51,14 +51,18 @@ OUTCOMES = {
 }
 
 
-def load_playbook(path: str, *, display: str | None = None) -> Playbook:
+def load_playbook(path: str, *, display: str | None = None, schema_checked: Collection[str] = ()) -> Playbook:
     """Load, validate and compile one playbook file.
 
     Raises :class:`PlaybookError` listing every problem with its position.
+    ``schema_checked``: stamps (:func:`engine.schema.checked_stamp`) of playbook texts
+    known to pass the schema, as a store keeps them (``SQLiteStore.schema_checked``):
+    a text among them is not checked against the schema again.
     """
-    data, positions = load_yaml_file(path, display)
-    text_digest = _file_digest(path)
-    return compile_playbook(data, positions, digest=text_digest)
+    name = display or path
+    text, text_digest = read_yaml_file(path, name)
+    data, positions = load_yaml(text, name)
+    return compile_playbook(data, positions, digest=text_digest, schema_checked=schema_checked)
 
 
 def load_playbook_text(text: str, file: str = "<string>") -> Playbook:
@@ -72,14 +76,11 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
-def _file_digest(path: str) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
-
-
-def compile_playbook(data: Any, positions: Positions, *, digest: str = "") -> Playbook:
+def compile_playbook(data: Any, positions: Positions, *, digest: str = "",
+                     schema_checked: Collection[str] = ()) -> Playbook:
     compiler = _Compiler(positions)
-    playbook = compiler.compile(data, digest)
+    checked = bool(digest) and bool(schema_checked) and schema_mod.checked_stamp(digest) in schema_checked
+    playbook = compiler.compile(data, digest, schema_checked=checked)
     if compiler.errors or playbook is None:
         raise PlaybookError(compiler.errors or [positions.diag((), "invalid playbook")])
     return playbook
@@ -112,14 +113,15 @@ class _Compiler:
 
     # -- the whole file ------------------------------------------------------------
 
-    def compile(self, data: Any, digest: str) -> Playbook | None:
+    def compile(self, data: Any, digest: str, *, schema_checked: bool = False) -> Playbook | None:
         if data is None:
             self.error((), "empty playbook: expected a mapping with 'playbook', 'version' and 'rules'")
             return None
         if not isinstance(data, dict):
             self.error((), f"a playbook must be a mapping, not {describe(data)}")
             return None
-        schema_errors = schema_mod.validate(data, self.pos)
+        # The same text passed the same schema before (a store's stamp): it would again.
+        schema_errors = [] if schema_checked else schema_mod.validate(data, self.pos)
 
         tz_name = data.get("timezone", "UTC")
         tz = self.timezone(tz_name, ("timezone",))

@@ -12,6 +12,7 @@ from it ourselves so that we can
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -251,9 +252,16 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, Positions]:
 def load_yaml_file(path: str, display: str | None = None) -> tuple[Any, Positions]:
     """Read and parse a YAML file; unreadable files become a :class:`PlaybookError`."""
     name = display or path
+    return load_yaml(read_yaml_file(path, name)[0], name)
+
+
+def read_yaml_file(path: str, name: str) -> tuple[str, str]:
+    """A YAML file's text (newlines as Python's text files read them) and the SHA-256
+    of its bytes, from one read; unreadable files become a :class:`PlaybookError`."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise PlaybookError([Diagnostic(name, 0, 0, "file not found")]) from None
     except IsADirectoryError:
@@ -262,4 +270,6 @@ def load_yaml_file(path: str, display: str | None = None) -> tuple[Any, Position
         raise PlaybookError([Diagnostic(name, 0, 0, f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
     except OSError as exc:
         raise PlaybookError([Diagnostic(name, 0, 0, f"cannot read: {exc.strerror}")]) from None
-    return load_yaml(text, name)
+    if "\r" in text:  # universal newlines, as open(path, encoding="utf-8") reads them
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text, hashlib.sha256(raw).hexdigest()

@@ -8,18 +8,22 @@ playbook author can act on.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cache
-from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING, Any
 
 from .errors import Diagnostic
 from .loader import Positions
 from .messages import describe, did_you_mean
+
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
+
+# jsonschema (~0.08 s to import) is imported by the first validation: a run whose
+# playbooks a store has seen checked (checked_stamp) never imports it.
 
 _TYPE_NAMES = {
     "string": "a string",
@@ -34,12 +38,12 @@ _TYPE_NAMES = {
 
 def schema_text() -> str:
     """The playbook JSON Schema, as shipped (``schemas/playbook.schema.json``)."""
-    packaged = resources.files("engine").joinpath("_schema/playbook.schema.json")
+    here = Path(__file__).resolve().parent
+    packaged = here / "_schema" / "playbook.schema.json"  # in an installed wheel
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
     # Running from a checkout (or an editable install): the repository's copy.
-    source = Path(__file__).resolve().parent.parent / "schemas" / "playbook.schema.json"
-    return source.read_text(encoding="utf-8")
+    return (here.parent / "schemas" / "playbook.schema.json").read_text(encoding="utf-8")
 
 
 @cache
@@ -49,7 +53,27 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     return jsonschema.Draft202012Validator(schema())
+
+
+@cache
+def _engine_schema_digest() -> str:
+    from . import __version__
+
+    return hashlib.sha256(f"{__version__}\0{schema_text()}".encode()).hexdigest()
+
+
+def checked_stamp(text_digest: str) -> str:
+    """The stamp of a playbook text (by its digest) that passed this schema in this engine.
+
+    A store keeps the stamps of the playbooks it ran; a later run over the same text,
+    by the same engine release and schema, skips the schema check it would pass again
+    (:func:`engine.load_playbook`'s ``schema_checked``). The compiler's own checks
+    always run.
+    """
+    return hashlib.sha256(f"{_engine_schema_digest()}\0{text_digest}".encode()).hexdigest()[:32]
 
 
 def validate(data: Any, positions: Positions) -> list[Diagnostic]:
@@ -83,6 +107,8 @@ def _explain(error: ValidationError, positions: Positions) -> list[Diagnostic]:
     if validator in ("anyOf", "oneOf") and error.context:
         meaningful = [e for e in error.context if e.validator != "type"]
         if meaningful:
+            from jsonschema.exceptions import best_match
+
             return _explain(best_match(meaningful), positions)
         types: list[str] = []
         for e in error.context:

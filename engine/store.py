@@ -30,6 +30,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -180,6 +181,33 @@ def _fail(path: str, exc: sqlite3.Error) -> StateError:
     return StateError(f"{path}: store error: {text}")
 
 
+def _stamps(value: Any) -> frozenset[str]:
+    try:
+        stamps = orjson.loads(value) if isinstance(value, str) else None
+    except orjson.JSONDecodeError:
+        return frozenset()
+    return frozenset(x for x in stamps if isinstance(x, str)) if isinstance(stamps, list) else frozenset()
+
+
+def schema_checked_in(path: str) -> frozenset[str]:
+    """:meth:`SQLiteStore.schema_checked` of the store at ``path``, read without opening it
+    for writing (before its playbooks are loaded); empty when there is no readable store
+    there: what was not read is checked again."""
+    if not os.path.isfile(path):
+        return frozenset()
+    try:
+        conn = sqlite3.connect(f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return frozenset()
+    try:
+        rows = conn.execute("SELECT value FROM store_meta WHERE key = 'schema_checked'").fetchall()
+    except sqlite3.Error:
+        return frozenset()
+    finally:
+        conn.close()
+    return _stamps(rows[0][0] if rows else None)
+
+
 class SQLiteStore:
     """A playbook store in one SQLite file (WAL mode)."""
 
@@ -264,6 +292,20 @@ class SQLiteStore:
                 marks = ",".join("?" * len(chunk))
                 found.update(stored[r[0]] for r in self.db.execute(f"SELECT id FROM processed WHERE id IN ({marks})", chunk))
         return found
+
+    # -- playbooks checked against the schema ----------------------------------------
+
+    def schema_checked(self) -> frozenset[str]:
+        """Stamps (:func:`engine.schema.checked_stamp`) of the playbook texts of the last run."""
+        with self._guard():
+            rows = list(self.db.execute("SELECT value FROM store_meta WHERE key = 'schema_checked'"))
+        return _stamps(rows[0][0] if rows else None)
+
+    def note_schema_checked(self, stamps: Iterable[str]) -> None:
+        """Keep the stamps of this run's playbooks, which passed the schema (in place of earlier runs')."""
+        with self._guard(), self.db.atomic():
+            self.db.execute("INSERT OR REPLACE INTO store_meta (key, value) VALUES ('schema_checked', ?)",
+                            [_json(sorted(set(stamps)))])
 
     # -- runs --------------------------------------------------------------------------
 

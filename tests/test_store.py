@@ -466,3 +466,60 @@ def test_a_db_run_on_a_file_out_of_order_equals_one_run(tmp_path: Path) -> None:
     r = cli("run", SHIPPED, "--events", str(write_lines(tmp_path / "shuffled.jsonl", lines)), "--db", db)
     assert r.exit_code == 0, r.stderr
     assert sorted(r.stdout.splitlines()) == sorted(EXPECTED.splitlines())
+
+
+def test_a_store_spares_the_schema_check_of_a_playbook_it_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store keeps the stamp of the playbook text its last run checked; the next run over
+    the same text does not check it against the schema again, an edited text is checked."""
+    import hashlib
+
+    from engine import schema
+    from engine.store import schema_checked_in
+
+    lines = SAMPLE.read_text().splitlines()
+    playbook = tmp_path / "pb.yaml"
+    playbook.write_bytes(Path(SHIPPED).read_bytes())
+    db = str(tmp_path / "cs.db")
+    assert schema_checked_in(db) == frozenset()
+    calls: list[str] = []
+    validate = schema.validate
+    monkeypatch.setattr(schema, "validate", lambda data, pos: calls.append(pos.file) or validate(data, pos))
+
+    r1 = cli("run", str(playbook), "--events", str(write_lines(tmp_path / "a.jsonl", lines[:200])), "--db", db)
+    assert r1.exit_code == 0 and calls == [str(playbook)]
+    stamp = schema.checked_stamp(hashlib.sha256(playbook.read_bytes()).hexdigest())
+    assert schema_checked_in(db) == {stamp} == SQLiteStore(db).schema_checked()
+
+    r2 = cli("run", str(playbook), "--events", str(write_lines(tmp_path / "b.jsonl", lines[200:])), "--db", db)
+    assert r2.exit_code == 0 and calls == [str(playbook)]  # not checked again
+    assert r1.stdout + r2.stdout == EXPECTED
+
+    playbook.write_bytes(playbook.read_bytes() + b"# edited\n")
+    assert cli("run", str(playbook), "--events", str(SAMPLE), "--db", db).exit_code == 0
+    assert calls == [str(playbook)] * 2
+    assert schema_checked_in(db) != {stamp}  # the edited text's stamp took its place
+
+    # An edit that breaks the schema is reported as ever, with its position.
+    playbook.write_text(Path(SHIPPED).read_text().replace("version: 1", "version: one", 1))
+    bad = cli("run", str(playbook), "--events", str(SAMPLE), "--db", db)
+    assert bad.exit_code == 1 and f"{playbook}:" in bad.stderr and "version" in bad.stderr
+
+
+@pytest.mark.parametrize("content", [None, b"not a database at all", "foreign", "garbage"])
+def test_unreadable_stamps_mean_checking_again(tmp_path: Path, content: bytes | str | None) -> None:
+    from engine.store import schema_checked_in
+
+    path = tmp_path / "x.db"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content == "foreign":
+        sqlite3.connect(path).execute("CREATE TABLE t (a)").connection.commit()
+    elif content == "garbage":
+        SQLiteStore(str(path)).close()
+        with sqlite3.connect(path) as conn:
+            conn.execute("INSERT INTO store_meta (key, value) VALUES ('schema_checked', '{\"not\": \"a list\"')")
+    assert schema_checked_in(str(path)) == frozenset()
+    assert schema_checked_in(str(tmp_path)) == frozenset()  # a folder
+    if content == "garbage":
+        r = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", str(path))
+        assert r.exit_code == 0 and r.stdout == EXPECTED

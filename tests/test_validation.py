@@ -109,3 +109,22 @@ def test_unreadable_files_are_errors_not_tracebacks(tmp_path: Path) -> None:
     with pytest.raises(PlaybookError, match="not UTF-8"):
         load_playbook(str(binary))
     assert os.path.exists(binary)
+
+
+def test_a_file_is_read_once_for_its_text_and_digest(tmp_path: Path) -> None:
+    """CRLF and CR line ends read as LF (as text files are read); the digest is of the file's bytes."""
+    import hashlib
+
+    source = (ROOT / "playbooks" / "us-retention.yaml").read_bytes()
+    lf = load_playbook(str(ROOT / "playbooks" / "us-retention.yaml"))
+    for ends in (b"\r\n", b"\r"):
+        path = tmp_path / "pb.yaml"
+        path.write_bytes(source.replace(b"\n", ends))
+        pb = load_playbook(str(path))
+        assert pb.digest == hashlib.sha256(path.read_bytes()).hexdigest() != lf.digest
+        assert (pb.rule_digests, pb.settings_digest) == (lf.rule_digests, lf.settings_digest)
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"playbook: x\r\nversion: 1\r\nrules: 3\r\n")
+    with pytest.raises(PlaybookError) as info:
+        load_playbook(str(bad))
+    assert any((d.line, d.col) == (3, 8) for d in info.value.diagnostics), info.value.diagnostics
