@@ -358,12 +358,9 @@ class SQLiteStore:
         """
         conn = self.db.conn
         with self._guard(), self.db.atomic():
-            # The outbox takes the actions the ledger does not hold yet, then the ledger takes them.
-            conn.execute(
-                "INSERT OR IGNORE INTO outbox (id, at_us) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
-                "FROM json_each(?) WHERE json_extract(value, '$[0]') NOT IN (SELECT id FROM ledger)",
-                [prepared.actions],
-            )
+            # The ledger takes the actions it does not hold yet; the outbox takes the rows just
+            # added (new rows get rowids above the largest: the ledger never loses a row).
+            last = conn.execute("SELECT max(rowid) FROM ledger").fetchone()[0] or 0
             before = conn.total_changes
             conn.execute(
                 "INSERT OR IGNORE INTO ledger (id, run_id, at_us, record, sort_key) SELECT json_extract(value, '$[0]'), ?, "
@@ -371,6 +368,8 @@ class SQLiteStore:
                 [prepared.run_id, prepared.actions],
             )
             new = conn.total_changes - before
+            if new:
+                conn.execute("INSERT OR IGNORE INTO outbox (id, at_us) SELECT id, at_us FROM ledger WHERE rowid > ?", [last])
             conn.execute(
                 "INSERT OR IGNORE INTO processed (id, t, run_id) "
                 "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ? FROM json_each(?)",
