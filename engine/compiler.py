@@ -78,9 +78,19 @@ def _digest(value: Any) -> str:
 
 def compile_playbook(data: Any, positions: Positions, *, digest: str = "",
                      schema_checked: Collection[str] = ()) -> Playbook:
+    if digest and schema_checked and schema_mod.checked_stamp(digest) in schema_checked:
+        # The same text passed the same schema before: that check is skipped. A stamp is
+        # only a hint (a store is a file anyone may edit): data the compiler does not take
+        # as checked data is compiled again below, checked, for the schema's messages.
+        trusting = _Compiler(positions)
+        try:
+            playbook = trusting.compile(data, digest, schema_checked=True)
+        except Exception:  # noqa: BLE001 - unchecked data may break the compiler's assumptions
+            playbook = None
+        if playbook is not None and not trusting.errors:
+            return playbook
     compiler = _Compiler(positions)
-    checked = bool(digest) and bool(schema_checked) and schema_mod.checked_stamp(digest) in schema_checked
-    playbook = compiler.compile(data, digest, schema_checked=checked)
+    playbook = compiler.compile(data, digest)
     if compiler.errors or playbook is None:
         raise PlaybookError(compiler.errors or [positions.diag((), "invalid playbook")])
     return playbook

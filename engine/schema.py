@@ -39,11 +39,13 @@ _TYPE_NAMES = {
 def schema_text() -> str:
     """The playbook JSON Schema, as shipped (``schemas/playbook.schema.json``)."""
     here = Path(__file__).resolve().parent
-    packaged = here / "_schema" / "playbook.schema.json"  # in an installed wheel
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    # Running from a checkout (or an editable install): the repository's copy.
-    return (here.parent / "schemas" / "playbook.schema.json").read_text(encoding="utf-8")
+    for path in (here / "_schema" / "playbook.schema.json",  # an installed wheel
+                 here.parent / "schemas" / "playbook.schema.json"):  # a checkout, an editable install
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    from importlib import resources  # imported from a zip (zipapp, pex)
+
+    return resources.files("engine").joinpath("_schema/playbook.schema.json").read_text(encoding="utf-8")
 
 
 @cache
@@ -58,20 +60,28 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema())
 
 
+# Bump when the loader reads the same YAML text into other data.
+_STAMP_FORMAT = "1"
+
+
 @cache
 def _engine_schema_digest() -> str:
+    import yaml
+
     from . import __version__
 
-    return hashlib.sha256(f"{__version__}\0{schema_text()}".encode()).hexdigest()
+    return hashlib.sha256(f"{_STAMP_FORMAT}\0{__version__}\0{yaml.__version__}\0{schema_text()}".encode()).hexdigest()
 
 
 def checked_stamp(text_digest: str) -> str:
     """The stamp of a playbook text (by its digest) that passed this schema in this engine.
 
     A store keeps the stamps of the playbooks it ran; a later run over the same text,
-    by the same engine release and schema, skips the schema check it would pass again
-    (:func:`engine.load_playbook`'s ``schema_checked``). The compiler's own checks
-    always run.
+    by the same engine release, YAML reader and schema, skips the schema check it would
+    pass again (:func:`engine.load_playbook`'s ``schema_checked``). The compiler's own
+    checks always run, and a stamp is only a hint: a playbook the compiler cannot take
+    without the check is compiled again with it (so a wrong stamp costs time, not a
+    crash or a missing message).
     """
     return hashlib.sha256(f"{_engine_schema_digest()}\0{text_digest}".encode()).hexdigest()[:32]
 

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pathlib
 import sqlite3
 import threading
-import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -193,11 +193,13 @@ def schema_checked_in(path: str) -> frozenset[str]:
     """:meth:`SQLiteStore.schema_checked` of the store at ``path``, read without opening it
     for writing (before its playbooks are loaded); empty when there is no readable store
     there: what was not read is checked again."""
-    if not os.path.isfile(path):
-        return frozenset()
+    # immutable: no lock taken, no -wal or -shm file made. What a crashed run left in the
+    # WAL is not seen: older stamps, which are as true (a stamp is of a text's bytes).
     try:
-        conn = sqlite3.connect(f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro", uri=True)
-    except sqlite3.Error:
+        if not os.path.isfile(path):
+            return frozenset()
+        conn = sqlite3.connect(f"{pathlib.Path(os.path.abspath(path)).as_uri()}?immutable=1", uri=True)
+    except (sqlite3.Error, ValueError, OSError):  # ValueError: a name that is no file URI
         return frozenset()
     try:
         rows = conn.execute("SELECT value FROM store_meta WHERE key = 'schema_checked'").fetchall()
@@ -358,9 +360,9 @@ class SQLiteStore:
         """
         conn = self.db.conn
         with self._guard(), self.db.atomic():
-            # The ledger takes the actions it does not hold yet; the outbox takes the rows just
-            # added (new rows get rowids above the largest: the ledger never loses a row).
-            last = conn.execute("SELECT max(rowid) FROM ledger").fetchone()[0] or 0
+            # The ledger takes the actions it does not hold yet (a write first: a busy store is
+            # waited for, as busy_timeout says); the outbox takes the rows just added, which got
+            # the rowids above the largest before, one after another.
             before = conn.total_changes
             conn.execute(
                 "INSERT OR IGNORE INTO ledger (id, run_id, at_us, record, sort_key) SELECT json_extract(value, '$[0]'), ?, "
@@ -369,7 +371,8 @@ class SQLiteStore:
             )
             new = conn.total_changes - before
             if new:
-                conn.execute("INSERT OR IGNORE INTO outbox (id, at_us) SELECT id, at_us FROM ledger WHERE rowid > ?", [last])
+                conn.execute("INSERT OR IGNORE INTO outbox (id, at_us) SELECT id, at_us FROM ledger "
+                             "WHERE rowid > (SELECT max(rowid) FROM ledger) - ?", [new])
             conn.execute(
                 "INSERT OR IGNORE INTO processed (id, t, run_id) "
                 "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ? FROM json_each(?)",

@@ -488,7 +488,9 @@ def test_a_store_spares_the_schema_check_of_a_playbook_it_ran(tmp_path: Path, mo
     r1 = cli("run", str(playbook), "--events", str(write_lines(tmp_path / "a.jsonl", lines[:200])), "--db", db)
     assert r1.exit_code == 0 and calls == [str(playbook)]
     stamp = schema.checked_stamp(hashlib.sha256(playbook.read_bytes()).hexdigest())
-    assert schema_checked_in(db) == {stamp} == SQLiteStore(db).schema_checked()
+    store = SQLiteStore(db)
+    assert schema_checked_in(db) == {stamp} == store.schema_checked()
+    store.close()
 
     r2 = cli("run", str(playbook), "--events", str(write_lines(tmp_path / "b.jsonl", lines[200:])), "--db", db)
     assert r2.exit_code == 0 and calls == [str(playbook)]  # not checked again
@@ -523,3 +525,74 @@ def test_unreadable_stamps_mean_checking_again(tmp_path: Path, content: bytes | 
     if content == "garbage":
         r = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", str(path))
         assert r.exit_code == 0 and r.stdout == EXPECTED
+
+
+def test_a_batch_waits_for_another_writer(tmp_path: Path) -> None:
+    """A batch's transaction starts with a write, so SQLite waits (busy_timeout) for a
+    writer holding the store instead of failing at once with "in use"."""
+    import threading
+    import time
+
+    from engine import read_events
+    from engine.store import Batch
+
+    db = str(tmp_path / "cs.db")
+    engine = Engine(load_playbook(SHIPPED))
+    actions = engine.run(read_events(str(SAMPLE)))
+    store = SQLiteStore(db)
+    other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO store_meta (key, value) VALUES ('elsewhere', 'x')")
+        threading.Timer(0.3, lambda: other.execute("COMMIT")).start()
+        started = time.perf_counter()
+        new = store.write(store.prepare(Batch(run_id=1, snapshot=engine.snapshot(), actions=actions,
+                                              processed=[("e1", 1)])))
+        assert time.perf_counter() - started >= 0.25
+        assert new == len({a.id for a in actions}) > 0
+        assert store.unprinted_ids() == {a.id for a in actions}
+        # Again: nothing new, nothing more to write out.
+        assert store.write(store.prepare(Batch(run_id=1, snapshot=engine.snapshot(), actions=actions, processed=[]))) == 0
+        assert len(store.unprinted()) == len({a.id for a in actions})
+    finally:
+        store.close()
+        other.close()
+
+
+@pytest.mark.parametrize("name", ["a b?c#d%20.db", "x\udcff.db"])
+def test_stamps_are_read_whatever_the_store_is_named(tmp_path: Path, name: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names with URI characters or bytes that are not UTF-8; the peek leaves no -wal or -shm."""
+    from engine import schema
+
+    db = str(tmp_path / name)
+    assert cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "-q").exit_code == 0
+    assert sorted(os.listdir(tmp_path)) == [name]
+    calls: list[str] = []
+    validate = schema.validate
+    monkeypatch.setattr(schema, "validate", lambda data, pos: calls.append(pos.file) or validate(data, pos))
+    rerun = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "-q")
+    assert rerun.exit_code == 0 and rerun.stdout == "" and calls == []
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("playbook: x\nversion: 1\nrules: 3\n")
+    assert cli("run", str(bad), "--events", str(SAMPLE), "--db", db).exit_code == 1
+    assert sorted(os.listdir(tmp_path)) == sorted([name, "bad.yaml"])  # the store untouched, nothing beside it
+
+
+def test_a_wrong_stamp_costs_a_check_not_a_crash(tmp_path: Path) -> None:
+    """A stamp planted for an invalid text (a store is a file anyone may edit): the
+    playbook is checked after all, with the schema's messages."""
+    import hashlib
+
+    from engine.schema import checked_stamp
+
+    bad = tmp_path / "nokey.yaml"
+    bad.write_text(Path(SHIPPED).read_text().replace("playbook: us-retention\n", "", 1))
+    db = str(tmp_path / "cs.db")
+    store = SQLiteStore(db)
+    store.note_schema_checked([checked_stamp(hashlib.sha256(bad.read_bytes()).hexdigest())])
+    store.close()
+    plain = cli("run", str(bad), "--events", str(SAMPLE))
+    stamped = cli("run", str(bad), "--events", str(SAMPLE), "--db", db)
+    assert plain.exit_code == stamped.exit_code == 1 and stamped.exception is None or isinstance(stamped.exception, SystemExit)
+    assert stamped.stderr == plain.stderr and "missing required key 'playbook'" in stamped.stderr

@@ -128,3 +128,21 @@ def test_a_file_is_read_once_for_its_text_and_digest(tmp_path: Path) -> None:
     with pytest.raises(PlaybookError) as info:
         load_playbook(str(bad))
     assert any((d.line, d.col) == (3, 8) for d in info.value.diagnostics), info.value.diagnostics
+
+
+def test_the_schema_is_found_in_a_zipped_package(tmp_path: Path) -> None:
+    """engine imported from a zip (zipapp, pex) still reads its packaged schema."""
+    import subprocess
+    import sys
+    import zipfile
+
+    archive = tmp_path / "engine.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in (ROOT / "engine").rglob("*.py"):
+            z.write(path, path.relative_to(ROOT).as_posix())
+        z.write(ROOT / "schemas" / "playbook.schema.json", "engine/_schema/playbook.schema.json")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import engine.schema as s; "
+            "assert s.__file__.startswith(sys.argv[1]), s.__file__; print(len(s.schema_text()))")
+    done = subprocess.run([sys.executable, "-c", code, str(archive)], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == len((ROOT / "schemas" / "playbook.schema.json").read_text(encoding="utf-8"))
