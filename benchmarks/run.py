@@ -71,6 +71,40 @@ if n != int(sys.argv[2]):
     sys.exit(f"parse floor: read {n} events, expected {sys.argv[2]}")
 """
 
+# The least per-event work of any engine of this kind written in Python: the parse floor,
+# plus reading each event's type, time and key, looking the type up in an index of the
+# types the playbook reads, and keeping per-key state (the latest such event). Times are
+# looked up in a dict of the texts seen, cheaper than any parsing. No rules, timers,
+# actions or output: a lower bound for `playbook run`, not a competitor.
+SKELETON = """\
+import sys
+import orjson
+loads = orjson.loads
+reads = {t: i for i, t in enumerate(("account.updated", "customer.message", "vendor.reply", "contract.signed",
+                                     "contract.ended", "qbr.held", "incident.opened", "incident.disclosed",
+                                     "customer.ticket", "signal.expansion", "signal.hiring"))}
+times = {}
+state = {}
+clock = n = 0
+with open(sys.argv[1], "rb", buffering=1 << 20) as f:
+    for line in f:
+        if line.strip():
+            n += 1
+            data = loads(line)
+            text = data.get("time")
+            t = times.get(text)
+            if t is None:
+                t = times[text] = len(times)
+            if t < clock:
+                continue
+            clock = t
+            rule = reads.get(data.get("type"))
+            if rule is not None:
+                state[(rule, data.get("account"))] = data
+if n != int(sys.argv[2]):
+    sys.exit(f"skeleton: read {n} events, expected {sys.argv[2]}")
+"""
+
 
 @dataclass
 class Run:
@@ -417,10 +451,17 @@ def main(argv: list[str] | None = None) -> int:
         measurements = [
             measure("parse floor (orjson.loads per line)",
                     [sys.executable, "-c", PARSE_FLOOR, str(log), str(args.events)], args.repeat, snapshot),
+            measure("skeleton: the floor + type index, time, per-key state",
+                    [sys.executable, "-c", SKELETON, str(log), str(args.events)], args.repeat, snapshot),
             measure("playbook run us-retention.yaml", plain_argv, args.repeat, snapshot),
         ]
-        durable_row, notes = measure_durable(log, args.events, args.durable_events, args.repeat, snapshot,
-                                             measurements[1])
+        floor, skeleton, plain = measurements
+        durable_row, notes = measure_durable(log, args.events, args.durable_events, args.repeat, snapshot, plain)
+        notes = (f"\n\nskeleton / parse floor = {skeleton.median_s / floor.median_s:.1f}x: the least per-event work "
+                 "of a Python engine of this kind, before any rule, timer or action; the target 'at most 2.5x the "
+                 "parse floor' leaves playbook run "
+                 f"{max(0.0, 2.5 * floor.median_s - skeleton.median_s) / args.events * 1e6:.2f} us per event "
+                 "beyond it.") + notes
         measurements.append(durable_row)
         if args.store:
             store_rows, store_notes = measure_store(log, args.events, args.repeat, snapshot, Path(tmp), plain_argv)
