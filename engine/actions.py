@@ -38,7 +38,19 @@ def dumps(value: Any, *, sort_keys: bool = False) -> str:
     try:
         return orjson.dumps(value, option=option, default=_default).decode()
     except (TypeError, orjson.JSONEncodeError):
-        pass
+        return _dumps_otherwise(value, sort_keys)
+
+
+def dumps_utf8(value: Any) -> bytes:
+    """:func:`dumps` as UTF-8 bytes (for large texts that go on as bytes: no decoding)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=_default)
+    except (TypeError, orjson.JSONEncodeError):
+        return _dumps_otherwise(value, False).encode()
+
+
+def _dumps_otherwise(value: Any, sort_keys: bool) -> str:
+    """What orjson refuses, through the json module (ASCII, so lone surrogates are escapes)."""
     try:
         return json.dumps(value, sort_keys=sort_keys, separators=(",", ":"), default=_default, allow_nan=True)
     except (RecursionError, ValueError, TypeError):

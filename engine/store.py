@@ -38,7 +38,7 @@ from typing import Any, overload
 import orjson
 import sqlite_utils
 
-from .actions import Action, dumps
+from .actions import Action, dumps, dumps_utf8
 from .errors import StateError
 from .sources import SourceEvent, parse_json_line
 from .timecalc import format_time
@@ -157,11 +157,15 @@ class Batch:
 
 @dataclass
 class Prepared:
-    """A batch as rows of text (SQLiteStore.prepare), ready to be written by any thread."""
+    """A batch as rows of text (SQLiteStore.prepare), ready to be written by any thread.
+
+    The large JSON texts are UTF-8 bytes, bound as they are and read as text in SQL
+    (CAST(? AS TEXT)): neither decoded in Python nor encoded again to be bound.
+    """
 
     run_id: int
-    actions: str                      # JSON: [[id, at_us, line, sort key], ...]
-    processed: str                    # JSON: [[event id, t], ...]
+    actions: bytes                    # JSON: [[id, at_us, line, sort key], ...]
+    processed: bytes                  # JSON: [[event id, t], ...]
     late: list[tuple[Any, ...]]
     pending_add: list[tuple[Any, ...]]
     pending_done: list[str]
@@ -339,12 +343,12 @@ class SQLiteStore:
         for saved in batch.snapshot["playbooks"]:
             clock = saved["state"]["clock"]
             body = dict(saved, _format=batch.snapshot["format"])
-            state.append((saved["name"], clock, None if clock is None else format_time(clock), batch.run_id, _json(body)))
+            state.append((saved["name"], clock, None if clock is None else format_time(clock), batch.run_id,
+                          dumps_utf8(body)))
         return Prepared(
             run_id=batch.run_id,
-            actions=_json([(a.id, a.at, line, _json(a.sort_key)) for a, line in zip(batch.actions, lines, strict=True)]),
-            processed=_json([(_sql_text(eid), t) for eid, t in batch.processed]
-                            if not all(eid.isascii() for eid, _ in batch.processed) else batch.processed),
+            actions=dumps_utf8([(a.id, a.at, line, _json(a.sort_key)) for a, line in zip(batch.actions, lines, strict=True)]),
+            processed=_processed_json(batch.processed),
             late=[(_sql_text(eid), batch.run_id, format_time(t), t, _sql_text(etype), reason, _sql_text(source),
                    _json(data)) for eid, t, etype, reason, source, data in batch.late],
             pending_add=[(_sql_text(eid), t, _sql_text(source), _json(data)) for eid, t, source, data in batch.pending_add],
@@ -366,7 +370,8 @@ class SQLiteStore:
             before = conn.total_changes
             conn.execute(
                 "INSERT OR IGNORE INTO ledger (id, run_id, at_us, record, sort_key) SELECT json_extract(value, '$[0]'), ?, "
-                "json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?)",
+                "json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]') "
+                "FROM json_each(CAST(? AS TEXT))",
                 [prepared.run_id, prepared.actions],
             )
             new = conn.total_changes - before
@@ -375,7 +380,7 @@ class SQLiteStore:
                              "WHERE rowid > (SELECT max(rowid) FROM ledger) - ?", [new])
             conn.execute(
                 "INSERT OR IGNORE INTO processed (id, t, run_id) "
-                "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ? FROM json_each(?)",
+                "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ? FROM json_each(CAST(? AS TEXT))",
                 [prepared.run_id, prepared.processed],
             )
             if prepared.late:
@@ -391,8 +396,8 @@ class SQLiteStore:
                 conn.executemany("INSERT OR IGNORE INTO pending (id, t, source, data) VALUES (?, ?, ?, ?)",
                                  prepared.pending_add)
             conn.execute("DELETE FROM state")
-            conn.executemany("INSERT INTO state (playbook, clock, clock_time, run_id, snapshot) VALUES (?, ?, ?, ?, ?)",
-                             prepared.state)
+            conn.executemany("INSERT INTO state (playbook, clock, clock_time, run_id, snapshot) "
+                             "VALUES (?, ?, ?, ?, CAST(? AS TEXT))", prepared.state)
         return new
 
     # -- printing exactly the ledger ---------------------------------------------------
@@ -512,3 +517,11 @@ def _sql_text(text: str | None) -> str | None:
 
 def _json(value: Any) -> str:
     return dumps(value)
+
+
+def _processed_json(processed: list[tuple[str, int]]) -> bytes:
+    """JSON of (event id, time) pairs, ids as :func:`_sql_text` stores them."""
+    try:
+        return orjson.dumps(processed)  # refuses lone surrogates, the only ids _sql_text changes
+    except (TypeError, orjson.JSONEncodeError):
+        return dumps_utf8([(_sql_text(eid), t) for eid, t in processed])

@@ -596,3 +596,26 @@ def test_a_wrong_stamp_costs_a_check_not_a_crash(tmp_path: Path) -> None:
     stamped = cli("run", str(bad), "--events", str(SAMPLE), "--db", db)
     assert plain.exit_code == stamped.exit_code == 1 and stamped.exception is None or isinstance(stamped.exception, SystemExit)
     assert stamped.stderr == plain.stderr and "missing required key 'playbook'" in stamped.stderr
+
+
+def test_store_columns_are_text_with_their_characters(tmp_path: Path) -> None:
+    """The JSON a batch binds as UTF-8 bytes lands as TEXT (what the sqlite3 shell and
+    Datasette show as text), non-ASCII characters intact."""
+    db = tmp_path / "cs.db"
+    pb = str(ROOT / "tests/golden/response/playbook.yaml")
+    events = [
+        {"id": "é-1", "time": "2026-03-02T14:00:00Z", "type": "ask", "account": "café ☕", "thread": "São Paulo",
+         "channel": "email"},
+        {"id": "é-2", "time": "2026-03-02T16:00:00Z", "type": "tick", "account": "café ☕"},
+    ]
+    log = write_lines(tmp_path / "e.jsonl", [json.dumps(e, ensure_ascii=False) for e in events])
+    r = cli("run", pb, "--events", str(log), "--db", str(db))
+    assert r.exit_code == 0 and "café ☕" in r.stdout, r.stderr
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT typeof(snapshot), snapshot LIKE '%São Paulo%' FROM state").fetchall() == [("text", 1)]
+    assert {row for row in conn.execute("SELECT typeof(id), typeof(record) FROM ledger")} == {("text", "text")}
+    assert [row[0] for row in conn.execute("SELECT id FROM processed ORDER BY id")] == ["é-1", "é-2"]
+    ledger = [row[0] for row in conn.execute("SELECT record FROM actions")]
+    assert sorted(ledger) == sorted(r.stdout.splitlines())
+    assert conn.execute("SELECT key, subject, status FROM obligations").fetchall() == [
+        ('"café ☕"', '{"thread":"São Paulo"}', "breached")]
