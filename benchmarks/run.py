@@ -77,15 +77,17 @@ if n != int(sys.argv[2]):
 # read as the engine's fast path reads the log's shape (2026-03-02T14:05:09Z): its hour
 # looked up by the text's first 13 characters, minutes and seconds as numbers. No rules,
 # timers, actions or output: a lower bound for `playbook run`, not a competitor.
-SKELETON = """\
+# The event types playbooks/us-retention.yaml reads (tests/test_bench_playbooks.py checks them).
+SKELETON_TYPES = ("account.updated", "customer.message", "vendor.reply", "contract.signed", "contract.ended",
+                  "qbr.held", "incident.opened", "incident.disclosed", "customer.ticket", "signal.expansion",
+                  "signal.hiring", "module.purchased")
+SKELETON = f"""\
 import sys
 import orjson
 loads = orjson.loads
-reads = {t: i for i, t in enumerate(("account.updated", "customer.message", "vendor.reply", "contract.signed",
-                                     "contract.ended", "qbr.held", "incident.opened", "incident.disclosed",
-                                     "customer.ticket", "signal.expansion", "signal.hiring"))}
-hours = {}
-state = {}
+reads = {{t: i for i, t in enumerate({SKELETON_TYPES!r})}}
+hours = {{}}
+state = {{}}
 clock = n = 0
 with open(sys.argv[1], "rb", buffering=1 << 20) as f:
     for line in f:
@@ -104,7 +106,7 @@ with open(sys.argv[1], "rb", buffering=1 << 20) as f:
             if rule is not None:
                 state[(rule, data.get("account"))] = data
 if n != int(sys.argv[2]):
-    sys.exit(f"skeleton: read {n} events, expected {sys.argv[2]}")
+    sys.exit(f"skeleton: read {{n}} events, expected {{sys.argv[2]}}")
 """
 
 

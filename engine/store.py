@@ -185,9 +185,11 @@ def _fail(path: str, exc: sqlite3.Error) -> StateError:
     return StateError(f"{path}: store error: {text}")
 
 
-def _stamps(value: Any) -> frozenset[str]:
+def _read_stamps(conn: sqlite3.Connection) -> frozenset[str]:
+    """The schema-check stamps kept in a store's ``store_meta`` (none if unreadable)."""
+    rows = conn.execute("SELECT value FROM store_meta WHERE key = 'schema_checked'").fetchall()
     try:
-        stamps = orjson.loads(value) if isinstance(value, str) else None
+        stamps = orjson.loads(rows[0][0]) if rows and isinstance(rows[0][0], str) else None
     except orjson.JSONDecodeError:
         return frozenset()
     return frozenset(x for x in stamps if isinstance(x, str)) if isinstance(stamps, list) else frozenset()
@@ -206,12 +208,11 @@ def schema_checked_in(path: str) -> frozenset[str]:
     except (sqlite3.Error, ValueError, OSError):  # ValueError: a name that is no file URI
         return frozenset()
     try:
-        rows = conn.execute("SELECT value FROM store_meta WHERE key = 'schema_checked'").fetchall()
+        return _read_stamps(conn)
     except sqlite3.Error:
         return frozenset()
     finally:
         conn.close()
-    return _stamps(rows[0][0] if rows else None)
 
 
 class SQLiteStore:
@@ -304,8 +305,7 @@ class SQLiteStore:
     def schema_checked(self) -> frozenset[str]:
         """Stamps (:func:`engine.schema.checked_stamp`) of the playbook texts of the last run."""
         with self._guard():
-            rows = list(self.db.execute("SELECT value FROM store_meta WHERE key = 'schema_checked'"))
-        return _stamps(rows[0][0] if rows else None)
+            return _read_stamps(self.db.conn)
 
     def note_schema_checked(self, stamps: Iterable[str]) -> None:
         """Keep the stamps of this run's playbooks, which passed the schema (in place of earlier runs')."""

@@ -80,3 +80,33 @@ def test_every_rule_fires_on_a_generated_log(n: int, log: Path) -> None:
     assert not silent, f"rules without any action on the generated log: {silent}"
     outcomes = {a.outcome for a in actions}
     assert outcomes >= ({"met", "late", "breach", "due_soon", "match"}), outcomes
+
+
+def test_the_skeleton_reads_the_shipped_playbooks_types_and_runs(tmp_path: Path) -> None:
+    """run.py's skeleton row indexes exactly the event types playbooks/us-retention.yaml reads,
+    and runs over a generated log (it checks the count of events itself)."""
+    import importlib.util
+
+    from engine.explain import _patterns
+
+    spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
+    assert spec is not None and spec.loader is not None
+    bench_run = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = bench_run  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(bench_run)
+    finally:
+        del sys.modules["bench_run"]
+    playbook = load_playbook(str(ROOT / "playbooks" / "us-retention.yaml"))
+    read = {t for rule in playbook.rules for p in _patterns(rule) for t in p.types}
+    read |= {t for fact in playbook.facts for t in fact.source.types}
+    assert not any(p.prefixes for rule in playbook.rules for p in _patterns(rule))
+    assert set(bench_run.SKELETON_TYPES) == read and len(bench_run.SKELETON_TYPES) == len(read)
+
+    log = tmp_path / "events.jsonl"
+    subprocess.run([sys.executable, str(BENCH / "generate.py"), "--events", "2000", "--accounts", "50", "--seed", "1",
+                    "--out", str(log)], check=True, capture_output=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", bench_run.SKELETON, str(log), "2000"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    wrong = subprocess.run([sys.executable, "-c", bench_run.SKELETON, str(log), "1999"], capture_output=True, text=True)
+    assert wrong.returncode != 0 and "read 2000 events, expected 1999" in wrong.stderr

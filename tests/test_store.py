@@ -31,6 +31,16 @@ def cli(*args: str) -> Any:
     return CliRunner().invoke(main, list(args))
 
 
+def count_validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files checked against the schema from now on, in order (the check still runs)."""
+    from engine import schema
+
+    calls: list[str] = []
+    validate = schema.validate
+    monkeypatch.setattr(schema, "validate", lambda data, pos: calls.append(pos.file) or validate(data, pos))
+    return calls
+
+
 def write_lines(path: Path, lines: list[str]) -> Path:
     path.write_text("".join(line if line.endswith("\n") else line + "\n" for line in lines))
     return path
@@ -481,9 +491,7 @@ def test_a_store_spares_the_schema_check_of_a_playbook_it_ran(tmp_path: Path, mo
     playbook.write_bytes(Path(SHIPPED).read_bytes())
     db = str(tmp_path / "cs.db")
     assert schema_checked_in(db) == frozenset()
-    calls: list[str] = []
-    validate = schema.validate
-    monkeypatch.setattr(schema, "validate", lambda data, pos: calls.append(pos.file) or validate(data, pos))
+    calls = count_validations(monkeypatch)
 
     r1 = cli("run", str(playbook), "--events", str(write_lines(tmp_path / "a.jsonl", lines[:200])), "--db", db)
     assert r1.exit_code == 0 and calls == [str(playbook)]
@@ -563,14 +571,10 @@ def test_a_batch_waits_for_another_writer(tmp_path: Path) -> None:
 def test_stamps_are_read_whatever_the_store_is_named(tmp_path: Path, name: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Names with URI characters or bytes that are not UTF-8; the peek leaves no -wal or -shm."""
-    from engine import schema
-
     db = str(tmp_path / name)
     assert cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "-q").exit_code == 0
     assert sorted(os.listdir(tmp_path)) == [name]
-    calls: list[str] = []
-    validate = schema.validate
-    monkeypatch.setattr(schema, "validate", lambda data, pos: calls.append(pos.file) or validate(data, pos))
+    calls = count_validations(monkeypatch)
     rerun = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "-q")
     assert rerun.exit_code == 0 and rerun.stdout == "" and calls == []
     bad = tmp_path / "bad.yaml"
