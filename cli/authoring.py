@@ -9,36 +9,18 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import IO
 
 import click
 
-from cli.common import user_errors
+from cli.common import open_out, print_diagnostics, user_errors
 from engine import EngineError, PlaybookError, UsageError, load_playbook
-from engine.errors import Diagnostic
 from engine.testing import FileResult, junit_xml, run_test_files
 
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _print_diagnostics(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> None:
-    for d in diagnostics:
-        click.echo(str(d), err=True)
-    n = len(diagnostics)
-    click.echo(f"{n} error{'s' if n != 1 else ''}", err=True)
-
-
-def _open_out(path: str | None) -> IO[str]:
-    if path is None or path == "-":
-        return sys.stdout
-    try:
-        return open(path, "w", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise click.UsageError(f"--out {path}: cannot write ({exc.strerror})") from None
-
-
 def _write(text: str, out: str | None) -> None:
-    stream = _open_out(out)
+    stream = open_out(out)
     try:
         stream.write(text)
         stream.flush()
@@ -128,7 +110,7 @@ def test_cmd(paths: tuple[str, ...], fmt: str, out: str | None) -> None:
     results = run_test_files(files)
     for f in results:
         if f.errors:
-            _print_diagnostics(f.errors)
+            print_diagnostics(f.errors)
     text = format_test_report(results)
     if fmt == "junit":
         _write(junit_xml(results), out)
@@ -191,7 +173,7 @@ def explain_cmd(playbook: str, events_src: str, events_format: str | None, rule_
     try:
         pb = load_playbook(playbook)
     except PlaybookError as exc:
-        _print_diagnostics(exc.diagnostics)
+        print_diagnostics(exc.diagnostics)
         sys.exit(1)
     until_value: str | None = until
     if until == "now":

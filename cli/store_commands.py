@@ -29,7 +29,7 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
                    fmt: str, out: str | None, quiet: bool, reset_state: bool, allowed_lateness: str | None,
                    commit_every: int, progress: Any, started: float) -> None:
     """``playbook run ... --db FILE``: an incremental, crash-safe run."""
-    from cli.main import format_summary, open_out, streamable
+    from cli.common import format_summary, open_out, streamable  # shared with run, not imported from cli.main
     from engine.durable import DurableRun
     from engine.schema import checked_stamp
     from engine.store import SQLiteStore

@@ -221,3 +221,21 @@ def test_console_entry_keeps_output_and_exit_codes(tmp_path: Path, log: Path) ->
     bad.write_text("playbook: x\nversion: 1\nrules: 3\n")
     failed = subprocess.run([*command, "validate", str(bad)], capture_output=True, text=True, cwd=ROOT)
     assert failed.returncode == 1 and f"{bad}:3:" in failed.stderr
+
+
+def test_command_modules_do_not_import_the_group() -> None:
+    """``cli.main`` imports the command modules; none of them imports ``cli.main`` back
+    (what two commands share lives in ``cli.common``), so there is no import cycle."""
+    import ast
+
+    cli_dir = Path(__file__).resolve().parent.parent / "cli"
+    offenders = []
+    for path in sorted(cli_dir.glob("*.py")):
+        if path.name == "main.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module] if isinstance(node, ast.ImportFrom) else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if any(n == "cli.main" for n in names if n):
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []
