@@ -795,9 +795,8 @@ class _ResponseWalk(_Walk):
         """Fire what the clock passes before ``t``: breaches at deadlines, expiries."""
         while True:
             nxt_probe = self.timed[0].at if self.timed and self.timed[0].at < t else None
-            expiring = [u for u in self.units if u.state == "breached" and u.breach_at is not None
-                        and u.breach_at + self.rule.expire_us < t]
-            nxt_expire = min((u.breach_at + self.rule.expire_us for u in expiring if u.breach_at is not None), default=None)
+            expiring = [(at, u) for u in self.units if (at := self._expiry(u)) is not None and at < t]
+            nxt_expire = min((at for at, _ in expiring), default=None)
             if nxt_probe is None and nxt_expire is None:
                 return
             if nxt_expire is None or (nxt_probe is not None and nxt_probe <= nxt_expire):
@@ -813,14 +812,24 @@ class _ResponseWalk(_Walk):
                 step.extra.append(_actions_text(o))
                 unit.steps.append(step)
             else:
-                for u in expiring:
-                    assert u.breach_at is not None
-                    at = u.breach_at + self.rule.expire_us
+                for at, u in expiring:
                     if at == nxt_expire:
-                        u.state = "expired"
-                        u.steps.append(Step(at, "expired", f"expired: no fulfilment within expire "
-                                            f"{format_duration(self.rule.expire_us / 1e6)} of the breach; dropped without action",
-                                            True))
+                        expire = format_duration(self.rule.expire_us / 1e6)
+                        if u.state == "open":
+                            text = (f"expired: no deadline, and neither fulfilled nor preempted within expire {expire} "
+                                    "of the trigger; dropped without action")
+                        else:
+                            text = f"expired: no fulfilment within expire {expire} of the breach; dropped without action"
+                        u.state = "expired" if u.state == "breached" else "expired-open"
+                        u.steps.append(Step(at, "expired", text, True))
+
+    def _expiry(self, u: Unit) -> int | None:
+        """When the obligation is dropped: ``expire`` after its breach, or after its trigger when it has no deadline."""
+        if u.state == "breached" and u.breach_at is not None:
+            return u.breach_at + self.rule.expire_us
+        if u.state == "open" and u.deadline is None and u.trigger is not None:
+            return u.trigger.t + self.rule.expire_us
+        return None
 
     def on_event(self, item: Item) -> None:
         rule = self.rule
@@ -921,7 +930,9 @@ class _ResponseWalk(_Walk):
             how = f"{rule.within.text if rule.within else ''}{words}"
             step.extra.append(f"deadline {_when(unit.deadline, unit.tz or self.tz)} ({how})")
         else:
-            step.extra.append("no deadline: only a competing event (before) can breach it")
+            step.extra.append("no deadline: only a competing event (before) can breach it; still open at "
+                              f"{_when(item.t + rule.expire_us, self.tz)} (expire {format_duration(rule.expire_us / 1e6)}), "
+                              "it is dropped without action")
         unit.steps.append(step)
         self.units.append(unit)
 
@@ -939,6 +950,8 @@ class _ResponseWalk(_Walk):
                             f"{format_time(u.breach_at + self.rule.expire_us)} at {end}")
             elif u.state == "expired":
                 u.status = "breached, then expired without a late fulfilment"
+            elif u.state == "expired-open":
+                u.status = "expired: neither fulfilled nor preempted within expire of the trigger"
             elif u.state == "late":
                 u.status = "breached, then fulfilled late"
             else:

@@ -18,6 +18,12 @@ Every warning ends with its name in brackets, e.g. ``[constant-where]``:
                      ``where`` or a template that the events it reads cannot have
                      (also ``subject.X`` not in ``same``/``group_by``, without ``events:``)
 ``match-type``       with ``events:``, a ``match`` value of a JSON type the field never has
+``open-state``       a response rule that can hold many obligations at once: ``overlap: each``
+                     without ``within`` (each trigger waits up to ``expire``), or an
+                     ``expire`` over a year
+``fact-fed-by-trigger`` a ``where``/``unless`` comparing ``facts.x`` with the event's own ``x``
+                     (or a multiple of it) while fact ``x`` is fed by that event type: facts
+                     update first, so both sides are the same value; use ``prev.facts.x``
 ==================== ==========================================================
 
 The schema already rejects an outcome key a rule kind cannot have at all
@@ -273,6 +279,7 @@ class _Linter:
             if isinstance(before, dict):
                 self.same_vs_match(name, spath, r.get("when"), before, "expect.before", "preempted")
         self.within_vs_expire(r, exp, path)
+        self.open_state(r, exp, path)
         if isinstance(exp.get("calendar"), str):
             self.template(exp["calendar"], path + ("expect", "calendar"), when, when, "the calendar")
         outcomes: dict[str, tuple[_Types, _Types, _Types]] = {
@@ -526,6 +533,25 @@ class _Linter:
             self.warn(where, f"within ({within.text}) is longer than expire ({expire.text}){default}: a breached "
                       f"obligation waits only {expire.text} for a late fulfilment; did you mean a longer expire?",
                       "within-vs-expire")
+
+
+    def open_state(self, r: dict[str, Any], exp: dict[str, Any], path: Path) -> None:
+        try:
+            expire = parse_duration(r.get("expire", "30d"))
+        except DurationError:
+            return
+        if r.get("overlap") == "each" and "within" not in exp:
+            self.warn(path + ("overlap",), f"overlap: each without within: every trigger opens an obligation that stays "
+                      f"open until its expected or competing event, or until expire ({expire.text}), so unanswered "
+                      "triggers accumulate; add within, use overlap: first, or shorten expire", "open-state")
+        if expire.exact_us > LONG_EXPIRE_US:
+            self.warn(path + ("expire",), f"expire {expire.text} is over a year: breached obligations (and those without "
+                      "a deadline) are kept that long, so open state grows with the triggers; is a shorter expire enough?",
+                      "open-state")
+
+
+#: An ``expire`` longer than this is worth a warning (open state is kept that long).
+LONG_EXPIRE_US = 366 * 86400 * 10**6
 
 
 def _dotted(keys: tuple[str | int, ...]) -> str:

@@ -90,4 +90,4 @@ class SignalRuntime:
             self._keys[gk] = (saved["key"], subject)
 
     def count_open(self) -> None:
-        pass
+        self.stats.groups = len(self.groups)
