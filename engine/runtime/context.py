@@ -120,15 +120,50 @@ _EMPTY: dict[str, Any] = {}
 class FactStore:
     """Per-key facts (section 6), folded as events are processed."""
 
-    __slots__ = ("facts", "values", "views", "defaults", "set_names", "run")
+    __slots__ = ("facts", "values", "views", "defaults", "set_names", "run", "retention_us", "seen")
 
-    def __init__(self, facts: tuple[Fact, ...], run: RunContext):
+    def __init__(self, facts: tuple[Fact, ...], run: RunContext, retention_us: int | None = None):
         self.facts = facts
         self.values: dict[Any, dict[str, Any]] = {}
         self.views: dict[Any, dict[str, Any]] = {}
         self.defaults = {f.name: _initial(f.collect) for f in facts}
         self.set_names = frozenset(f.name for f in facts if f.collect == "set")
         self.run = run
+        self.retention_us = retention_us  # ``retention: {facts: ...}``; None keeps facts forever
+        self.seen: dict[Any, int] = {}     # with retention: key -> time of its last event
+
+    def touch(self, key: Any, t: int) -> None:
+        """With retention: the key had an event at ``t`` (one timer per key, moved on lazily)."""
+        hkey = hashable(key)
+        if hkey not in self.seen and self.retention_us is not None:
+            self.run.timers.push(t + self.retention_us, self._retire, hkey)
+        self.seen[hkey] = t
+
+    def _retire(self, at: int, hkey: Any) -> None:
+        last = self.seen.get(hkey)
+        if last is None or self.retention_us is None:
+            return
+        if last + self.retention_us > at:
+            self.run.timers.push(last + self.retention_us, self._retire, hkey)
+            return
+        del self.seen[hkey]
+        self.values.pop(hkey, None)
+        self.views.pop(hkey, None)
+
+    def seen_state(self) -> list[list[Any]]:
+        return [[k, t] for k, t in self.seen.items()]
+
+    def restore_seen(self, saved: list[list[Any]] | None, clock: int | None) -> None:
+        """Rebuild the last-event times and their timers; keys saved without one count from ``clock``."""
+        self.seen.clear()
+        if self.retention_us is None:
+            return
+        for key, t in saved or []:
+            self.touch(key, t)
+        if clock is not None:
+            for hkey in self.values:
+                if hkey not in self.seen:
+                    self.touch(hkey, clock)
 
     def view(self, key: Any) -> dict[str, Any]:
         """The facts of ``key`` as expressions see them (sets as sorted lists)."""
@@ -232,7 +267,7 @@ class RunContext:
         self.out = out
         self.tz: tzinfo = playbook.timezone
         self.timers = Timers()
-        self.facts = FactStore(playbook.facts, self)
+        self.facts = FactStore(playbook.facts, self, playbook.facts_retention_us)
         self._where = ""
         self._names_used: dict[tuple[str, str], frozenset[str]] = {}
 
