@@ -47,6 +47,7 @@ from .model import (
 )
 from .runtime import EventIds
 from .runtime.context import hashable
+from .runtime.context import reads_prev as playbook_reads_prev
 from .sources import SourceEvent
 from .timecalc import Duration, TimeError, format_duration, format_local, format_time, parse_time
 
@@ -94,6 +95,7 @@ class Item:
     data: dict[str, Any]
     key: Any = None
     facts: dict[str, Any] = field(default_factory=dict)
+    prev_facts: dict[str, Any] | None = None  # the key's facts before this event (``prev.facts``)
 
     def label(self) -> str:
         where = f" ({self.source})" if self.source else ""
@@ -423,7 +425,8 @@ class _Evaluator:
 
     def scope(self, item: Item, trigger: Item | None) -> Scope:
         return Scope(
-            {"event": item.data, "trigger": (trigger or item).data, "facts": item.facts, "key": item.key},
+            {"event": item.data, "trigger": (trigger or item).data, "facts": item.facts, "key": item.key,
+             "prev": {"facts": item.facts if item.prev_facts is None else item.prev_facts}},
             item.data,
             self.tz,
         )
@@ -538,6 +541,7 @@ def explain(
     if limit is None and items:
         limit = items[-1].t
     get_key = make_getter(playbook.key_field)
+    reads_prev = playbook_reads_prev(playbook)
     patterns = _patterns(rule)
     key_of: dict[str, Any] = {}
     per_key: dict[Any, list[Item]] = {}
@@ -557,8 +561,9 @@ def explain(
     for item in items:
         if limit is not None and item.t > limit:
             continue
-        collect(engine.feed(item.data, item.source), item.serial)
         k = get_key(item.data)
+        before = engine.facts(k) if reads_prev and isinstance(k, (str, int, float)) and not isinstance(k, bool) else None
+        collect(engine.feed(item.data, item.source), item.serial)
         if k is None or isinstance(k, bool) or not isinstance(k, (str, int, float)):
             continue
         text = _key_text(k)
@@ -569,6 +574,7 @@ def explain(
         relevant = any(p.accepts_type(item.type) for p in patterns)
         if relevant or (why_not and difflib.get_close_matches(item.type, wanted_types, n=1, cutoff=0.75)):
             item.facts = engine.facts(k)
+            item.prev_facts = before
             (per_key if relevant else near).setdefault(hashable(k), []).append(item)
     if limit is not None:
         collect(engine.advance(format_time(limit)), -1)

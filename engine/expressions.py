@@ -60,7 +60,7 @@ __all__ = [
     "truthy",
 ]
 
-PATTERN_NAMES: frozenset[str] = frozenset({"event", "trigger", "facts", "key"})
+PATTERN_NAMES: frozenset[str] = frozenset({"event", "trigger", "facts", "key", "prev"})  # prev.facts: before this event
 TEMPLATE_NAMES: frozenset[str] = PATTERN_NAMES | {
     "subject",
     "rule",
@@ -999,6 +999,8 @@ class _Compiler:
             if kind == "var" and name == "facts" and not keys and isinstance(key, str):
                 self.facts.add(key)
                 self.facts_keyed += 1
+            elif kind == "var" and name == "prev" and keys == ("facts",) and isinstance(key, str):
+                self.facts.add(key)  # prev.facts.x: checked like facts.x
             path = (kind, name, (*keys, key))
             return _C(_path_fn(kind, name, path[2]), path=path)
         bf = base.fn

@@ -92,9 +92,12 @@ class PlaybookRun:
         if store.retention_us is not None:
             store.touch(key, ev.t)
         if facts:
+            if self.ctx.reads_prev:
+                self.ctx.prev_facts = store.view(key)  # a view is never changed in place: updates make a new one
             store.update(facts, ev, key)
         for runtime in rules:
             runtime.on_event(ev, key)
+        self.ctx.prev_facts = None
 
     def advance(self, until: int) -> None:
         """Move the clock to ``until``: fire every instant strictly earlier."""
