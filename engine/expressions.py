@@ -984,7 +984,10 @@ class _Compiler:
         if name.startswith("__"):
             raise self.err(node, f"names beginning with '__' are not allowed ('{name}')")
         self.names.add(name)
-        kind = "var" if name in self.reserved else "bare"
+        # ``prev`` is reserved only as ``prev.facts`` (see _extend): alone, or with any other
+        # field after it, it stays the event's own field, so playbooks reading a field
+        # called ``prev`` mean what they meant before ``prev.facts`` existed.
+        kind = "var" if name in self.reserved and name != "prev" else "bare"
         if name == "facts" and kind == "var":
             self.facts_refs += 1
         path = (kind, name, ())
@@ -996,6 +999,8 @@ class _Compiler:
             return _const(_step(base.value, key))
         if base.path is not None:
             kind, name, keys = base.path
+            if kind == "bare" and name == "prev" and not keys and key == "facts" and "prev" in self.reserved:
+                kind = "var"  # prev.facts: the key's facts before this event
             if kind == "var" and name == "facts" and not keys and isinstance(key, str):
                 self.facts.add(key)
                 self.facts_keyed += 1

@@ -103,3 +103,21 @@ def test_explain_evaluates_prev_facts() -> None:
     assert [s.counted for s in steps] == [False, True, False]
     assert steps[1].text == "fires: match"
     assert steps[2].text.endswith("is false (wau = 30, prev.facts.wau = 40)")
+
+
+def test_an_event_field_called_prev_still_reads_as_before() -> None:
+    """Only ``prev.facts`` is reserved: a playbook that read an event field ``prev``
+    (alone or ``prev.x``) before ``prev.facts`` existed still reads that field."""
+    pb = load_playbook_text(
+        """
+playbook: p
+version: 1
+rules:
+  - id: s
+    when: {type: t, where: "prev != null"}
+    actions: {on_match: [{do: note, x: "{{ prev.x }}", whole: "{{ prev }}"}]}
+"""
+    )
+    actions = Engine(pb).run([{"type": "t", "time": 0, "account": "k", "prev": {"x": 1}},
+                              {"type": "t", "time": 1, "account": "k"}])
+    assert [a.params for a in actions] == [{"x": 1, "whole": {"x": 1}}]
