@@ -87,6 +87,10 @@ def format_summary(summary: RunSummary, elapsed: float) -> str:
     pending = sum(r.pending for r in summary.rules.values())
     overdue = sum(r.overdue for r in summary.rules.values())
     lines.append(f"open: {pending:,} obligations pending, {overdue:,} breached and awaiting a late reply")
+    most = summary.most_open_state()
+    if most:
+        held = "; ".join(f"{m['rule']} {m['open']:,} ({', '.join(f'{v:,} {k}' for k in ('obligations', 'cadences', 'groups') if (v := m[k]))})" for m in most)
+        lines.append(f"most open state: {held}")
     for name, stats in sorted(summary.rules.items()):
         details = []
         for label, value in (

@@ -145,6 +145,10 @@ class _Compiler:
 
         facts = self.compile_facts(data.get("facts"))
         rules = self.compile_rules(data.get("rules"), default_cal)
+        retention = data.get("retention")
+        facts_retention = None
+        if isinstance(retention, dict) and "facts" in retention:
+            facts_retention = self.duration(retention["facts"], ("retention", "facts"))
 
         # The schema and the compiler may both see one problem; keep the compiler's
         # (more specific) message where both point at the same place.
@@ -155,7 +159,8 @@ class _Compiler:
 
         fields = data.get("fields") or {}
         # What the saved state of a run depends on: not prose, not actions, not lint-only shapes.
-        settings = {k: v for k, v in data.items() if k not in ("rules", "description", "owner", "events")}
+        # Retention only limits how long state is kept: adding or changing it keeps a store's state.
+        settings = {k: v for k, v in data.items() if k not in ("rules", "description", "owner", "events", "retention")}
         return Playbook(
             name=data["playbook"],
             version=data["version"],
@@ -179,6 +184,7 @@ class _Compiler:
             facts=facts,
             rules=rules,
             events=_event_shapes(data.get("events")),
+            facts_retention_us=None if facts_retention is None else facts_retention.exact_us,
         )
 
     def timezone(self, name: Any, path: Path) -> ZoneInfo | None:

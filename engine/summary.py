@@ -42,6 +42,12 @@ class RuleStats:
     overdue: int = 0          # breached obligations still waiting for a late fulfilment
     cadences_running: int = 0
     cadences_overdue: int = 0
+    groups: int = 0           # signal rules: group_by groups held (cooldown or threshold window running)
+
+    @property
+    def open_state(self) -> int:
+        """How much this rule holds in memory: obligations, running cadences, signal groups."""
+        return self.pending + self.overdue + self.cadences_running + self.groups
 
 
 @dataclass
@@ -94,6 +100,16 @@ class RunSummary:
     def pending(self) -> int:
         return sum(r.pending for r in self.rules.values())
 
+    def most_open_state(self, n: int = 5) -> list[dict[str, Any]]:
+        """The ``n`` rules holding the most open state (obligations, cadences, groups), largest first."""
+        held = sorted(((r.open_state, name) for name, r in self.rules.items() if r.open_state), key=lambda x: (-x[0], x[1]))
+        out = []
+        for total, name in held[:n]:
+            r = self.rules[name]
+            out.append({"rule": name, "open": total, "obligations": r.pending + r.overdue,
+                        "cadences": r.cadences_running, "groups": r.groups})
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         from .timecalc import format_time
 
@@ -108,6 +124,7 @@ class RunSummary:
             "late_events": self.late_events,
             "expression_errors": {k: {"count": p.count, "samples": [list(s) for s in p.samples]} for k, p in sorted(self.expression_errors.items())},
             "rules": {k: {f: v for f, v in vars(r).items() if v} for k, r in self.rules.items()},
+            "most_open_state": self.most_open_state(),
             "first_time": None if self.first_time is None else format_time(self.first_time),
             "last_time": None if self.last_time is None else format_time(self.last_time),
             "until": None if self.until is None else format_time(self.until),
