@@ -13,6 +13,7 @@ import click
 
 from engine import Engine, EngineError, EventError, SourceEvent, UsageError
 from engine.errors import Diagnostic
+from engine.loader import MAX_PLAYBOOK_BYTES
 from engine.sources import detect_format
 from engine.summary import RunSummary
 from engine.timecalc import format_time
@@ -34,6 +35,12 @@ def user_errors() -> Iterator[None]:
     except EngineError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+#: ``--max-playbook-bytes``, for every command that reads playbooks (run, validate, test, explain).
+max_playbook_bytes_option = click.option(
+    "--max-playbook-bytes", type=click.IntRange(min=1), default=MAX_PLAYBOOK_BYTES, show_default=True, metavar="N",
+    help="Refuse a playbook file larger than N bytes at once, before parsing it.")
 
 
 class Progress:

@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import Progress, format_summary, open_out, print_diagnostics, streamable, user_errors
+from cli.common import (
+    Progress,
+    format_summary,
+    max_playbook_bytes_option,
+    open_out,
+    print_diagnostics,
+    streamable,
+    user_errors,
+)
 from engine import (
     Engine,
     Playbook,
@@ -87,12 +95,13 @@ def playbook_files(paths: tuple[str, ...]) -> list[str]:
     return files
 
 
-def load_all(paths: tuple[str, ...], schema_checked: frozenset[str] = frozenset()) -> tuple[list[Playbook], list[Diagnostic]]:
+def load_all(paths: tuple[str, ...], schema_checked: frozenset[str] = frozenset(),
+             max_bytes: int | None = None) -> tuple[list[Playbook], list[Diagnostic]]:
     playbooks: list[Playbook] = []
     diagnostics: list[Diagnostic] = []
     for file in playbook_files(paths):
         try:
-            playbooks.append(load_playbook(file, schema_checked=schema_checked))
+            playbooks.append(load_playbook(file, schema_checked=schema_checked, max_bytes=max_bytes))
         except PlaybookError as exc:
             diagnostics.extend(exc.diagnostics)
     return playbooks, diagnostics
@@ -137,10 +146,11 @@ def _few_collections() -> Iterator[None]:
               help="With --db: hold the clock this far behind the newest event, so late events are still processed in order.")
 @click.option("--commit-every", type=click.IntRange(min=1), default=50_000, show_default=True, metavar="N",
               help="With --db: commit state, ledger and processed events every N events.")
+@max_playbook_bytes_option
 @_few_collections()
 def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, until: str | None,
         fmt: str, out: str | None, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
-        allowed_lateness: str | None, commit_every: int) -> None:
+        allowed_lateness: str | None, commit_every: int, max_playbook_bytes: int) -> None:
     """Evaluate playbooks over an event log; print the actions.
 
     \b
@@ -152,7 +162,7 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
         from engine.store import schema_checked_in
 
         schema_checked = schema_checked_in(db_path)  # texts the store's last run checked need no second check
-    loaded, diagnostics = load_all(playbooks, schema_checked)
+    loaded, diagnostics = load_all(playbooks, schema_checked, max_playbook_bytes)
     if diagnostics:
         print_diagnostics(diagnostics)
         sys.exit(1)
@@ -200,7 +210,8 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
 @main.command()
 @click.argument("playbooks", nargs=-1, required=True, metavar="PLAYBOOK_OR_DIR...")
 @click.option("--strict-lint", is_flag=True, help="Fail (exit 1) on lint warnings too, not only on errors.")
-def validate(playbooks: tuple[str, ...], strict_lint: bool) -> None:
+@max_playbook_bytes_option
+def validate(playbooks: tuple[str, ...], strict_lint: bool, max_playbook_bytes: int) -> None:
     """Check playbooks; print every error as FILE:LINE:COL: message (exit 1 if any).
 
     Lint warnings (FILE:LINE:COL: warning: ...) are printed too; they fail the
@@ -212,7 +223,7 @@ def validate(playbooks: tuple[str, ...], strict_lint: bool) -> None:
     diagnostics: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
     for file in files:
-        result = lint_file(file)
+        result = lint_file(file, max_playbook_bytes)
         if result.playbook is None:
             diagnostics.extend(result.errors)
             continue

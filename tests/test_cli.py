@@ -239,3 +239,48 @@ def test_command_modules_do_not_import_the_group() -> None:
             if any(n == "cli.main" for n in names if n):
                 offenders.append(f"{path.name}:{node.lineno}")
     assert offenders == []
+
+
+def test_a_playbook_over_the_size_limit_is_refused_before_parsing(tmp_path: Path, log: Path) -> None:
+    """Over 1 MiB by default: refused at once with the limit and the option, never parsed
+    (this file is invalid YAML: parsing would report a syntax error, not the size)."""
+    big = tmp_path / "big.yaml"
+    big.write_text("rules: [\n" + "# padding\n" * 110_000)
+    size = big.stat().st_size
+    message = f"big.yaml: the file is {size:,} bytes, over the limit of 1,048,576 bytes for a playbook"
+    test_file = tmp_path / "t.yaml"
+    test_file.write_text("playbooks: [big.yaml]\ncases:\n  - {name: x, events: [], expect: []}\n")
+    for args in (["run", str(big), "--events", str(log)], ["validate", str(big)], ["test", str(test_file)],
+                 ["explain", str(big), "--events", str(log), "--rule", "ack"]):
+        r = invoke(*args)
+        assert r.code == 1, (args, r.err)
+        assert message in r.err and "--max-playbook-bytes" in r.err, (args, r.err)
+        assert "syntax" not in r.err
+    # Raised, the limit lets the file be parsed: now it is the YAML error that is reported.
+    r = invoke("validate", str(big), "--max-playbook-bytes", str(size))
+    assert r.code == 1 and "YAML syntax error" in r.err and "over the limit" not in r.err
+    # A playbook under a lowered limit is refused too; the shipped one passes the default.
+    r = invoke("run", PLAYBOOK, "--events", str(log), "--max-playbook-bytes", "100")
+    assert r.code == 1 and "over the limit of 100 bytes" in r.err
+    assert invoke("run", PLAYBOOK, "--events", str(log), "-q").code == 0
+    assert invoke("validate", PLAYBOOK, "--max-playbook-bytes", "0").code == 2
+
+
+def test_load_playbook_takes_the_size_limit() -> None:
+    from engine import PlaybookError, load_playbook
+
+    with pytest.raises(PlaybookError, match=r"over the limit of 100 bytes for a playbook.*max_bytes="):
+        load_playbook(PLAYBOOK, max_bytes=100)
+    size = Path(PLAYBOOK).stat().st_size
+    assert load_playbook(PLAYBOOK, max_bytes=size).name == load_playbook(PLAYBOOK, max_bytes=None).name
+
+
+def test_a_large_document_without_aliases_is_not_called_an_alias_bomb(tmp_path: Path) -> None:
+    from engine import PlaybookError, load_playbook
+
+    path = tmp_path / "many.yaml"
+    path.write_text("playbook: x\nversion: 1\nrules: [" + "1, " * 250_000 + "]\n")  # 750 kB: under the size limit
+    with pytest.raises(PlaybookError) as info:
+        load_playbook(str(path))
+    message = str(info.value)
+    assert "more than 200,000 nodes" in message and "alias" not in message
