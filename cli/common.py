@@ -15,7 +15,7 @@ from engine import Engine, EngineError, EventError, SourceEvent, UsageError
 from engine.errors import Diagnostic
 from engine.loader import MAX_PLAYBOOK_BYTES
 from engine.sources import detect_format
-from engine.summary import RunSummary
+from engine.summary import MaxSkipped, RunSummary
 from engine.timecalc import format_time
 
 if TYPE_CHECKING:
@@ -41,6 +41,35 @@ def user_errors() -> Iterator[None]:
 max_playbook_bytes_option = click.option(
     "--max-playbook-bytes", type=click.IntRange(min=1), default=MAX_PLAYBOOK_BYTES, show_default=True, metavar="N",
     help="Refuse a playbook file larger than N bytes at once, before parsing it.")
+
+
+class MaxSkippedType(click.ParamType):
+    name = "N|P%"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> MaxSkipped:
+        if isinstance(value, MaxSkipped):
+            return value
+        try:
+            return MaxSkipped.parse(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def report_unused(engine: Engine, max_skipped: MaxSkipped | None) -> None:
+    """After a run's actions are written: warn (even with --quiet) when many events were
+    skipped or had no key field; exit 1 past ``--max-skipped``."""
+    summary = engine.summary
+    key_fields = [pb.key_field for pb in engine.playbooks]
+    if max_skipped is not None and max_skipped.exceeded_by(summary):
+        click.echo(f"error: {summary.describe_unused(key_fields)}", err=True)
+        limit = f"{max_skipped.percent:g}% of the events read" if max_skipped.percent is not None else f"{max_skipped} events"
+        click.echo(f"error: more than {limit} skipped or without a key field (--max-skipped {max_skipped})", err=True)
+        sys.exit(1)
+    warning = summary.unused_warning(key_fields)
+    if warning is not None:
+        click.echo(f"warning: {warning}", err=True)
+        click.echo("warning: check the key field and the events' type and time fields "
+                   "(--max-skipped N|P% makes this fail the run)", err=True)
 
 
 class Progress:

@@ -21,11 +21,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cli.common import (
+    MaxSkippedType,
     Progress,
     format_summary,
     max_playbook_bytes_option,
     open_out,
     print_diagnostics,
+    report_unused,
     streamable,
     user_errors,
 )
@@ -41,6 +43,7 @@ from engine.errors import Diagnostic
 from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.output import write_actions
 from engine.schema import schema_text
+from engine.summary import MaxSkipped
 
 if TYPE_CHECKING:
     pass
@@ -147,10 +150,13 @@ def _few_collections() -> Iterator[None]:
 @click.option("--commit-every", type=click.IntRange(min=1), default=50_000, show_default=True, metavar="N",
               help="With --db: commit state, ledger and processed events every N events.")
 @max_playbook_bytes_option
+@click.option("--max-skipped", type=MaxSkippedType(), default=None,
+              help="Fail the run (exit 1, after writing its actions) when more than N events, or P% of the "
+                   "events read, are skipped as invalid or have no key field.")
 @_few_collections()
 def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, until: str | None,
         fmt: str, out: str | None, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
-        allowed_lateness: str | None, commit_every: int, max_playbook_bytes: int) -> None:
+        allowed_lateness: str | None, commit_every: int, max_playbook_bytes: int, max_skipped: MaxSkipped | None) -> None:
     """Evaluate playbooks over an event log; print the actions.
 
     \b
@@ -188,6 +194,7 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
 
             run_with_store(engine, db_path, events_src, events_format, until_value, fmt, out, quiet,
                            reset_state, allowed_lateness, commit_every, progress, started)
+            report_unused(engine, max_skipped)
             return
         stream = open_out(out)
         try:
@@ -205,6 +212,7 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
         click.echo(format_summary(engine.summary, time.perf_counter() - started), err=True)
         for line in progress.shape_lines():
             click.echo(line, err=True)
+    report_unused(engine, max_skipped)
 
 
 @main.command()

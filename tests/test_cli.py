@@ -284,3 +284,67 @@ def test_a_large_document_without_aliases_is_not_called_an_alias_bomb(tmp_path: 
         load_playbook(str(path))
     message = str(info.value)
     assert "more than 200,000 nodes" in message and "alias" not in message
+
+
+def _log_with_bad_lines(tmp_path: Path, bad: int) -> Path:
+    """EVENTS (2 actions) and ``bad`` events without 'type' (skipped)."""
+    path = tmp_path / "mixed.jsonl"
+    lines = [json.dumps(e) for e in EVENTS]
+    lines += [json.dumps({"id": f"b{i}", "time": "2026-03-02T16:30:00Z", "account": "a"}) for i in range(bad)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_run_whose_events_are_mostly_unused_warns_even_when_quiet(tmp_path: Path) -> None:
+    path = tmp_path / "wrong-key.jsonl"  # every event keyed by 'customer', the playbook reads 'account'
+    path.write_text("".join(json.dumps({**e, "customer": e["account"], "account": None}) + "\n" for e in EVENTS))
+    r = invoke("run", PLAYBOOK, "--events", str(path), "-q")
+    assert r.code == 0 and r.out == ""
+    assert "warning: 2 of 2 events (100.0%) were skipped or had no key field: 0 skipped as invalid, " \
+           "2 without the 'account' field" in r.err
+    r = invoke("run", PLAYBOOK, "--events", str(_log_with_bad_lines(tmp_path, 3)), "-q")
+    assert r.code == 0 and len(r.out.splitlines()) == 2
+    assert "warning: 3 of 5 events (60.0%)" in r.err
+    assert f"skipped (missing 'type'): 3, e.g. {tmp_path / 'mixed.jsonl'}:3: missing 'type'" in r.err
+    # At most 10% unused: no warning.
+    lines = [json.dumps({**EVENTS[0], "id": f"e{i}", "thread": f"t{i}"}) for i in range(19)] + ['{"id": "bad"}']
+    (tmp_path / "few.jsonl").write_text("\n".join(lines) + "\n")
+    r = invoke("run", PLAYBOOK, "--events", str(tmp_path / "few.jsonl"), "-q")
+    assert r.code == 0 and r.err == ""
+
+
+def test_max_skipped_fails_the_run_after_writing_its_actions(tmp_path: Path) -> None:
+    log = _log_with_bad_lines(tmp_path, 3)
+    r = invoke("run", PLAYBOOK, "--events", str(log), "-q", "--max-skipped", "50%")
+    assert r.code == 1 and len(r.out.splitlines()) == 2
+    assert "error: 3 of 5 events (60.0%) were skipped" in r.err
+    assert "error: more than 50% of the events read skipped or without a key field (--max-skipped 50%)" in r.err
+    assert invoke("run", PLAYBOOK, "--events", str(log), "-q", "--max-skipped", "60%").code == 0
+    assert invoke("run", PLAYBOOK, "--events", str(log), "--max-skipped", "3").code == 0
+    r = invoke("run", PLAYBOOK, "--events", str(log), "--max-skipped", "2")
+    assert r.code == 1 and "more than 2 events skipped" in r.err and "outcomes:" in r.err
+    # With --db too: the actions are in the ledger and written out, then the run fails.
+    out, db = tmp_path / "actions.jsonl", tmp_path / "s.db"
+    r = invoke("run", PLAYBOOK, "--events", str(log), "--db", str(db), "--out", str(out), "-q", "--max-skipped", "0")
+    assert r.code == 1 and "more than 0 events skipped" in r.err
+    assert len(out.read_text().splitlines()) == 2
+    assert len(invoke("actions", "--db", str(db)).out.splitlines()) == 2
+    for bad in ("x", "-1", "120%", "5 %%"):
+        r = invoke("run", PLAYBOOK, "--events", str(log), "--max-skipped", bad)
+        assert r.code == 2 and "--max-skipped" in r.err, bad
+
+
+def test_max_skipped_in_the_python_api(tmp_path: Path) -> None:
+    from engine import Engine, load_playbook, read_events
+    from engine.summary import MaxSkipped
+
+    engine = Engine([load_playbook(PLAYBOOK)])
+    engine.run(read_events(str(_log_with_bad_lines(tmp_path, 3))))
+    summary = engine.summary
+    assert summary.events_unused == 3
+    assert MaxSkipped.parse("50%").exceeded_by(summary) and not MaxSkipped.parse("60%").exceeded_by(summary)
+    assert MaxSkipped.parse("2").exceeded_by(summary) and not MaxSkipped.parse("3").exceeded_by(summary)
+    warning = summary.unused_warning(["account"])
+    assert warning is not None and warning.startswith("3 of 5 events (60.0%) were skipped")
+    with pytest.raises(ValueError, match="not a number of events"):
+        MaxSkipped.parse("lots")
