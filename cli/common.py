@@ -55,21 +55,35 @@ class MaxSkippedType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-def report_unused(engine: Engine, max_skipped: MaxSkipped | None) -> None:
-    """After a run's actions are written: warn (even with --quiet) when many events were
-    skipped or had no key field; exit 1 past ``--max-skipped``."""
+def report_problems(engine: Engine, max_skipped: MaxSkipped | None, strict_calendars: bool) -> None:
+    """After a run's actions are written, on stderr even with --quiet: calendar templates
+    that named no declared calendar, and many events skipped or without a key field.
+    Exit 1 with --strict-calendars or past --max-skipped."""
     summary = engine.summary
+    failed = False
+    calendars = summary.calendar_warnings()
+    if calendars:
+        label = "error" if strict_calendars else "warning"
+        for line in calendars:
+            click.echo(line if line.startswith(" ") else f"{label}: {line}", err=True)
+        click.echo(f"{label}: declare these calendars or fix the template"
+                   + (" (--strict-calendars)" if strict_calendars else " (--strict-calendars makes this fail the run)"),
+                   err=True)
+        failed = strict_calendars
     key_fields = [pb.key_field for pb in engine.playbooks]
     if max_skipped is not None and max_skipped.exceeded_by(summary):
-        click.echo(f"error: {summary.describe_unused(key_fields)}", err=True)
         limit = f"{max_skipped.percent:g}% of the events read" if max_skipped.percent is not None else f"{max_skipped} events"
+        click.echo(f"error: {summary.describe_unused(key_fields)}", err=True)
         click.echo(f"error: more than {limit} skipped or without a key field (--max-skipped {max_skipped})", err=True)
+        failed = True
+    else:
+        warning = summary.unused_warning(key_fields)
+        if warning is not None:
+            click.echo(f"warning: {warning}", err=True)
+            click.echo("warning: check the key field and the events' type and time fields "
+                       "(--max-skipped N|P% makes this fail the run)", err=True)
+    if failed:
         sys.exit(1)
-    warning = summary.unused_warning(key_fields)
-    if warning is not None:
-        click.echo(f"warning: {warning}", err=True)
-        click.echo("warning: check the key field and the events' type and time fields "
-                   "(--max-skipped N|P% makes this fail the run)", err=True)
 
 
 class Progress:

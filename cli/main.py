@@ -27,7 +27,7 @@ from cli.common import (
     max_playbook_bytes_option,
     open_out,
     print_diagnostics,
-    report_unused,
+    report_problems,
     streamable,
     user_errors,
 )
@@ -153,10 +153,14 @@ def _few_collections() -> Iterator[None]:
 @click.option("--max-skipped", type=MaxSkippedType(), default=None,
               help="Fail the run (exit 1, after writing its actions) when more than N events, or P% of the "
                    "events read, are skipped as invalid or have no key field.")
+@click.option("--strict-calendars", is_flag=True,
+              help="Fail the run (exit 1, after writing its actions) when a rule's calendar template names a "
+                   "calendar the playbook does not declare (otherwise a warning, --quiet or not).")
 @_few_collections()
 def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, until: str | None,
         fmt: str, out: str | None, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
-        allowed_lateness: str | None, commit_every: int, max_playbook_bytes: int, max_skipped: MaxSkipped | None) -> None:
+        allowed_lateness: str | None, commit_every: int, max_playbook_bytes: int, max_skipped: MaxSkipped | None,
+        strict_calendars: bool) -> None:
     """Evaluate playbooks over an event log; print the actions.
 
     \b
@@ -194,7 +198,7 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
 
             run_with_store(engine, db_path, events_src, events_format, until_value, fmt, out, quiet,
                            reset_state, allowed_lateness, commit_every, progress, started)
-            report_unused(engine, max_skipped)
+            report_problems(engine, max_skipped, strict_calendars)
             return
         stream = open_out(out)
         try:
@@ -212,7 +216,7 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
         click.echo(format_summary(engine.summary, time.perf_counter() - started), err=True)
         for line in progress.shape_lines():
             click.echo(line, err=True)
-    report_unused(engine, max_skipped)
+    report_problems(engine, max_skipped, strict_calendars)
 
 
 @main.command()

@@ -62,6 +62,9 @@ class RunSummary:
     late_events: int = 0  # fed (streaming) with a time earlier than the clock
     expression_errors: dict[str, Problem] = field(default_factory=dict)
     rules: dict[str, RuleStats] = field(default_factory=dict)
+    # "playbook/rule" -> the triggers or starts whose calendar template named no declared
+    # calendar (each counted in RuleStats.calendar_fallbacks too), with example places.
+    calendar_fallbacks: dict[str, Problem] = field(default_factory=dict)
     first_time: int | None = None
     last_time: int | None = None
     until: int | None = None
@@ -85,6 +88,27 @@ class RunSummary:
 
     def expression_error(self, where: str, source: str | None, message: str) -> None:
         self.expression_errors.setdefault(where, Problem()).add(source, message)
+
+    def calendar_fallback(self, rule: str, source: str | None, name: Any, used: str | None) -> None:
+        """A rule's calendar template gave ``name``, not a declared calendar: ``used`` (a
+        calendar's name, None for exact time) applied instead."""
+        self.rule(rule).calendar_fallbacks += 1
+        instead = f"default_calendar '{used}'" if used else "exact time (24/7)"
+        gave = f"gave {name!r}, not a declared calendar" if name is not None else "gave no calendar name"
+        self.calendar_fallbacks.setdefault(rule, Problem()).add(source, f"the calendar template {gave}: {instead} used")
+
+    def calendar_warnings(self) -> list[str]:
+        """One line per rule whose calendar template named an undeclared calendar, with
+        example places; empty when there was none."""
+        lines = []
+        for rule, problem in sorted(self.calendar_fallbacks.items()):
+            n = problem.count
+            lines.append(f"{rule}: {n:,} trigger{'s' if n != 1 else ''} or start{'s' if n != 1 else ''} whose calendar "
+                         "template named no declared calendar")
+            lines.extend(f"  {source}: {message}" for source, message in problem.samples[:3])
+            if n > 3:
+                lines.append(f"  ... and {n - 3:,} more")
+        return lines
 
     def rule(self, key: str) -> RuleStats:
         stats = self.rules.get(key)
@@ -137,6 +161,7 @@ class RunSummary:
             "late_events": self.late_events,
             "expression_errors": {k: {"count": p.count, "samples": [list(s) for s in p.samples]} for k, p in sorted(self.expression_errors.items())},
             "rules": {k: {f: v for f, v in vars(r).items() if v} for k, r in self.rules.items()},
+            "calendar_fallbacks": {k: {"count": p.count, "samples": [list(s) for s in p.samples]} for k, p in sorted(self.calendar_fallbacks.items())},
             "first_time": None if self.first_time is None else format_time(self.first_time),
             "last_time": None if self.last_time is None else format_time(self.last_time),
             "until": None if self.until is None else format_time(self.until),

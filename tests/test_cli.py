@@ -348,3 +348,54 @@ def test_max_skipped_in_the_python_api(tmp_path: Path) -> None:
     assert warning is not None and warning.startswith("3 of 5 events (60.0%) were skipped")
     with pytest.raises(ValueError, match="not a number of events"):
         MaxSkipped.parse("lots")
+
+
+CALENDAR_PLAYBOOK = """playbook: cal
+version: 1
+calendars:
+  support: {timezone: UTC, hours: {mon-fri: "09:00-17:00"}}
+rules:
+  - id: ack
+    when: {type: ask}
+    expect: {type: answer, same: [thread], within: 1h, calendar: "{{ trigger.desk }}"}
+    actions: {on_breach: [{do: escalate}]}
+"""
+
+
+def test_an_undeclared_calendar_from_a_template_is_a_warning_even_when_quiet(tmp_path: Path) -> None:
+    playbook = tmp_path / "cal.yaml"
+    playbook.write_text(CALENDAR_PLAYBOOK)
+    log = tmp_path / "e.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in [
+        {"id": "a1", "time": "2026-03-02T10:00:00Z", "type": "ask", "account": "a", "thread": "t1", "desk": "support"},
+        {"id": "a2", "time": "2026-03-02T10:00:00Z", "type": "ask", "account": "a", "thread": "t2", "desk": "emea"},
+        {"id": "z", "time": "2026-03-03T10:00:00Z", "type": "other", "account": "a"},
+    ]))
+    r = invoke("run", str(playbook), "--events", str(log), "-q")
+    assert r.code == 0 and len(r.out.splitlines()) == 2
+    assert r.err.splitlines() == [
+        "warning: cal/ack: 1 trigger or start whose calendar template named no declared calendar",
+        f"  {log}:2: the calendar template gave 'emea', not a declared calendar: exact time (24/7) used",
+        "warning: declare these calendars or fix the template (--strict-calendars makes this fail the run)",
+    ]
+    r = invoke("run", str(playbook), "--events", str(log), "-q", "--strict-calendars")
+    assert r.code == 1 and len(r.out.splitlines()) == 2  # the actions are written, then the run fails
+    assert r.err.startswith("error: cal/ack: 1 trigger or start whose calendar template named no declared calendar")
+    out, db = tmp_path / "actions.jsonl", tmp_path / "s.db"
+    r = invoke("run", str(playbook), "--events", str(log), "--db", str(db), "--out", str(out), "--strict-calendars")
+    assert r.code == 1 and "error: cal/ack: 1 trigger" in r.err and len(out.read_text().splitlines()) == 2
+    # Every trigger naming a declared calendar: nothing to say.
+    log.write_text(log.read_text().replace('"emea"', '"support"'))
+    r = invoke("run", str(playbook), "--events", str(log), "-q", "--strict-calendars")
+    assert r.code == 0 and r.err == ""
+
+
+def test_calendar_fallbacks_in_the_python_api(tmp_path: Path) -> None:
+    from engine import Engine, load_playbook_text
+
+    engine = Engine([load_playbook_text(CALENDAR_PLAYBOOK)])
+    engine.run([{"id": "a2", "time": "2026-03-02T10:00:00Z", "type": "ask", "account": "a", "thread": "t2",
+                 "desk": "emea"}], until="2026-03-03T00:00:00Z")
+    assert engine.summary.rules["cal/ack"].calendar_fallbacks == 1
+    assert engine.summary.to_dict()["calendar_fallbacks"]["cal/ack"]["count"] == 1
+    assert engine.summary.calendar_warnings()[0].startswith("cal/ack: 1 trigger or start")
