@@ -86,15 +86,31 @@ def report_problems(engine: Engine, max_skipped: MaxSkipped | None, strict_calen
         sys.exit(1)
 
 
+def _progress_interval() -> float:
+    try:
+        return max(0.0, float(os.environ.get("PLAYBOOK_PROGRESS_INTERVAL", "")))
+    except ValueError:
+        return 0.25
+
+
 class Progress:
-    """Watches the events as they are read: a one-line progress report on stderr (only
-    when stderr is a terminal), and the check of events against declared shapes."""
+    """Watches the events as they are read: a progress line on stderr (events read,
+    events/s, elapsed), and the check of events against declared shapes.
+
+    The line is shown only when ``enabled`` (stderr is a terminal, not --quiet), redrawn
+    at most every ``PLAYBOOK_PROGRESS_INTERVAL`` seconds (default 0.25: the clock is read
+    every 256 events only), and cleared when the events end, before the summary."""
+
+    CHECK_EVERY = 256  # a power of two: events between looks at the clock
 
     def __init__(self, enabled: bool, checkers: list[ShapeChecker] | None = None):
         self.enabled = enabled
         self.started = time.perf_counter()
         self.count = 0
         self.checkers = checkers or []
+        self.interval = _progress_interval()
+        self._next = self.started + self.interval
+        self._width = 0  # of the line on screen, 0 when none is
 
     def shape_lines(self) -> list[str]:
         return [line for c in self.checkers for line in c.report.lines()]
@@ -102,18 +118,37 @@ class Progress:
     def wrap(self, events: Iterator[SourceEvent]) -> Iterator[SourceEvent]:
         checks = [checker.check for checker in self.checkers]
         count = self.count
-        for event in events:
-            count += 1
-            if checks and event.error is None:
-                for check in checks:
-                    check(event.data, event.source)
-            if self.enabled and count % 100_000 == 0:
-                rate = count / max(time.perf_counter() - self.started, 1e-9)
-                click.echo(f"\rreading events: {count:,} ({rate:,.0f}/s)", err=True, nl=False)
+        mask = self.CHECK_EVERY - 1 if self.enabled else -1  # -1: never look
+        try:
+            for event in events:
+                count += 1
+                if checks and event.error is None:
+                    for check in checks:
+                        check(event.data, event.source)
+                if not count & mask and time.perf_counter() >= self._next:
+                    self.count = count
+                    self.draw()
+                yield event
+        finally:
             self.count = count
-            yield event
-        if self.enabled and self.count >= 100_000:
-            click.echo("\r" + " " * 60 + "\r", err=True, nl=False)
+            self.clear()
+
+    def draw(self) -> None:
+        now = time.perf_counter()
+        self._next = now + self.interval
+        elapsed = now - self.started
+        seconds = int(elapsed)
+        text = (f"{self.count:,} events read, {self.count / max(elapsed, 1e-9):,.0f} events/s, "
+                f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d} elapsed")
+        sys.stderr.write("\r" + text.ljust(self._width))
+        sys.stderr.flush()
+        self._width = len(text)
+
+    def clear(self) -> None:
+        if self._width:
+            sys.stderr.write("\r" + " " * self._width + "\r")
+            sys.stderr.flush()
+            self._width = 0
 
 
 def format_summary(summary: RunSummary, elapsed: float) -> str:

@@ -192,7 +192,9 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
             from engine.lint import ShapeChecker
 
             checkers = [ShapeChecker(pb) for pb in loaded if pb.events]
-        progress = Progress(sys.stderr.isatty() and not quiet, checkers=checkers)
+        # A progress line on a terminal, unless the actions are written to that terminal too.
+        to_terminal = out in (None, "-") and sys.stdout.isatty()
+        progress = Progress(sys.stderr.isatty() and not quiet and not to_terminal, checkers=checkers)
         if db_path is not None:
             from cli.store_commands import run_with_store
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -399,3 +400,74 @@ def test_calendar_fallbacks_in_the_python_api(tmp_path: Path) -> None:
     assert engine.summary.rules["cal/ack"].calendar_fallbacks == 1
     assert engine.summary.to_dict()["calendar_fallbacks"]["cal/ack"]["count"] == 1
     assert engine.summary.calendar_warnings()[0].startswith("cal/ack: 1 trigger or start")
+
+
+PROGRESS_LINE = re.compile(r"\r([\d,]+) events read, ([\d,]+) events/s, \d+:\d\d:\d\d elapsed *")
+
+
+def _on_a_terminal(args: list[str], tmp_path: Path, stdout_on_terminal: bool = False) -> tuple[int, str]:
+    """Run ``playbook ARGS`` in a process whose stderr (and stdout, if asked) is a pseudo-terminal;
+    returns the exit code and everything written to the terminal. The progress line is redrawn
+    at every look at the clock (PLAYBOOK_PROGRESS_INTERVAL=0), so no timing is assumed."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PLAYBOOK_PROGRESS_INTERVAL": "0"}
+    with open(tmp_path / "stdout", "w") as out:
+        proc = subprocess.Popen([sys.executable, "-c", "from cli.main import entry; entry()", *args],
+                                stdin=subprocess.DEVNULL, stdout=slave if stdout_on_terminal else out,
+                                stderr=slave, cwd=ROOT, env=env)
+    os.close(slave)
+    chunks = []
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 120)
+            assert ready, "the command wrote nothing for 120 s"
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: every end of the terminal the child held is closed
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(master)
+        code = proc.wait(timeout=120)
+    return code, b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_progress_line_on_a_terminal(tmp_path: Path) -> None:
+    log = tmp_path / "many.jsonl"
+    log.write_text("".join(json.dumps({**EVENTS[i % 2], "id": f"e{i}", "thread": f"t{i // 2}"}) + "\n"
+                           for i in range(3000)))
+    code, text = _on_a_terminal(["run", PLAYBOOK, "--events", str(log), "--out", str(tmp_path / "a.jsonl")], tmp_path)
+    assert code == 0, text
+    shown = PROGRESS_LINE.findall(text)
+    counts = [int(n.replace(",", "")) for n, _ in shown]
+    assert counts and counts == sorted(counts) and counts[-1] <= 3000 and all(n % 256 == 0 for n in counts)
+    # The last line drawn is cleared (overwritten with spaces) before the summary is printed.
+    last = list(PROGRESS_LINE.finditer(text))[-1]
+    width = len(last.group(0)) - 1
+    assert "\r" + " " * width + "\r" + "events: 3,000 read" in text
+    summary = text[text.index("events: 3,000 read"):]
+    assert "events read," not in summary
+    # --quiet: nothing at all; actions on the same terminal: no progress line between them.
+    code, text = _on_a_terminal(["run", PLAYBOOK, "--events", str(log), "--out", str(tmp_path / "a.jsonl"), "-q"],
+                                tmp_path)
+    assert code == 0 and text == ""
+    code, text = _on_a_terminal(["run", PLAYBOOK, "--events", str(log)], tmp_path, stdout_on_terminal=True)
+    assert code == 0 and '"rule": ' not in text and '"rule":"ack"' in text and "events read," not in text
+    # With --db, and while ingesting.
+    db = tmp_path / "s.db"
+    code, text = _on_a_terminal(["ingest", str(log), "--db", str(db)], tmp_path)
+    assert code == 0 and PROGRESS_LINE.search(text) and "3,000 events loaded" in text
+    code, text = _on_a_terminal(["run", PLAYBOOK, "--events", "db", "--db", str(db), "--out",
+                                 str(tmp_path / "b.jsonl")], tmp_path)
+    assert code == 0 and PROGRESS_LINE.search(text) and "events: 3,000 read" in text, text
+    # Not a terminal: no progress line.
+    r = invoke("run", PLAYBOOK, "--events", str(log), "--out", str(tmp_path / "c.jsonl"))
+    assert r.code == 0 and "events read," not in r.err
