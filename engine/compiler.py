@@ -26,7 +26,7 @@ from .expressions import (
     compile_template,
     equals,
 )
-from .loader import Path, Positions, load_yaml, read_yaml_file
+from .loader import MAX_PLAYBOOK_BYTES, Path, Positions, load_yaml, read_yaml_file
 from .messages import describe, did_you_mean, suggest_timezone
 from .model import (
     ActionSpec,
@@ -51,16 +51,19 @@ OUTCOMES = {
 }
 
 
-def load_playbook(path: str, *, display: str | None = None, schema_checked: Collection[str] = ()) -> Playbook:
+def load_playbook(path: str, *, display: str | None = None, schema_checked: Collection[str] = (),
+                  max_bytes: int | None = MAX_PLAYBOOK_BYTES) -> Playbook:
     """Load, validate and compile one playbook file.
 
     Raises :class:`PlaybookError` listing every problem with its position.
+    ``max_bytes``: a larger file (default: over 1 MiB) is refused before it is parsed;
+    None: no limit.
     ``schema_checked``: stamps (:func:`engine.schema.checked_stamp`) of playbook texts
     known to pass the schema, as a store keeps them (``SQLiteStore.schema_checked``):
     a text among them is not checked against the schema again.
     """
     name = display or path
-    text, text_digest = read_yaml_file(path, name)
+    text, text_digest = read_yaml_file(path, name, max_bytes)
     data, positions = load_yaml(text, name)
     return compile_playbook(data, positions, digest=text_digest, schema_checked=schema_checked)
 

@@ -44,7 +44,7 @@ from typing import Any
 from .compiler import compile_playbook
 from .errors import Diagnostic, PlaybookError
 from .expressions import PATTERN_NAMES, TEMPLATE_NAMES, EvalError, ExprError, Scope, compile_expression, equals
-from .loader import Path, Positions, load_yaml_file
+from .loader import MAX_PLAYBOOK_BYTES, Path, Positions, load_yaml_file
 from .messages import did_you_mean
 from .model import Playbook
 from .sources import SourceEvent
@@ -64,10 +64,11 @@ class LintResult:
     warnings: list[Diagnostic] = field(default_factory=list)
 
 
-def lint_file(path: str) -> LintResult:
-    """Load, validate and lint one playbook file. Warnings only when there are no errors."""
+def lint_file(path: str, max_bytes: int | None = MAX_PLAYBOOK_BYTES) -> LintResult:
+    """Load, validate and lint one playbook file. Warnings only when there are no errors.
+    ``max_bytes`` as for :func:`engine.load_playbook`."""
     try:
-        data, positions = load_yaml_file(path)
+        data, positions = load_yaml_file(path, max_bytes=max_bytes)
         playbook = compile_playbook(data, positions)
     except PlaybookError as exc:
         return LintResult(path, None, exc.diagnostics)

@@ -433,7 +433,8 @@ def resolve_calendar(run: RunContext, choice: CalendarChoice | None, ev: Ev, key
         name = None
     calendar = choice.calendars.get(name) if isinstance(name, str) else None
     if calendar is None:
-        run.summary.rule(f"{run.playbook.name}/{rule_id}").calendar_fallbacks += 1
+        used = choice.default.name if choice.default is not None else None
+        run.summary.calendar_fallback(f"{run.playbook.name}/{rule_id}", ev.source, name, used)
         return choice.default
     return calendar
 
