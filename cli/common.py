@@ -80,6 +80,10 @@ def format_summary(summary: RunSummary, elapsed: float) -> str:
             lines.append(f"    {source}: {message}")
         if problem.count > 5:
             lines.append(f"    ... and {problem.count - 5:,} more")
+    if summary.duplicates.count:
+        lines.append(f"  duplicates (an id processed before, skipped): {summary.duplicates.count:,}")
+        for source, message in summary.duplicates.samples[:5]:
+            lines.append(f"    {source}: {message}")
     if summary.until is not None:
         lines.append(f"clock: until {format_time(summary.until)}")
     outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.outcomes.items())) or "none"

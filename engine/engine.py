@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 import time as _time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .actions import Action
@@ -14,9 +15,14 @@ from .model import Playbook
 from .runtime import Ev, EventIds, PlaybookRun
 from .sources import SourceEvent, time_ordered
 from .summary import RunSummary
-from .timecalc import US, TimeError, parse_time
+from .timecalc import US, DurationError, TimeError, parse_duration, parse_time
 
 STATE_FORMAT = "playbook-engine-state/1"
+
+#: Engine(dedupe_window=...): how long, in event time behind the newest event, an id is remembered.
+DEDUPE_WINDOW = "1h"
+#: Engine(dedupe_max=...): at most this many ids are remembered (the oldest are forgotten first).
+DEDUPE_MAX = 100_000
 
 
 class _Reader:
@@ -68,6 +74,74 @@ class _Reader:
             return None
 
 
+def duration_us(name: str, value: Any) -> int | None:
+    """An engine option's duration in microseconds: text such as ``"10m"``, a
+    :class:`~datetime.timedelta` or a number of seconds; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        us = (value.days * 86400 + value.seconds) * US + value.microseconds
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        us = int(round(value * US))
+    elif isinstance(value, str):
+        try:
+            us = parse_duration(value).exact_us
+        except DurationError as exc:
+            raise UsageError(f"{name}: {exc}") from None
+    else:
+        raise UsageError(f"{name}: a duration such as '10m', a timedelta or seconds, not {type(value).__name__}")
+    if us < 0:
+        raise UsageError(f"{name}: a duration cannot be negative")
+    return us
+
+
+def given_id(data: Mapping[str, Any], field: str) -> str | None:
+    """The id an event carries in its id field (as :class:`EventIds` reads it), or None."""
+    given = data.get(field)
+    if isinstance(given, str) and given:
+        return given
+    if isinstance(given, int) and not isinstance(given, bool):
+        return str(given)
+    return None
+
+
+class _Gate:
+    """What the engine remembers about the events one reader let in: the ids of recent
+    ones (to skip duplicates) and the newest time."""
+
+    __slots__ = ("ids", "window", "limit", "newest")
+
+    def __init__(self, dedupe: bool, window: int | None, limit: int):
+        self.ids: OrderedDict[str, int] | None = OrderedDict() if dedupe else None
+        self.window = window
+        self.limit = limit
+        self.newest: int | None = None
+
+    def remember(self, eid: str, t: int) -> None:
+        """Remember a processed event's id; forget the ids out of the window (by time and count)."""
+        ids = self.ids
+        assert ids is not None
+        ids[eid] = t
+        if len(ids) > self.limit:
+            ids.popitem(last=False)
+        if self.window is not None and self.newest is not None:
+            horizon = self.newest - self.window
+            while ids and next(iter(ids.values())) < horizon:
+                ids.popitem(last=False)
+
+    def state(self) -> dict[str, Any]:
+        return {"newest": self.newest, "ids": [[eid, t] for eid, t in (self.ids or {}).items()]}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self.newest = state.get("newest")
+        if self.ids is not None:
+            self.ids.clear()
+            for eid, t in state.get("ids", []):
+                self.ids[eid] = t
+            while len(self.ids) > self.limit:
+                self.ids.popitem(last=False)
+
+
 class Engine:
     """Evaluates one or more playbooks over events.
 
@@ -77,9 +151,19 @@ class Engine:
 
     >>> engine = Engine([playbook])                                  # doctest: +SKIP
     >>> actions = engine.run(events, until="2026-04-01T00:00:00Z")    # doctest: +SKIP
+
+    ``dedupe`` (on by default): an event whose id the engine processed before is
+    skipped and counted in ``summary.duplicates`` (a webhook retried, an export
+    given twice). Ids are remembered while their event's time is within
+    ``dedupe_window`` (a duration, default 1 hour; None: no time bound) of the
+    newest event's, and at most ``dedupe_max`` of them (default 100,000; the
+    oldest are forgotten first). Only ids events carry are compared: events
+    without one get derived ids, distinct for each event (docs/language.md).
+    See docs/embedding.md.
     """
 
-    def __init__(self, playbooks: Playbook | Iterable[Playbook], *, strict: bool = False):
+    def __init__(self, playbooks: Playbook | Iterable[Playbook], *, strict: bool = False, dedupe: bool = True,
+                 dedupe_window: str | int | float | timedelta | None = DEDUPE_WINDOW, dedupe_max: int = DEDUPE_MAX):
         if isinstance(playbooks, Playbook):
             playbooks = [playbooks]
         self.playbooks: tuple[Playbook, ...] = tuple(playbooks)
@@ -90,15 +174,22 @@ class Engine:
         if dupes:
             raise UsageError(f"playbook name {dupes[0]!r} is used by two playbooks: names must be unique in one run")
         self.strict = strict
+        if not isinstance(dedupe_max, int) or isinstance(dedupe_max, bool) or dedupe_max < 1:
+            raise UsageError(f"dedupe_max: a number of ids, at least 1, not {dedupe_max!r}")
+        window = duration_us("dedupe_window", dedupe_window)
         self.summary = RunSummary()
         self._out: list[Action] = []
         readers: dict[tuple[Any, ...], _Reader] = {}
+        self._gates: dict[_Reader, _Gate] = {}
+        self._signatures: list[list[str]] = []  # how each reader reads events, to match saved state
         self._runs: list[PlaybookRun] = []
         for index, pb in enumerate(self.playbooks):
             signature = (pb.type_field, pb.time_field, pb.id_field, pb.timezone_name)
             reader = readers.get(signature)
             if reader is None:
                 reader = readers[signature] = _Reader(pb)
+                self._gates[reader] = _Gate(dedupe, window, dedupe_max)
+                self._signatures.append([str(part) for part in signature])
             run = PlaybookRun(pb, index, self.summary, self._out)
             run.counts_events = reader is next(iter(readers.values()))
             reader.runs.append(run)
@@ -205,6 +296,27 @@ class Engine:
 
     def _deliver(self, reader: _Reader, data: dict[str, Any], t: int, etype: str, serial: int,
                  source: str | None, ev: Ev | None) -> bool:
+        """Let an event in: skip it if it is a duplicate, else hand it on (:meth:`_handle`);
+        False if it was not processed."""
+        gate = self._gates[reader]
+        ids = gate.ids
+        eid = None
+        if ids is not None:
+            eid = given_id(data, reader.ids.field)
+            if eid is not None and eid in ids:
+                self.summary.duplicate(source or f"event {eid}", f"id {eid!r} was processed before: "
+                                       "skipped as a duplicate", serial)
+                return False
+        done = self._handle(reader, data, t, etype, serial, source, ev)
+        if done:
+            if gate.newest is None or t > gate.newest:
+                gate.newest = t
+            if eid is not None:
+                gate.remember(eid, t)
+        return done
+
+    def _handle(self, reader: _Reader, data: dict[str, Any], t: int, etype: str, serial: int,
+                source: str | None, ev: Ev | None) -> bool:
         """Hand an event to ``reader``'s playbooks; False if none processed it (after until, late).
 
         ``ev`` is made here, with its id, only when a fact or rule sees the event's type.
@@ -440,6 +552,9 @@ class Engine:
         """
         return {
             "format": STATE_FORMAT,
+            # What the engine remembers of the events it let in (ids for dedupe), per way of reading them.
+            "readers": [{"reads": sig, **self._gates[reader].state()}
+                        for sig, reader in zip(self._signatures, self._readers, strict=True)],
             "playbooks": [
                 {
                     "name": run.playbook.name,
@@ -497,6 +612,11 @@ class Engine:
             notes.append(f"playbook {name}: not in this run, its saved state was dropped")
         for run, state, rules in plans:
             run.restore(state, rules)
+        saved_readers = {tuple(r["reads"]): r for r in snapshot.get("readers", [])}
+        for sig, reader in zip(self._signatures, self._readers, strict=True):
+            saved_reader = saved_readers.get(tuple(sig))
+            if saved_reader is not None:
+                self._gates[reader].restore(saved_reader)
         return notes
 
     def count_open(self) -> RunSummary:

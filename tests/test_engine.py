@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from datetime import UTC
+from pathlib import Path
 
 import pytest
 
@@ -249,3 +251,103 @@ rules:
     assert got == ran and len(set(got)) == len(got) and any(i.endswith("-2") for i in got)
     # A stream remembers the ids of its current instant only.
     assert len(streamed._readers[0].ids.seen) <= 2
+
+
+# -- dedupe (issue 20): an id fed twice is processed once ----------------------------------
+
+LOGINS_TEXT = """
+playbook: logins
+version: 1
+rules:
+  - id: three-failed
+    when: login.failed
+    threshold: {count: 3, within: 1h}
+    actions: {on_match: [{do: lock}]}
+"""
+LOGINS = load_playbook_text(LOGINS_TEXT, "logins.yaml")
+
+
+def _failed(eid: str, minute: int, **extra: object) -> dict[str, object]:
+    return {"id": eid, "type": "login.failed", "time": f"2026-03-02T14:{minute:02d}:00Z", "account": "x", **extra}
+
+
+def test_feed_of_the_same_id_twice_processes_it_once() -> None:
+    engine = Engine(LOGINS)
+    out = []
+    for event in (_failed("a", 0), _failed("b", 1), _failed("b", 1)):  # a webhook retried
+        out += engine.feed(event, source=f"hook:{event['id']}")
+    assert out == []  # two failed logins, not three
+    s = engine.summary
+    assert (s.events_read, s.events_processed, s.duplicates.count) == (3, 2, 1)
+    assert s.duplicates.samples == [("hook:b", "id 'b' was processed before: skipped as a duplicate")]
+    assert [a.rule for a in engine.feed(_failed("c", 2))] == ["three-failed"]
+    # Without a source, the duplicate is named by its id.
+    engine.feed(_failed("c", 2))
+    assert engine.summary.duplicates.samples[-1][0] == "event c"
+
+
+def test_dedupe_can_be_turned_off() -> None:
+    engine = Engine(LOGINS, dedupe=False)
+    out = [a for e in (_failed("a", 0), _failed("b", 1), _failed("b", 1)) for a in engine.feed(e)]
+    assert [a.rule for a in out] == ["three-failed"] and engine.summary.duplicates.count == 0
+
+
+def test_run_and_stream_dedupe_by_the_same_rule() -> None:
+    events = [_failed("a", 0), _failed("b", 1), _failed("b", 1), _failed("a", 0)]
+    ran = Engine(LOGINS)
+    assert ran.run(events) == [] and ran.summary.duplicates.count == 2
+    streamed = Engine(LOGINS)
+    assert list(streamed.stream(sorted(events, key=lambda e: str(e["time"])))) == []
+    assert streamed.summary.duplicates.count == 2
+    assert len(Engine(LOGINS, dedupe=False).run(events)) == 1
+
+
+def test_dedupe_is_bounded_by_time_and_by_count() -> None:
+    # By time: an id is forgotten once the newest event is more than dedupe_window past it.
+    retry = [_failed("a", 0), _failed("b", 50), {**_failed("a", 0), "time": "2026-03-02T15:30:00Z"}]
+    short = Engine(LOGINS, dedupe_window="30m")
+    for e in retry:
+        short.feed(e)
+    assert short.summary.duplicates.count == 0 and short.summary.events_processed == 3
+    unbounded = Engine(LOGINS, dedupe_window=None)
+    for e in retry:
+        unbounded.feed(e)
+    assert unbounded.summary.duplicates.count == 1
+    # By count: at most dedupe_max ids.
+    few = Engine(LOGINS, dedupe_max=2)
+    for eid in ("a", "b", "c", "a"):
+        few.feed(_failed(eid, 0))
+    assert few.summary.duplicates.count == 0
+    many = Engine(LOGINS)
+    for eid in ("a", "b", "c", "a"):
+        many.feed(_failed(eid, 0))
+    assert many.summary.duplicates.count == 1
+    for bad in ({"dedupe_max": 0}, {"dedupe_window": "soon"}, {"dedupe_window": -1}):
+        with pytest.raises(UsageError):
+            Engine(LOGINS, **bad)  # type: ignore[arg-type]
+
+
+def test_the_ids_remembered_survive_a_snapshot() -> None:
+    engine = Engine(LOGINS)
+    engine.feed(_failed("a", 0))
+    engine.feed(_failed("b", 1))
+    again = Engine(LOGINS)
+    again.restore(engine.snapshot())
+    assert again.feed(_failed("b", 1)) == [] and again.summary.duplicates.count == 1
+    assert [a.rule for a in again.feed(_failed("c", 2))] == ["three-failed"]
+
+
+def test_playbook_run_skips_an_id_given_twice_with_and_without_a_store(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    (tmp_path / "p.yaml").write_text(LOGINS_TEXT)
+    log = tmp_path / "e.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in (_failed("a", 0), _failed("b", 1), _failed("b", 1))))
+    plain = CliRunner().invoke(main, ["run", str(tmp_path / "p.yaml"), "--events", str(log)])
+    assert plain.exit_code == 0 and plain.stdout == ""
+    assert "duplicates (an id processed before, skipped): 1" in plain.stderr and "e.jsonl:3: id 'b'" in plain.stderr
+    stored = CliRunner().invoke(main, ["run", str(tmp_path / "p.yaml"), "--events", str(log), "--db", str(tmp_path / "s.db")])
+    assert stored.exit_code == 0 and stored.stdout == ""
+    assert "1 duplicate events skipped" in stored.stderr
