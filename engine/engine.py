@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import time as _time
 from collections import OrderedDict
@@ -15,7 +16,7 @@ from .model import Playbook
 from .runtime import Ev, EventIds, PlaybookRun
 from .sources import SourceEvent, time_ordered
 from .summary import RunSummary
-from .timecalc import US, DurationError, TimeError, parse_duration, parse_time
+from .timecalc import US, DurationError, TimeError, format_time, parse_duration, parse_time
 
 STATE_FORMAT = "playbook-engine-state/1"
 
@@ -107,15 +108,20 @@ def given_id(data: Mapping[str, Any], field: str) -> str | None:
 
 class _Gate:
     """What the engine remembers about the events one reader let in: the ids of recent
-    ones (to skip duplicates) and the newest time."""
+    ones (to skip duplicates), the newest time, and the events held back for
+    allowed lateness (a heap by time, then arrival)."""
 
-    __slots__ = ("ids", "window", "limit", "newest")
+    __slots__ = ("ids", "window", "limit", "newest", "held", "seq", "counts")
 
     def __init__(self, dedupe: bool, window: int | None, limit: int):
         self.ids: OrderedDict[str, int] | None = OrderedDict() if dedupe else None
         self.window = window
         self.limit = limit
         self.newest: int | None = None
+        # (time, arrival, serial, data, type, source, Ev or None)
+        self.held: list[tuple[int, int, int, dict[str, Any], str, str | None, Ev | None]] = []
+        self.seq = 0
+        self.counts = False  # the first reader's gate counts events processed from the held ones
 
     def remember(self, eid: str, t: int) -> None:
         """Remember a processed event's id; forget the ids out of the window (by time and count)."""
@@ -129,17 +135,29 @@ class _Gate:
             while ids and next(iter(ids.values())) < horizon:
                 ids.popitem(last=False)
 
-    def state(self) -> dict[str, Any]:
-        return {"newest": self.newest, "ids": [[eid, t] for eid, t in (self.ids or {}).items()]}
+    def hold(self, t: int, serial: int, data: dict[str, Any], etype: str, source: str | None, ev: Ev | None) -> None:
+        self.seq += 1
+        heapq.heappush(self.held, (t, self.seq, serial, data, etype, source, ev))
 
-    def restore(self, state: Mapping[str, Any]) -> None:
+    def state(self) -> dict[str, Any]:
+        held = [[t, etype, source, data] for t, _, _, data, etype, source, _ in sorted(self.held, key=_held_order)]
+        return {"newest": self.newest, "ids": [[eid, t] for eid, t in (self.ids or {}).items()], "held": held}
+
+    def restore(self, state: Mapping[str, Any], serials: Iterator[int]) -> None:
         self.newest = state.get("newest")
+        self.held.clear()
+        for t, etype, source, data in state.get("held", []):
+            self.hold(t, next(serials), data, etype, source, None)
         if self.ids is not None:
             self.ids.clear()
             for eid, t in state.get("ids", []):
                 self.ids[eid] = t
             while len(self.ids) > self.limit:
                 self.ids.popitem(last=False)
+
+
+def _held_order(item: tuple[Any, ...]) -> tuple[int, int]:
+    return item[0], item[1]
 
 
 class Engine:
@@ -159,11 +177,19 @@ class Engine:
     newest event's, and at most ``dedupe_max`` of them (default 100,000; the
     oldest are forgotten first). Only ids events carry are compared: events
     without one get derived ids, distinct for each event (docs/language.md).
-    See docs/embedding.md.
+
+    ``allowed_lateness`` (a duration, default none): the clock is held that far
+    behind the newest event, as a store's ``--allowed-lateness`` holds it: events
+    are held until the newest event's time less the lateness passes them, then
+    processed in time order, so an event up to that late is still processed in
+    order. An event earlier than the clock is skipped as late, named by its id.
+    :meth:`advance` processes the held events up to its instant, :meth:`flush` all
+    of them. See docs/embedding.md.
     """
 
     def __init__(self, playbooks: Playbook | Iterable[Playbook], *, strict: bool = False, dedupe: bool = True,
-                 dedupe_window: str | int | float | timedelta | None = DEDUPE_WINDOW, dedupe_max: int = DEDUPE_MAX):
+                 dedupe_window: str | int | float | timedelta | None = DEDUPE_WINDOW, dedupe_max: int = DEDUPE_MAX,
+                 allowed_lateness: str | int | float | timedelta | None = None):
         if isinstance(playbooks, Playbook):
             playbooks = [playbooks]
         self.playbooks: tuple[Playbook, ...] = tuple(playbooks)
@@ -177,6 +203,9 @@ class Engine:
         if not isinstance(dedupe_max, int) or isinstance(dedupe_max, bool) or dedupe_max < 1:
             raise UsageError(f"dedupe_max: a number of ids, at least 1, not {dedupe_max!r}")
         window = duration_us("dedupe_window", dedupe_window)
+        self.allowed_lateness_us = lateness = duration_us("allowed_lateness", allowed_lateness) or 0
+        if window is not None and window < lateness:
+            window = lateness  # every event that can still be processed is compared with what it may repeat
         self.summary = RunSummary()
         self._out: list[Action] = []
         readers: dict[tuple[Any, ...], _Reader] = {}
@@ -195,8 +224,10 @@ class Engine:
             reader.runs.append(run)
             self._runs.append(run)
         self._readers = tuple(readers.values())
+        self._gates[self._readers[0]].counts = True
         self._single = len(self._readers) == 1
         self._serial = 0
+        self._last_late = -1
         self._until: int | None = None  # events later than this are ignored (set by run)
 
     # -- time ----------------------------------------------------------------------------
@@ -227,15 +258,27 @@ class Engine:
         """Process one event; return the actions it caused (deadlines it passed included).
 
         Events must come in time order: one earlier than the engine's clock is
-        skipped and counted as late (``summary.late_events``).
+        skipped and counted as late (``summary.late_events``), unless the engine
+        holds the clock back (``allowed_lateness``): then the event is held, and
+        processed in time order once the newest event is that much later.
         """
         self._feed_one(event, source)
         return self._drain()
 
     def advance(self, until: str | int | float | datetime) -> list[Action]:
-        """Move the clock to ``until``: every instant strictly earlier fires."""
+        """Move the clock to ``until``: every instant strictly earlier fires (events held
+        back for lateness up to ``until`` are processed first, in time order)."""
         t = self.parse_until(until)
         self._advance(t)
+        return self._drain()
+
+    def flush(self) -> list[Action]:
+        """Process every event held back for lateness, in time order (no later event will
+        come before them); the clock moves to the last one's time. Returns the actions."""
+        for reader in self._readers:
+            gate = self._gates[reader]
+            if gate.held:
+                self._release(reader, gate, max(h[0] for h in gate.held))
         return self._drain()
 
     def _feed_one(self, event: Mapping[str, Any] | SourceEvent, source: str | None) -> None:
@@ -295,9 +338,9 @@ class Engine:
         return self._deliver(reader, ev.data, ev.t, ev.type, ev.serial, ev.source, ev)
 
     def _deliver(self, reader: _Reader, data: dict[str, Any], t: int, etype: str, serial: int,
-                 source: str | None, ev: Ev | None) -> bool:
-        """Let an event in: skip it if it is a duplicate, else hand it on (:meth:`_handle`);
-        False if it was not processed."""
+                 source: str | None, ev: Ev | None, hold: bool = True) -> bool:
+        """Let an event in: skip it if it is a duplicate, hold it back for lateness (unless
+        not ``hold``), else hand it on (:meth:`_handle`); False if it was not processed (yet)."""
         gate = self._gates[reader]
         ids = gate.ids
         eid = None
@@ -307,6 +350,10 @@ class Engine:
                 self.summary.duplicate(source or f"event {eid}", f"id {eid!r} was processed before: "
                                        "skipped as a duplicate", serial)
                 return False
+        if hold and self.allowed_lateness_us:
+            return self._hold(reader, gate, data, t, etype, serial, source, ev, eid)
+        if gate.held:  # held back before (a restored state, or fed before a driver's events): they go first
+            self._release(reader, gate, t)
         done = self._handle(reader, data, t, etype, serial, source, ev)
         if done:
             if gate.newest is None or t > gate.newest:
@@ -314,6 +361,50 @@ class Engine:
             if eid is not None:
                 gate.remember(eid, t)
         return done
+
+    def _hold(self, reader: _Reader, gate: _Gate, data: dict[str, Any], t: int, etype: str, serial: int,
+              source: str | None, ev: Ev | None, eid: str | None) -> bool:
+        """Allowed lateness: hold the event back (unless it is already late), then process in
+        time order the held events the clock, the newest time less the lateness, has reached."""
+        clocks = [run.clock for run in reader.runs if run.clock is not None]
+        if clocks and t < min(clocks):
+            self._late(reader, data, t, serial, source, ev, min(clocks))
+            return False
+        gate.hold(t, serial, data, etype, source, ev)
+        if gate.newest is None or t > gate.newest:
+            gate.newest = t
+        if eid is not None:
+            gate.remember(eid, t)  # a copy that comes while this one is held is a duplicate too
+        self._release(reader, gate, gate.newest - self.allowed_lateness_us)
+        return False
+
+    def _release(self, reader: _Reader, gate: _Gate, upto: int) -> None:
+        """Process the held events at or before ``upto`` in time order; move the clock to ``upto``."""
+        held = gate.held
+        summary = self.summary
+        while held and held[0][0] <= upto:
+            t, _, serial, data, etype, source, ev = heapq.heappop(held)
+            if self._handle(reader, data, t, etype, serial, source, ev) and gate.counts:
+                summary.events_processed += 1
+        for run in reader.runs:
+            if run.clock is None or upto > run.clock:
+                run.advance(upto)
+
+    def _late(self, reader: _Reader, data: dict[str, Any], t: int, serial: int, source: str | None,
+              ev: Ev | None, clock: int) -> None:
+        """An event earlier than the clock: skipped (counted once), named by its place or id."""
+        if serial == self._last_late:  # once, however many playbooks find it late
+            return
+        self._last_late = serial
+        eid = ev.id if ev is not None else given_id(data, reader.ids.field) or reader.ids.of(data)
+        self.summary.late_events += 1
+        message = (f"event {eid} at {format_time(t)} is earlier than the clock ({format_time(clock)}): "
+                   "events must be fed in time order; Engine(allowed_lateness=...) holds the clock back "
+                   "for events that arrive late")
+        place = source or f"event {eid}"
+        if self.strict:
+            raise EventError(place, message)
+        self.summary.skip("earlier than the clock", place, message, serial)
 
     def _handle(self, reader: _Reader, data: dict[str, Any], t: int, etype: str, serial: int,
                 source: str | None, ev: Ev | None) -> bool:
@@ -328,8 +419,7 @@ class Engine:
         done = False
         for run in reader.runs:
             if run.clock is not None and t < run.clock:
-                summary.late_events += 1
-                self._skip("earlier than the clock", source, serial)
+                self._late(reader, data, t, serial, source, ev, run.clock)
                 continue
             done = True
             seen = run.reach(t, data, etype, serial, source)
@@ -368,7 +458,7 @@ class Engine:
                         buffered = [a for a in buffered if not (clock is not None and a.at < clock)]
                         final.sort(key=_sort_key)
                         yield from final
-            end = self._until if self._until is not None else self.clock
+            end = self._until if self._until is not None else self._newest()
             if end is not None:
                 self._advance(end)
         finally:
@@ -403,9 +493,17 @@ class Engine:
         self.summary.skip(label, source, reason, serial)
 
     def _advance(self, t: int) -> None:
-        for run in self._runs:
-            run.advance(t)
+        for reader in self._readers:
+            self._release(reader, self._gates[reader], t)
         self.summary.until = t
+
+    def _newest(self) -> int | None:
+        """The greatest event time let in (held ones included), else the clock."""
+        times = [g.newest for g in self._gates.values() if g.newest is not None]
+        clock = self.clock
+        if clock is not None:
+            times.append(clock)
+        return max(times) if times else None
 
     def _drain(self) -> list[Action]:
         out = self._out
@@ -449,8 +547,7 @@ class Engine:
         if count:
             self.summary.events_processed += processed
         if end is not None:
-            for run in reader.runs:
-                run.advance(end)
+            self._release(reader, self._gates[reader], end)
             self.summary.until = end
 
     def _read(self, reader: _Reader, items: Iterable[Any], count: bool = True) -> list[Ev]:
@@ -519,9 +616,13 @@ class Engine:
             summary.events_read += read
 
     def process(self, ev: Ev) -> bool:
-        """Process one normalized event (see :meth:`read`); False if it was not processed."""
+        """Process one normalized event (see :meth:`read`); False if it was not processed.
+
+        The driver holds events back for lateness itself: this engine's
+        ``allowed_lateness`` does not delay them.
+        """
         reader = self._readers[0] if self._single else self._single_reader()
-        done = self._deliver(reader, ev.data, ev.t, ev.type, ev.serial, ev.source, ev)
+        done = self._deliver(reader, ev.data, ev.t, ev.type, ev.serial, ev.source, ev, hold=False)
         if done:
             self.summary.events_processed += 1
         return done
@@ -610,13 +711,23 @@ class Engine:
             plans.append((run, saved["state"], set(current) & set(saved_rules)))
         for name in sorted(saved_by_name):
             notes.append(f"playbook {name}: not in this run, its saved state was dropped")
+        saved_readers = {tuple(r["reads"]): r for r in snapshot.get("readers", [])}
+        for sig in self._signatures:
+            saved_readers.pop(tuple(sig), None)
+        lost = sum(len(r.get("held", [])) for r in saved_readers.values())
+        if lost:
+            raise StateError(f"the saved state holds {lost} event{'s' if lost != 1 else ''} waiting for allowed "
+                             "lateness that these playbooks read differently (fields or time zone): restore it "
+                             "into an engine with the playbooks it was saved from, flush() it, and snapshot again")
         for run, state, rules in plans:
             run.restore(state, rules)
         saved_readers = {tuple(r["reads"]): r for r in snapshot.get("readers", [])}
+        serials = itertools.count(self._serial + 1)
         for sig, reader in zip(self._signatures, self._readers, strict=True):
             saved_reader = saved_readers.get(tuple(sig))
             if saved_reader is not None:
-                self._gates[reader].restore(saved_reader)
+                self._gates[reader].restore(saved_reader, serials)
+        self._serial = next(serials) - 1
         return notes
 
     def count_open(self) -> RunSummary:

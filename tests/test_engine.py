@@ -351,3 +351,123 @@ def test_playbook_run_skips_an_id_given_twice_with_and_without_a_store(tmp_path:
     stored = CliRunner().invoke(main, ["run", str(tmp_path / "p.yaml"), "--events", str(log), "--db", str(tmp_path / "s.db")])
     assert stored.exit_code == 0 and stored.stdout == ""
     assert "1 duplicate events skipped" in stored.stderr
+
+
+# -- allowed lateness (issue 20): the clock held back, late events named --------------------
+
+def _at(event: dict[str, object], hhmm: str) -> dict[str, object]:
+    return {**event, "time": f"2026-03-02T{hhmm}:00Z"}
+
+
+OTHER = {"id": "o1", "type": "account.updated", "account": "b", "tier": "pro"}
+
+
+def test_a_late_event_is_named_by_its_id_and_the_message_says_feed_in_time_order() -> None:
+    engine = Engine(RESPONSE)
+    engine.feed(ANSWER)
+    engine.feed(ASK)
+    problem = engine.summary.skipped["earlier than the clock"]
+    assert problem.samples == [("event e1", "event e1 at 2026-03-02T14:00:00Z is earlier than the clock "
+                                "(2026-03-02T14:30:00Z): events must be fed in time order; Engine(allowed_lateness=...) "
+                                "holds the clock back for events that arrive late")]
+    anonymous = Engine(RESPONSE)
+    anonymous.feed(ANSWER)
+    anonymous.feed({k: v for k, v in ASK.items() if k != "id"}, source="hook:9")
+    assert anonymous.summary.skipped["earlier than the clock"].samples[0][0] == "hook:9"
+    derived = Engine(RESPONSE)
+    derived.feed(ANSWER)
+    derived.feed({k: v for k, v in ASK.items() if k != "id"})
+    assert derived.summary.skipped["earlier than the clock"].samples[0][0].startswith("event ev-")
+    strict = Engine(RESPONSE, strict=True)
+    strict.feed(ANSWER)
+    with pytest.raises(EventError, match=r"^event e1: event e1 at .* must be fed in time order"):
+        strict.feed(ASK)
+
+
+def test_allowed_lateness_processes_a_late_event_in_order() -> None:
+    # The answer (14:15) comes after an event at 14:20: late for a plain engine, in time with 10m.
+    arrivals = [ASK, _at(OTHER, "14:20"), _at(ANSWER, "14:15")]
+    plain = Engine(RESPONSE)
+    for e in arrivals:
+        plain.feed(e)
+    assert plain.summary.late_events == 1
+    assert [a.outcome for a in plain.advance("2026-03-02T16:00:00Z")] == ["breach"]
+
+    engine = Engine(RESPONSE, allowed_lateness="10m")
+    assert [engine.feed(e) for e in arrivals] == [[], [], []]
+    assert engine.clock == engine.parse_until("2026-03-02T14:10:00Z")  # the newest event less the lateness
+    met = engine.advance("2026-03-02T16:00:00Z")  # processes what it holds up to 16:00, in time order
+    assert [(a.outcome, a.record()["at"]) for a in met] == [("met", "2026-03-02T14:15:00Z")]
+    s = engine.summary
+    assert (s.events_read, s.events_processed, s.late_events) == (3, 3, 0)
+    # More than the lateness behind the newest event is late, named by its id.
+    engine.feed(_at({**ASK, "id": "e9"}, "15:49"))
+    assert engine.summary.late_events == 1
+    assert engine.summary.skipped["earlier than the clock"].samples[0][0] == "event e9"
+
+
+def test_held_events_come_out_as_time_passes_and_with_flush() -> None:
+    engine = Engine(RESPONSE, allowed_lateness=600)  # seconds
+    engine.feed(ASK)
+    assert engine.feed(_at(ANSWER, "14:30")) == []        # held: the newest (14:30) less 10m is before it
+    assert engine.feed(_at(OTHER, "14:41")) != []         # 14:31 passes the answer: met, then nothing more
+    engine2 = Engine(RESPONSE, allowed_lateness="1h")
+    engine2.feed(ASK)
+    engine2.feed(_at(ANSWER, "14:30"))
+    assert [a.outcome for a in engine2.flush()] == ["met"]
+    assert engine2.clock == engine2.parse_until("2026-03-02T14:30:00Z")
+
+
+def test_allowed_lateness_gives_the_batch_result_for_events_that_arrive_at_most_that_late() -> None:
+    import random
+
+    rng = random.Random(7)
+    events = []
+    for i in range(200):
+        minute = i * 3
+        t = f"2026-03-02T{10 + minute // 60:02d}:{minute % 60:02d}:00Z"
+        thread = f"t{rng.randrange(20)}"
+        kind = rng.choice(["ask", "answer", "answer"])
+        events.append({"id": f"x{i}", "type": kind, "time": t, "account": rng.choice("ab"), "thread": thread,
+                       "channel": "email"})
+    arrivals = list(events)
+    for i in range(0, len(arrivals) - 1, 2):  # neighbours (3 minutes apart) swapped
+        if rng.random() < 0.5:
+            arrivals[i], arrivals[i + 1] = arrivals[i + 1], arrivals[i]
+    until = "2026-03-03T00:00:00Z"
+    expected = [a.record() for a in Engine(RESPONSE).run(events, until=until)]
+    engine = Engine(RESPONSE, allowed_lateness="3m")
+    got = [a for e in arrivals for a in engine.feed(e)] + engine.advance(until)
+    assert sorted((a.record() for a in got), key=lambda r: (r["at"], r["id"])) == sorted(expected, key=lambda r: (r["at"], r["id"]))
+    assert engine.summary.late_events == 0 and engine.summary.events_processed == 200
+    # Without lateness the swapped events are late.
+    plain = Engine(RESPONSE)
+    for e in arrivals:
+        plain.feed(e)
+    assert plain.summary.late_events > 0
+
+
+def test_held_events_survive_a_snapshot_and_a_run_flushes_them() -> None:
+    engine = Engine(RESPONSE, allowed_lateness="1h")
+    engine.feed(ASK)
+    engine.feed(_at(ANSWER, "14:30"))
+    saved = json.loads(json.dumps(engine.snapshot()))
+    again = Engine(RESPONSE, allowed_lateness="1h")
+    again.restore(saved)
+    assert [a.outcome for a in again.flush()] == ["met"]
+    # An engine without lateness processes held events before its next event.
+    plain = Engine(RESPONSE)
+    plain.restore(saved)
+    assert [a.outcome for a in plain.feed(_at(OTHER, "16:00"))] == ["met"]
+    # run() over an engine with lateness ends with every event processed (until: the last event).
+    batch = Engine(RESPONSE, allowed_lateness="1h")
+    assert [a.outcome for a in batch.run([_at(ANSWER, "14:30"), ASK])] == ["met"]
+    assert [a.outcome for a in list(Engine(RESPONSE, allowed_lateness="1h").stream([ASK, _at(ANSWER, "14:30")]))] == ["met"]
+
+
+def test_the_dedupe_window_covers_the_allowed_lateness() -> None:
+    engine = Engine(LOGINS, allowed_lateness="2h", dedupe_window="1m")
+    engine.feed(_failed("a", 0))
+    engine.feed(_failed("b", 30))
+    engine.feed(_failed("a", 0))  # still within the lateness: a duplicate, not a second failure
+    assert engine.summary.duplicates.count == 1 and engine.flush() == []
