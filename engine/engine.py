@@ -184,12 +184,16 @@ class Engine:
     processed in time order, so an event up to that late is still processed in
     order. An event earlier than the clock is skipped as late, named by its id.
     :meth:`advance` processes the held events up to its instant, :meth:`flush` all
-    of them. See docs/embedding.md.
+    of them. ``reorder_window`` is the same setting under the name a caller whose
+    events arrive slightly out of order looks for: a buffer that puts events up
+    to that far out of order back in time order. Give one or the other.
+    See docs/embedding.md.
     """
 
     def __init__(self, playbooks: Playbook | Iterable[Playbook], *, strict: bool = False, dedupe: bool = True,
                  dedupe_window: str | int | float | timedelta | None = DEDUPE_WINDOW, dedupe_max: int = DEDUPE_MAX,
-                 allowed_lateness: str | int | float | timedelta | None = None):
+                 allowed_lateness: str | int | float | timedelta | None = None,
+                 reorder_window: str | int | float | timedelta | None = None):
         if isinstance(playbooks, Playbook):
             playbooks = [playbooks]
         self.playbooks: tuple[Playbook, ...] = tuple(playbooks)
@@ -203,7 +207,12 @@ class Engine:
         if not isinstance(dedupe_max, int) or isinstance(dedupe_max, bool) or dedupe_max < 1:
             raise UsageError(f"dedupe_max: a number of ids, at least 1, not {dedupe_max!r}")
         window = duration_us("dedupe_window", dedupe_window)
-        self.allowed_lateness_us = lateness = duration_us("allowed_lateness", allowed_lateness) or 0
+        if allowed_lateness is not None and reorder_window is not None:
+            raise UsageError("allowed_lateness and reorder_window are one setting (how far the clock is held "
+                             "behind the newest event): give one of them")
+        lateness = duration_us("allowed_lateness", allowed_lateness) or duration_us("reorder_window", reorder_window) or 0
+        #: How far the clock is held behind the newest event (allowed_lateness, or reorder_window), in microseconds.
+        self.allowed_lateness_us = lateness
         if window is not None and window < lateness:
             window = lateness  # every event that can still be processed is compared with what it may repeat
         self.summary = RunSummary()
@@ -248,7 +257,9 @@ class Engine:
 
     @property
     def clock(self) -> int | None:
-        """The latest instant the engine has reached (microseconds), or None before any event."""
+        """The latest instant the engine has reached (microseconds), or None before any event.
+
+        With ``allowed_lateness`` (``reorder_window``) it is held that far behind the newest event."""
         clocks = [r.clock for r in self._runs if r.clock is not None]
         return max(clocks) if clocks else None
 
@@ -399,8 +410,8 @@ class Engine:
         eid = ev.id if ev is not None else given_id(data, reader.ids.field) or reader.ids.of(data)
         self.summary.late_events += 1
         message = (f"event {eid} at {format_time(t)} is earlier than the clock ({format_time(clock)}): "
-                   "events must be fed in time order; Engine(allowed_lateness=...) holds the clock back "
-                   "for events that arrive late")
+                   "events must be fed in time order (Engine(reorder_window=...), also called "
+                   "allowed_lateness, holds events back to put them in order)")
         place = source or f"event {eid}"
         if self.strict:
             raise EventError(place, message)
@@ -441,7 +452,8 @@ class Engine:
         An action is final once the clock has passed its ``at``: nothing later can
         sort before it. Memory stays bounded by the engine's state, not the log's
         length. An event out of time order is skipped as "earlier than the clock"
-        (use :func:`engine.sources.time_ordered` to order a file first).
+        (use :func:`engine.sources.time_ordered` to order a file first), unless
+        the engine has a ``reorder_window`` that puts it back in order.
         """
         started = _time.perf_counter()
         self._until = None if until is None else self.parse_until(until)
@@ -632,7 +644,8 @@ class Engine:
         self._advance(t)
 
     def drain(self) -> list[Action]:
-        """The actions produced since the last drain, in the contract's order."""
+        """The actions produced since the last drain, in the contract's order (events held
+        back for lateness are not processed by it: :meth:`flush` or :meth:`advance` do)."""
         return self._drain()
 
     def _single_reader(self) -> _Reader:

@@ -368,8 +368,8 @@ def test_a_late_event_is_named_by_its_id_and_the_message_says_feed_in_time_order
     engine.feed(ASK)
     problem = engine.summary.skipped["earlier than the clock"]
     assert problem.samples == [("event e1", "event e1 at 2026-03-02T14:00:00Z is earlier than the clock "
-                                "(2026-03-02T14:30:00Z): events must be fed in time order; Engine(allowed_lateness=...) "
-                                "holds the clock back for events that arrive late")]
+                                "(2026-03-02T14:30:00Z): events must be fed in time order (Engine(reorder_window=...), "
+                                "also called allowed_lateness, holds events back to put them in order)")]
     anonymous = Engine(RESPONSE)
     anonymous.feed(ANSWER)
     anonymous.feed({k: v for k, v in ASK.items() if k != "id"}, source="hook:9")
@@ -471,3 +471,21 @@ def test_the_dedupe_window_covers_the_allowed_lateness() -> None:
     engine.feed(_failed("b", 30))
     engine.feed(_failed("a", 0))  # still within the lateness: a duplicate, not a second failure
     assert engine.summary.duplicates.count == 1 and engine.flush() == []
+
+
+def test_a_reorder_window_puts_slightly_disordered_events_back_in_order() -> None:
+    arrivals = [_at(ANSWER, "14:30"), ASK, _at(OTHER, "14:40")]  # the answer came before its question
+    plain = Engine(RESPONSE)
+    out = [a for e in arrivals for a in plain.feed(e)] + plain.flush()
+    assert out == [] and plain.summary.late_events == 1
+    engine = Engine(RESPONSE, reorder_window="30m")
+    assert engine.allowed_lateness_us == 30 * 60 * 1_000_000  # the same setting as allowed_lateness
+    out = [a for e in arrivals for a in engine.feed(e)]
+    assert out == []  # 14:40 less 30m has not passed the question yet
+    assert [(a.outcome, a.record()["at"]) for a in engine.flush()] == [("met", "2026-03-02T14:30:00Z")]
+    assert engine.summary.late_events == 0
+    # stream() takes a reorder window too, and flushes at its end.
+    streamed = list(Engine(RESPONSE, reorder_window="30m").stream(arrivals))
+    assert [a.outcome for a in streamed] == ["met"]
+    with pytest.raises(UsageError, match="one setting"):
+        Engine(RESPONSE, reorder_window="1m", allowed_lateness="1m")
