@@ -84,6 +84,12 @@ def format_summary(summary: RunSummary, elapsed: float) -> str:
         lines.append(f"  duplicates (an id processed before, skipped): {summary.duplicates.count:,}")
         for source, message in summary.duplicates.samples[:5]:
             lines.append(f"    {source}: {message}")
+    if summary.time_outliers.count:
+        n = summary.time_outliers.count
+        lines.append(f"warning: {n:,} event{'s' if n != 1 else ''} far beyond the rest of the log in time "
+                     "(processed; --max-future DURATION sets such events aside):")
+        for source, message in summary.time_outliers.samples[:5]:
+            lines.append(f"    {source}: {message}")
     if summary.until is not None:
         lines.append(f"clock: until {format_time(summary.until)}")
     outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.outcomes.items())) or "none"

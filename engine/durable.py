@@ -132,6 +132,8 @@ class DurableRun:
             fresh = self._screen(new, clock, held_ids)
             # On equal times, held events come first: they were read before these.
             stream = heapq.merge(held, fresh, key=event_time) if held else fresh
+            if engine.max_future_us is not None:  # times far in the future are set aside before they move the clock
+                stream = (ev for ev in stream if not engine.set_aside(ev))
             self._run_id, self._held_ids = run_id, held_ids
             self._batch, self._late, self._unwritten = [], [], []
 

@@ -24,6 +24,9 @@ STATE_FORMAT = "playbook-engine-state/1"
 DEDUPE_WINDOW = "1h"
 #: Engine(dedupe_max=...): at most this many ids are remembered (the oldest are forgotten first).
 DEDUPE_MAX = 100_000
+#: An event more than this after the one before it, and more than the whole log before it
+#: lasted, is reported as a time outlier (summary.time_outliers): a mistyped year?
+OUTLIER_GAP_US = 365 * 86400 * US
 
 
 class _Reader:
@@ -187,13 +190,21 @@ class Engine:
     of them. ``reorder_window`` is the same setting under the name a caller whose
     events arrive slightly out of order looks for: a buffer that puts events up
     to that far out of order back in time order. Give one or the other.
-    See docs/embedding.md.
+
+    ``max_future`` (a duration, default none): an event more than that after
+    ``until`` (in :meth:`run` and :meth:`stream` given one) or after the newest
+    event before it is set aside as invalid ("time far in the future", counted
+    as skipped, with its place): one mistyped year must not move the clock
+    years ahead. Without it such an event is processed, and reported in
+    ``summary.time_outliers`` when it is more than a year after the event before
+    it and than the whole log before it lasted. See docs/embedding.md.
     """
 
     def __init__(self, playbooks: Playbook | Iterable[Playbook], *, strict: bool = False, dedupe: bool = True,
                  dedupe_window: str | int | float | timedelta | None = DEDUPE_WINDOW, dedupe_max: int = DEDUPE_MAX,
                  allowed_lateness: str | int | float | timedelta | None = None,
-                 reorder_window: str | int | float | timedelta | None = None):
+                 reorder_window: str | int | float | timedelta | None = None,
+                 max_future: str | int | float | timedelta | None = None):
         if isinstance(playbooks, Playbook):
             playbooks = [playbooks]
         self.playbooks: tuple[Playbook, ...] = tuple(playbooks)
@@ -213,6 +224,8 @@ class Engine:
         lateness = duration_us("allowed_lateness", allowed_lateness) or duration_us("reorder_window", reorder_window) or 0
         #: How far the clock is held behind the newest event (allowed_lateness, or reorder_window), in microseconds.
         self.allowed_lateness_us = lateness
+        #: Events more than this after until or the newest event before them are set aside (None: no limit).
+        self.max_future_us = duration_us("max_future", max_future)
         if window is not None and window < lateness:
             window = lateness  # every event that can still be processed is compared with what it may repeat
         self.summary = RunSummary()
@@ -353,6 +366,8 @@ class Engine:
         """Let an event in: skip it if it is a duplicate, hold it back for lateness (unless
         not ``hold``), else hand it on (:meth:`_handle`); False if it was not processed (yet)."""
         gate = self._gates[reader]
+        if self.max_future_us is not None and self._too_far(reader, gate, data, t, serial, source, ev):
+            return False
         ids = gate.ids
         eid = None
         if ids is not None:
@@ -372,6 +387,32 @@ class Engine:
             if eid is not None:
                 gate.remember(eid, t)
         return done
+
+    def _too_far(self, reader: _Reader, gate: _Gate, data: dict[str, Any], t: int, serial: int,
+                 source: str | None, ev: Ev | None) -> bool:
+        """max_future: is the event too far after until, or after the newest event before it?
+        If so it is set aside as invalid (skipped, with its place or id)."""
+        assert self.max_future_us is not None
+        if self._until is not None:
+            since, what = self._until, "until"
+        else:
+            newest = gate.newest
+            if newest is None:
+                newest = self.clock  # a restored engine: its clock
+            if newest is None:
+                return False
+            since, what = newest, "the event before it"
+        if t - since <= self.max_future_us:
+            return False
+        eid = ev.id if ev is not None else given_id(data, reader.ids.field) or reader.ids.of(data)
+        place = source or f"event {eid}"
+        message = (f"time far in the future: {format_time(t)} is {_span(t - since)} after {what} "
+                   f"({format_time(since)}), more than max_future (--max-future) allows ({_span(self.max_future_us)}): set aside "
+                   "(a mistyped year?)")
+        if self.strict:
+            raise EventError(place, message)
+        self.summary.skip("time far in the future", place, message, serial)
+        return True
 
     def _hold(self, reader: _Reader, gate: _Gate, data: dict[str, Any], t: int, etype: str, serial: int,
               source: str | None, ev: Ev | None, eid: str | None) -> bool:
@@ -441,9 +482,22 @@ class Engine:
         if done:
             if summary.first_time is None or t < summary.first_time:
                 summary.first_time = t
-            if summary.last_time is None or t > summary.last_time:
+            last = summary.last_time
+            if last is None or t > last:
+                if last is not None and t - last > OUTLIER_GAP_US and t - last > last - summary.first_time:
+                    self._outlier(reader, data, t, last, serial, source, ev)
                 summary.last_time = t
         return done
+
+    def _outlier(self, reader: _Reader, data: dict[str, Any], t: int, last: int, serial: int,
+                 source: str | None, ev: Ev | None) -> None:
+        """An event far beyond the rest of the log: a warning in the summary (it is processed)."""
+        eid = ev.id if ev is not None else given_id(data, reader.ids.field) or reader.ids.of(data)
+        self.summary.time_outlier(
+            source or f"event {eid}",
+            f"{format_time(t)} is {_span(t - last)} after the event before it ({format_time(last)}), "
+            "more than the log before it lasted: a mistyped year? (Engine(max_future=...), "
+            "playbook run --max-future, sets such events aside)", serial)
 
     def stream(self, events: Iterable[Mapping[str, Any] | SourceEvent],
                until: str | int | float | datetime | None = None, *, flush_every: int = 10_000) -> Iterator[Action]:
@@ -554,8 +608,9 @@ class Engine:
     def _run_group(self, reader: _Reader, items: list[Any], limit: int | None, count: bool) -> None:
         ready = self._read(reader, items, count)
         ready.sort(key=event_time)  # stable: equal times keep input order
-        end = limit if limit is not None else (ready[-1].t if ready else None)
         processed = sum(1 for ev in ready if self._process(reader, ev))
+        # By default the run ends at the greatest time of an event let in (not one set aside).
+        end = limit if limit is not None else self._gates[reader].newest
         if count:
             self.summary.events_processed += processed
         if end is not None:
@@ -626,6 +681,20 @@ class Engine:
                 yield ev
         finally:
             summary.events_read += read
+
+    def set_aside(self, ev: Ev) -> bool:
+        """For drivers that hold events themselves (see :meth:`process`): True if
+        ``max_future`` sets the event aside (it is then counted as skipped); else its
+        time counts as the newest let in, for the next event's check."""
+        if self.max_future_us is None:
+            return False
+        reader = self._single_reader()
+        gate = self._gates[reader]
+        if self._too_far(reader, gate, ev.data, ev.t, ev.serial, ev.source, ev):
+            return True
+        if gate.newest is None or ev.t > gate.newest:
+            gate.newest = ev.t
+        return False
 
     def process(self, ev: Ev) -> bool:
         """Process one normalized event (see :meth:`read`); False if it was not processed.
@@ -755,6 +824,16 @@ class Engine:
             if playbook is None or run.playbook.name == playbook:
                 return run.facts_of(key)
         raise UsageError(f"no playbook named {playbook!r} in this engine")
+
+
+def _span(us: int) -> str:
+    """A length of time for messages: days, hours or seconds."""
+    seconds = us / US
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:,.0f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:,.0f} hours"
+    return f"{seconds:,.0f} s"
 
 
 def _sort_key(action: Action) -> tuple[Any, ...]:

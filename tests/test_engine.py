@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import Engine, EventError, PlaybookError, UsageError, load_playbook, load_playbook_text
+from engine import Engine, EventError, PlaybookError, SourceEvent, UsageError, load_playbook, load_playbook_text
 from engine.errors import Diagnostic
 from tests.conftest import ROOT
 
@@ -489,3 +489,98 @@ def test_a_reorder_window_puts_slightly_disordered_events_back_in_order() -> Non
     assert [a.outcome for a in streamed] == ["met"]
     with pytest.raises(UsageError, match="one setting"):
         Engine(RESPONSE, reorder_window="1m", allowed_lateness="1m")
+
+
+# -- times far in the future (issue 20): max_future, and outliers reported --------------------
+
+TYPO = [  # one mistyped year: 2036 for 2026
+    {"id": "m1", "type": "ask", "time": "2026-03-02T14:00:00Z", "account": "a", "thread": "t1", "channel": "email"},
+    {"id": "m2", "type": "ask", "time": "2036-03-02T15:00:00Z", "account": "a", "thread": "t2", "channel": "email"},
+    {"id": "m3", "type": "answer", "time": "2026-03-02T14:30:00Z", "account": "a", "thread": "t1"},
+    {"id": "m4", "type": "ask", "time": "2026-03-03T09:00:00Z", "account": "a", "thread": "t3", "channel": "email"},
+]
+
+
+def test_an_outlier_in_time_is_reported_and_max_future_sets_it_aside() -> None:
+    trusting = Engine(RESPONSE)
+    actions = trusting.run([SourceEvent(e, f"log.jsonl:{i}") for i, e in enumerate(TYPO, 1)])
+    assert [a.outcome for a in actions] == ["met", "breach"]  # the clock went to 2036: t3 breached
+    outliers = trusting.summary.time_outliers
+    assert outliers.count == 1 and outliers.samples[0][0] == "log.jsonl:2"
+    assert "2036-03-02T15:00:00Z is 3,652 days after the event before it (2026-03-03T09:00:00Z)" in outliers.samples[0][1]
+
+    careful = Engine(RESPONSE, max_future="30d")
+    actions = careful.run([SourceEvent(e, f"log.jsonl:{i}") for i, e in enumerate(TYPO, 1)])
+    assert [a.outcome for a in actions] == ["met"]  # until is the last good event: t3 still pending
+    s = careful.summary
+    assert (s.events_processed, s.skipped_total, s.time_outliers.count) == (3, 1, 0)
+    assert s.skipped["time far in the future"].samples == [(
+        "log.jsonl:2", "time far in the future: 2036-03-02T15:00:00Z is 3,652 days after the event before it "
+        "(2026-03-03T09:00:00Z), more than max_future (--max-future) allows (30 days): set aside (a mistyped year?)")]
+
+
+def test_max_future_is_relative_to_until_when_given_and_to_the_newest_event_when_fed() -> None:
+    engine = Engine(RESPONSE, max_future="2d")
+    engine.run(TYPO[:1] + [{**TYPO[3], "time": "2026-03-05T00:00:00Z"}], until="2026-03-01T00:00:00Z")
+    problem = engine.summary.skipped["time far in the future"]
+    assert problem.count == 1 and "after until (2026-03-01T00:00:00Z)" in problem.samples[0][1]
+    assert engine.summary.after_until == 1  # m1 (less than 2 days after until) is after until as before
+    fed = Engine(RESPONSE, max_future="1d")
+    for e in TYPO:
+        fed.feed(e)
+    assert fed.summary.skipped["time far in the future"].samples[0][0] == "event m2"
+    assert fed.summary.late_events == 0 and fed.clock == fed.parse_until("2026-03-03T09:00:00Z")
+    # A restored engine compares its first event with the saved state.
+    again = Engine(RESPONSE, max_future="1d")
+    again.restore(fed.snapshot())
+    again.feed({**TYPO[1], "id": "m5"})
+    assert again.summary.skipped_total == 1
+    strict = Engine(RESPONSE, max_future="1d", strict=True)
+    strict.feed(TYPO[0])
+    with pytest.raises(EventError, match=r"^event m2: time far in the future"):
+        strict.feed(TYPO[1])
+
+
+def test_normal_logs_have_no_time_outliers(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from engine import read_events
+
+    generated = tmp_path / "year.jsonl"  # a year of 100 accounts from the benchmark's generator
+    subprocess.run([sys.executable, str(ROOT / "benchmarks/generate.py"), "--events", "20000", "--accounts", "100",
+                    "--seed", "3", "--out", str(generated)], check=True, capture_output=True, timeout=300)
+    logs = [ROOT / "examples/events.jsonl", ROOT / "tests/golden/testcmd/events.jsonl", generated]
+    for log in logs:
+        engine = Engine(RESPONSE)
+        engine.run(read_events(str(log)))
+        assert engine.summary.time_outliers.count == 0, log
+    # Events years apart are no outliers when the log before them lasted longer still.
+    years = [{"type": "x", "account": "a", "time": f"{y}-{m:02d}-01T00:00:00Z"} for y in (2020, 2021, 2022)
+             for m in range(1, 13)] + [{"type": "x", "account": "a", "time": "2024-06-01T00:00:00Z"}]
+    engine = Engine(RESPONSE)
+    engine.run(years)
+    assert engine.summary.time_outliers.count == 0
+
+
+def test_playbook_run_max_future(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    log = tmp_path / "e.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in TYPO))
+    playbook = str(ROOT / "tests/golden/response/playbook.yaml")
+    trusting = CliRunner().invoke(main, ["run", playbook, "--events", str(log)])
+    assert trusting.exit_code == 0 and "warning: 1 event far beyond the rest of the log" in trusting.stderr
+    assert "e.jsonl:2: 2036-03-02T15:00:00Z is 3,652 days after" in trusting.stderr
+    for extra in ([], ["--db", str(tmp_path / "s.db")]):
+        careful = CliRunner().invoke(main, ["run", playbook, "--events", str(log), "--max-future", "30d", *extra])
+        assert careful.exit_code == 0, careful.stderr
+        assert [json.loads(line)["outcome"] for line in careful.stdout.splitlines()] == ["met"]
+        assert "1 skipped" in careful.stderr and "e.jsonl:2: time far in the future: 2036-03-02T15:00:00Z" in careful.stderr
+    until = CliRunner().invoke(main, ["run", playbook, "--events", str(log), "--max-future", "1d",
+                                      "--until", "2026-03-02T00:00:00Z"])
+    assert "after until (2026-03-02T00:00:00Z)" in until.stderr and "e.jsonl:2" in until.stderr
+    bad = CliRunner().invoke(main, ["run", playbook, "--events", str(log), "--max-future", "soon"])
+    assert bad.exit_code == 2 and "--max-future: invalid duration 'soon'" in bad.stderr
