@@ -296,6 +296,11 @@ class Engine:
         self._advance(t)
         return self._drain()
 
+    @property
+    def held(self) -> int:
+        """How many events are held back for ``allowed_lateness`` (``reorder_window``), not processed yet."""
+        return sum(len(gate.held) for gate in self._gates.values())
+
     def flush(self) -> list[Action]:
         """Process every event held back for lateness, in time order (no later event will
         come before them); the clock moves to the last one's time. Returns the actions."""
@@ -407,8 +412,8 @@ class Engine:
         eid = ev.id if ev is not None else given_id(data, reader.ids.field) or reader.ids.of(data)
         place = source or f"event {eid}"
         message = (f"time far in the future: {format_time(t)} is {_span(t - since)} after {what} "
-                   f"({format_time(since)}), more than max_future (--max-future) allows ({_span(self.max_future_us)}): set aside "
-                   "(a mistyped year?)")
+                   f"({format_time(since)}), more than max_future (--max-future) allows "
+                   f"({_span(self.max_future_us)}): set aside (a mistyped year?)")
         if self.strict:
             raise EventError(place, message)
         self.summary.skip("time far in the future", place, message, serial)
@@ -439,8 +444,7 @@ class Engine:
             if self._handle(reader, data, t, etype, serial, source, ev) and gate.counts:
                 summary.events_processed += 1
         for run in reader.runs:
-            if run.clock is None or upto > run.clock:
-                run.advance(upto)
+            run.advance(upto)
 
     def _late(self, reader: _Reader, data: dict[str, Any], t: int, serial: int, source: str | None,
               ev: Ev | None, clock: int) -> None:

@@ -463,6 +463,11 @@ def test_held_events_survive_a_snapshot_and_a_run_flushes_them() -> None:
     batch = Engine(RESPONSE, allowed_lateness="1h")
     assert [a.outcome for a in batch.run([_at(ANSWER, "14:30"), ASK])] == ["met"]
     assert [a.outcome for a in list(Engine(RESPONSE, allowed_lateness="1h").stream([ASK, _at(ANSWER, "14:30")]))] == ["met"]
+    # With until, events after it stay held (as a store keeps them for its next run) until a flush.
+    limited = Engine(RESPONSE, allowed_lateness="1h")
+    assert limited.run([ASK, _at(ANSWER, "14:30")], until="2026-03-02T14:10:00Z") == []
+    assert limited.held == 1
+    assert [a.outcome for a in limited.flush()] == ["met"] and limited.held == 0
 
 
 def test_the_dedupe_window_covers_the_allowed_lateness() -> None:
