@@ -57,7 +57,8 @@ class MaxSkippedType(click.ParamType):
 
 def report_problems(engine: Engine, max_skipped: MaxSkipped | None, strict_calendars: bool) -> None:
     """After a run's actions are written, on stderr even with --quiet: calendar templates
-    that named no declared calendar, and many events skipped or without a key field.
+    that named no declared calendar, events far beyond the rest of the log in time, and
+    many events skipped or without a key field.
     Exit 1 with --strict-calendars or past --max-skipped."""
     summary = engine.summary
     failed = False
@@ -70,6 +71,12 @@ def report_problems(engine: Engine, max_skipped: MaxSkipped | None, strict_calen
                    + (" (--strict-calendars)" if strict_calendars else " (--strict-calendars makes this fail the run)"),
                    err=True)
         failed = strict_calendars
+    if summary.time_outliers.count:
+        n = summary.time_outliers.count
+        click.echo(f"warning: {n:,} event{'s' if n != 1 else ''} far beyond the rest of the log in time "
+                   "(processed; --max-future DURATION sets such events aside):", err=True)
+        for source, message in summary.time_outliers.samples[:5]:
+            click.echo(f"    {source}: {message}", err=True)
     key_fields = [pb.key_field for pb in engine.playbooks]
     if max_skipped is not None and max_skipped.exceeded_by(summary):
         limit = f"{max_skipped.percent:g}% of the events read" if max_skipped.percent is not None else f"{max_skipped} events"
@@ -165,6 +172,10 @@ def format_summary(summary: RunSummary, elapsed: float) -> str:
             lines.append(f"    {source}: {message}")
         if problem.count > 5:
             lines.append(f"    ... and {problem.count - 5:,} more")
+    if summary.duplicates.count:
+        lines.append(f"  duplicates (an id processed before, skipped): {summary.duplicates.count:,}")
+        for source, message in summary.duplicates.samples[:5]:
+            lines.append(f"    {source}: {message}")
     if summary.until is not None:
         lines.append(f"clock: until {format_time(summary.until)}")
     outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.outcomes.items())) or "none"

@@ -141,6 +141,8 @@ def _few_collections() -> Iterator[None]:
               help="Output format of the actions.")
 @click.option("--out", metavar="FILE", default=None, help="Write the actions to FILE instead of stdout.")
 @click.option("--strict", is_flag=True, help="Stop at the first invalid event (exit 1) instead of skipping it.")
+@click.option("--max-future", metavar="DURATION", default=None,
+              help="Set aside as invalid the events more than DURATION after --until, or after the event before them.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the summary on stderr.")
 @click.option("--db", "db_path", metavar="FILE", default=None,
               help="A store (SQLite): continue from its saved state, emit only actions not emitted before.")
@@ -160,7 +162,7 @@ def _few_collections() -> Iterator[None]:
 def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, until: str | None,
         fmt: str, out: str | None, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
         allowed_lateness: str | None, commit_every: int, max_playbook_bytes: int, max_skipped: MaxSkipped | None,
-        strict_calendars: bool) -> None:
+        strict_calendars: bool, max_future: str | None) -> None:
     """Evaluate playbooks over an event log; print the actions.
 
     \b
@@ -182,8 +184,15 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
     started = time.perf_counter()
     if db_path is None and (reset_state or allowed_lateness or events_src == "db"):
         raise click.UsageError("--reset-state, --allowed-lateness and --events db need --db FILE")
+    if max_future is not None:
+        from engine.timecalc import DurationError, parse_duration
+
+        try:
+            parse_duration(max_future)
+        except DurationError as exc:
+            raise click.UsageError(f"--max-future: {exc}") from None
     with user_errors():
-        engine = Engine(loaded, strict=strict)
+        engine = Engine(loaded, strict=strict, max_future=max_future)
         if until_value is not None:
             engine.parse_until(until_value)  # a bad --until is a usage error before any work
         # Events are checked against declared shapes for the summary: not when it is not printed.

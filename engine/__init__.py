@@ -8,6 +8,11 @@ The public API::
     engine = Engine([playbook])
     for action in engine.run(read_events("examples/events.jsonl")):
         print(action.to_json())
+
+A service that feeds events one by one (``Engine.feed``) should read
+docs/embedding.md: duplicate ids (``dedupe``), late and out-of-order events
+(``allowed_lateness`` / ``reorder_window``, ``flush``) and times far in the
+future (``max_future``).
 """
 
 from .actions import Action, EventRef

@@ -111,6 +111,7 @@ class DurableRun:
         self._emit = emit
         limit = None if until is None else engine.parse_until(until)
         run_id = summary.run_id = store.begin_run(started, source)
+        duplicates_before = engine.summary.duplicates.count  # an id given twice in this input (the engine's dedupe)
         status = "failed"
         if self._preparing is not None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playbook-store")
@@ -131,6 +132,8 @@ class DurableRun:
             fresh = self._screen(new, clock, held_ids)
             # On equal times, held events come first: they were read before these.
             stream = heapq.merge(held, fresh, key=event_time) if held else fresh
+            if engine.max_future_us is not None:  # times far in the future are set aside before they move the clock
+                stream = (ev for ev in stream if not engine.set_aside(ev))
             self._run_id, self._held_ids = run_id, held_ids
             self._batch, self._late, self._unwritten = [], [], []
 
@@ -184,6 +187,7 @@ class DurableRun:
                 self._writer.shutdown()
                 self._writer = None
             counts = engine.count_open()
+            summary.duplicates += counts.duplicates.count - duplicates_before
             store.finish_run(run_id, now(), status, {
                 "until": None if counts.until is None else format_time(counts.until),
                 "events_read": counts.events_read, "events_processed": counts.events_processed,
@@ -314,7 +318,7 @@ class DurableRun:
             if action.id not in ids:
                 continue
             if before_us is None or action.at < before_us:
-                ids.discard(action.id)  # once (an event given twice in one input makes its actions twice)
+                ids.discard(action.id)  # once (an event given twice in one input with Engine(dedupe=False) makes its actions twice)
                 ready.append((action, line))
             else:
                 later.append((action, line))

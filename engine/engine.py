@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import time as _time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .actions import Action
@@ -14,9 +16,17 @@ from .model import Playbook
 from .runtime import Ev, EventIds, PlaybookRun
 from .sources import SourceEvent, time_ordered
 from .summary import RunSummary
-from .timecalc import US, TimeError, parse_time
+from .timecalc import US, DurationError, TimeError, format_time, parse_duration, parse_time
 
 STATE_FORMAT = "playbook-engine-state/1"
+
+#: Engine(dedupe_window=...): how long, in event time behind the newest event, an id is remembered.
+DEDUPE_WINDOW = "1h"
+#: Engine(dedupe_max=...): at most this many ids are remembered (the oldest are forgotten first).
+DEDUPE_MAX = 100_000
+#: An event more than this after the one before it, and more than the whole log before it
+#: lasted, is reported as a time outlier (summary.time_outliers): a mistyped year?
+OUTLIER_GAP_US = 365 * 86400 * US
 
 
 class _Reader:
@@ -68,6 +78,91 @@ class _Reader:
             return None
 
 
+def duration_us(name: str, value: Any) -> int | None:
+    """An engine option's duration in microseconds: text such as ``"10m"``, a
+    :class:`~datetime.timedelta` or a number of seconds; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        us = (value.days * 86400 + value.seconds) * US + value.microseconds
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        us = int(round(value * US))
+    elif isinstance(value, str):
+        try:
+            us = parse_duration(value).exact_us
+        except DurationError as exc:
+            raise UsageError(f"{name}: {exc}") from None
+    else:
+        raise UsageError(f"{name}: a duration such as '10m', a timedelta or seconds, not {type(value).__name__}")
+    if us < 0:
+        raise UsageError(f"{name}: a duration cannot be negative")
+    return us
+
+
+def given_id(data: Mapping[str, Any], field: str) -> str | None:
+    """The id an event carries in its id field (as :class:`EventIds` reads it), or None."""
+    given = data.get(field)
+    if isinstance(given, str) and given:
+        return given
+    if isinstance(given, int) and not isinstance(given, bool):
+        return str(given)
+    return None
+
+
+class _Gate:
+    """What the engine remembers about the events one reader let in: the ids of recent
+    ones (to skip duplicates), the newest time, and the events held back for
+    allowed lateness (a heap by time, then arrival)."""
+
+    __slots__ = ("ids", "window", "limit", "newest", "held", "seq", "counts")
+
+    def __init__(self, dedupe: bool, window: int | None, limit: int):
+        self.ids: OrderedDict[str, int] | None = OrderedDict() if dedupe else None
+        self.window = window
+        self.limit = limit
+        self.newest: int | None = None
+        # (time, arrival, serial, data, type, source, Ev or None)
+        self.held: list[tuple[int, int, int, dict[str, Any], str, str | None, Ev | None]] = []
+        self.seq = 0
+        self.counts = False  # the first reader's gate counts events processed from the held ones
+
+    def remember(self, eid: str, t: int) -> None:
+        """Remember a processed event's id; forget the ids out of the window (by time and count)."""
+        ids = self.ids
+        assert ids is not None
+        ids[eid] = t
+        if len(ids) > self.limit:
+            ids.popitem(last=False)
+        if self.window is not None and self.newest is not None:
+            horizon = self.newest - self.window
+            while ids and next(iter(ids.values())) < horizon:
+                ids.popitem(last=False)
+
+    def hold(self, t: int, serial: int, data: dict[str, Any], etype: str, source: str | None, ev: Ev | None) -> None:
+        self.seq += 1
+        heapq.heappush(self.held, (t, self.seq, serial, data, etype, source, ev))
+
+    def state(self) -> dict[str, Any]:
+        held = [[t, etype, source, data] for t, _, _, data, etype, source, _ in sorted(self.held, key=_held_order)]
+        return {"newest": self.newest, "ids": [[eid, t] for eid, t in (self.ids or {}).items()], "held": held}
+
+    def restore(self, state: Mapping[str, Any], serials: Iterator[int]) -> None:
+        self.newest = state.get("newest")
+        self.held.clear()
+        for t, etype, source, data in state.get("held", []):
+            self.hold(t, next(serials), data, etype, source, None)
+        if self.ids is not None:
+            self.ids.clear()
+            for eid, t in state.get("ids", []):
+                self.ids[eid] = t
+            while len(self.ids) > self.limit:
+                self.ids.popitem(last=False)
+
+
+def _held_order(item: tuple[Any, ...]) -> tuple[int, int]:
+    return item[0], item[1]
+
+
 class Engine:
     """Evaluates one or more playbooks over events.
 
@@ -77,9 +172,39 @@ class Engine:
 
     >>> engine = Engine([playbook])                                  # doctest: +SKIP
     >>> actions = engine.run(events, until="2026-04-01T00:00:00Z")    # doctest: +SKIP
+
+    ``dedupe`` (on by default): an event whose id the engine processed before is
+    skipped and counted in ``summary.duplicates`` (a webhook retried, an export
+    given twice). Ids are remembered while their event's time is within
+    ``dedupe_window`` (a duration, default 1 hour; None: no time bound) of the
+    newest event's, and at most ``dedupe_max`` of them (default 100,000; the
+    oldest are forgotten first). Only ids events carry are compared: events
+    without one get derived ids, distinct for each event (docs/language.md).
+
+    ``allowed_lateness`` (a duration, default none): the clock is held that far
+    behind the newest event, as a store's ``--allowed-lateness`` holds it: events
+    are held until the newest event's time less the lateness passes them, then
+    processed in time order, so an event up to that late is still processed in
+    order. An event earlier than the clock is skipped as late, named by its id.
+    :meth:`advance` processes the held events up to its instant, :meth:`flush` all
+    of them. ``reorder_window`` is the same setting under the name a caller whose
+    events arrive slightly out of order looks for: a buffer that puts events up
+    to that far out of order back in time order. Give one or the other.
+
+    ``max_future`` (a duration, default none): an event more than that after
+    ``until`` (in :meth:`run` and :meth:`stream` given one) or after the newest
+    event before it is set aside as invalid ("time far in the future", counted
+    as skipped, with its place): one mistyped year must not move the clock
+    years ahead. Without it such an event is processed, and reported in
+    ``summary.time_outliers`` when it is more than a year after the event before
+    it and than the whole log before it lasted. See docs/embedding.md.
     """
 
-    def __init__(self, playbooks: Playbook | Iterable[Playbook], *, strict: bool = False):
+    def __init__(self, playbooks: Playbook | Iterable[Playbook], *, strict: bool = False, dedupe: bool = True,
+                 dedupe_window: str | int | float | timedelta | None = DEDUPE_WINDOW, dedupe_max: int = DEDUPE_MAX,
+                 allowed_lateness: str | int | float | timedelta | None = None,
+                 reorder_window: str | int | float | timedelta | None = None,
+                 max_future: str | int | float | timedelta | None = None):
         if isinstance(playbooks, Playbook):
             playbooks = [playbooks]
         self.playbooks: tuple[Playbook, ...] = tuple(playbooks)
@@ -90,22 +215,41 @@ class Engine:
         if dupes:
             raise UsageError(f"playbook name {dupes[0]!r} is used by two playbooks: names must be unique in one run")
         self.strict = strict
+        if not isinstance(dedupe_max, int) or isinstance(dedupe_max, bool) or dedupe_max < 1:
+            raise UsageError(f"dedupe_max: a number of ids, at least 1, not {dedupe_max!r}")
+        window = duration_us("dedupe_window", dedupe_window)
+        if allowed_lateness is not None and reorder_window is not None:
+            raise UsageError("allowed_lateness and reorder_window are one setting (how far the clock is held "
+                             "behind the newest event): give one of them")
+        lateness = duration_us("allowed_lateness", allowed_lateness) or duration_us("reorder_window", reorder_window) or 0
+        #: How far the clock is held behind the newest event (allowed_lateness, or reorder_window), in microseconds.
+        self.allowed_lateness_us = lateness
+        #: Events more than this after until or the newest event before them are set aside (None: no limit).
+        self.max_future_us = duration_us("max_future", max_future)
+        if window is not None and window < lateness:
+            window = lateness  # every event that can still be processed is compared with what it may repeat
         self.summary = RunSummary()
         self._out: list[Action] = []
         readers: dict[tuple[Any, ...], _Reader] = {}
+        self._gates: dict[_Reader, _Gate] = {}
+        self._signatures: list[list[str]] = []  # how each reader reads events, to match saved state
         self._runs: list[PlaybookRun] = []
         for index, pb in enumerate(self.playbooks):
             signature = (pb.type_field, pb.time_field, pb.id_field, pb.timezone_name)
             reader = readers.get(signature)
             if reader is None:
                 reader = readers[signature] = _Reader(pb)
+                self._gates[reader] = _Gate(dedupe, window, dedupe_max)
+                self._signatures.append([str(part) for part in signature])
             run = PlaybookRun(pb, index, self.summary, self._out)
             run.counts_events = reader is next(iter(readers.values()))
             reader.runs.append(run)
             self._runs.append(run)
         self._readers = tuple(readers.values())
+        self._gates[self._readers[0]].counts = True
         self._single = len(self._readers) == 1
         self._serial = 0
+        self._last_late = -1
         self._until: int | None = None  # events later than this are ignored (set by run)
 
     # -- time ----------------------------------------------------------------------------
@@ -126,7 +270,9 @@ class Engine:
 
     @property
     def clock(self) -> int | None:
-        """The latest instant the engine has reached (microseconds), or None before any event."""
+        """The latest instant the engine has reached (microseconds), or None before any event.
+
+        With ``allowed_lateness`` (``reorder_window``) it is held that far behind the newest event."""
         clocks = [r.clock for r in self._runs if r.clock is not None]
         return max(clocks) if clocks else None
 
@@ -136,15 +282,32 @@ class Engine:
         """Process one event; return the actions it caused (deadlines it passed included).
 
         Events must come in time order: one earlier than the engine's clock is
-        skipped and counted as late (``summary.late_events``).
+        skipped and counted as late (``summary.late_events``), unless the engine
+        holds the clock back (``allowed_lateness``): then the event is held, and
+        processed in time order once the newest event is that much later.
         """
         self._feed_one(event, source)
         return self._drain()
 
     def advance(self, until: str | int | float | datetime) -> list[Action]:
-        """Move the clock to ``until``: every instant strictly earlier fires."""
+        """Move the clock to ``until``: every instant strictly earlier fires (events held
+        back for lateness up to ``until`` are processed first, in time order)."""
         t = self.parse_until(until)
         self._advance(t)
+        return self._drain()
+
+    @property
+    def held(self) -> int:
+        """How many events are held back for ``allowed_lateness`` (``reorder_window``), not processed yet."""
+        return sum(len(gate.held) for gate in self._gates.values())
+
+    def flush(self) -> list[Action]:
+        """Process every event held back for lateness, in time order (no later event will
+        come before them); the clock moves to the last one's time. Returns the actions."""
+        for reader in self._readers:
+            gate = self._gates[reader]
+            if gate.held:
+                self._release(reader, gate, max(h[0] for h in gate.held))
         return self._drain()
 
     def _feed_one(self, event: Mapping[str, Any] | SourceEvent, source: str | None) -> None:
@@ -204,7 +367,103 @@ class Engine:
         return self._deliver(reader, ev.data, ev.t, ev.type, ev.serial, ev.source, ev)
 
     def _deliver(self, reader: _Reader, data: dict[str, Any], t: int, etype: str, serial: int,
+                 source: str | None, ev: Ev | None, hold: bool = True) -> bool:
+        """Let an event in: skip it if it is a duplicate, hold it back for lateness (unless
+        not ``hold``), else hand it on (:meth:`_handle`); False if it was not processed (yet)."""
+        gate = self._gates[reader]
+        if self.max_future_us is not None and self._too_far(reader, gate, data, t, serial, source, ev):
+            return False
+        ids = gate.ids
+        eid = None
+        if ids is not None:
+            eid = given_id(data, reader.ids.field)
+            if eid is not None and eid in ids:
+                self.summary.duplicate(source or f"event {eid}", f"id {eid!r} was processed before: "
+                                       "skipped as a duplicate", serial)
+                return False
+        if hold and self.allowed_lateness_us:
+            return self._hold(reader, gate, data, t, etype, serial, source, ev, eid)
+        if gate.held:  # held back before (a restored state, or fed before a driver's events): they go first
+            self._release(reader, gate, t)
+        done = self._handle(reader, data, t, etype, serial, source, ev)
+        if done:
+            if gate.newest is None or t > gate.newest:
+                gate.newest = t
+            if eid is not None:
+                gate.remember(eid, t)
+        return done
+
+    def _too_far(self, reader: _Reader, gate: _Gate, data: dict[str, Any], t: int, serial: int,
                  source: str | None, ev: Ev | None) -> bool:
+        """max_future: is the event too far after until, or after the newest event before it?
+        If so it is set aside as invalid (skipped, with its place or id)."""
+        assert self.max_future_us is not None
+        if self._until is not None:
+            since, what = self._until, "until"
+        else:
+            newest = gate.newest
+            if newest is None:
+                newest = self.clock  # a restored engine: its clock
+            if newest is None:
+                return False
+            since, what = newest, "the event before it"
+        if t - since <= self.max_future_us:
+            return False
+        eid = ev.id if ev is not None else given_id(data, reader.ids.field) or reader.ids.of(data)
+        place = source or f"event {eid}"
+        message = (f"time far in the future: {format_time(t)} is {_span(t - since)} after {what} "
+                   f"({format_time(since)}), more than max_future (--max-future) allows "
+                   f"({_span(self.max_future_us)}): set aside (a mistyped year?)")
+        if self.strict:
+            raise EventError(place, message)
+        self.summary.skip("time far in the future", place, message, serial)
+        return True
+
+    def _hold(self, reader: _Reader, gate: _Gate, data: dict[str, Any], t: int, etype: str, serial: int,
+              source: str | None, ev: Ev | None, eid: str | None) -> bool:
+        """Allowed lateness: hold the event back (unless it is already late), then process in
+        time order the held events the clock, the newest time less the lateness, has reached."""
+        clocks = [run.clock for run in reader.runs if run.clock is not None]
+        if clocks and t < min(clocks):
+            self._late(reader, data, t, serial, source, ev, min(clocks))
+            return False
+        gate.hold(t, serial, data, etype, source, ev)
+        if gate.newest is None or t > gate.newest:
+            gate.newest = t
+        if eid is not None:
+            gate.remember(eid, t)  # a copy that comes while this one is held is a duplicate too
+        self._release(reader, gate, gate.newest - self.allowed_lateness_us)
+        return False
+
+    def _release(self, reader: _Reader, gate: _Gate, upto: int) -> None:
+        """Process the held events at or before ``upto`` in time order; move the clock to ``upto``."""
+        held = gate.held
+        summary = self.summary
+        while held and held[0][0] <= upto:
+            t, _, serial, data, etype, source, ev = heapq.heappop(held)
+            if self._handle(reader, data, t, etype, serial, source, ev) and gate.counts:
+                summary.events_processed += 1
+        for run in reader.runs:
+            run.advance(upto)
+
+    def _late(self, reader: _Reader, data: dict[str, Any], t: int, serial: int, source: str | None,
+              ev: Ev | None, clock: int) -> None:
+        """An event earlier than the clock: skipped (counted once), named by its place or id."""
+        if serial == self._last_late:  # once, however many playbooks find it late
+            return
+        self._last_late = serial
+        eid = ev.id if ev is not None else given_id(data, reader.ids.field) or reader.ids.of(data)
+        self.summary.late_events += 1
+        message = (f"event {eid} at {format_time(t)} is earlier than the clock ({format_time(clock)}): "
+                   "events must be fed in time order (Engine(reorder_window=...), also called "
+                   "allowed_lateness, holds events back to put them in order)")
+        place = source or f"event {eid}"
+        if self.strict:
+            raise EventError(place, message)
+        self.summary.skip("earlier than the clock", place, message, serial)
+
+    def _handle(self, reader: _Reader, data: dict[str, Any], t: int, etype: str, serial: int,
+                source: str | None, ev: Ev | None) -> bool:
         """Hand an event to ``reader``'s playbooks; False if none processed it (after until, late).
 
         ``ev`` is made here, with its id, only when a fact or rule sees the event's type.
@@ -216,8 +475,7 @@ class Engine:
         done = False
         for run in reader.runs:
             if run.clock is not None and t < run.clock:
-                summary.late_events += 1
-                self._skip("earlier than the clock", source, serial)
+                self._late(reader, data, t, serial, source, ev, run.clock)
                 continue
             done = True
             seen = run.reach(t, data, etype, serial, source)
@@ -228,9 +486,22 @@ class Engine:
         if done:
             if summary.first_time is None or t < summary.first_time:
                 summary.first_time = t
-            if summary.last_time is None or t > summary.last_time:
+            last = summary.last_time
+            if last is None or t > last:
+                if last is not None and t - last > OUTLIER_GAP_US and t - last > last - summary.first_time:
+                    self._outlier(reader, data, t, last, serial, source, ev)
                 summary.last_time = t
         return done
+
+    def _outlier(self, reader: _Reader, data: dict[str, Any], t: int, last: int, serial: int,
+                 source: str | None, ev: Ev | None) -> None:
+        """An event far beyond the rest of the log: a warning in the summary (it is processed)."""
+        eid = ev.id if ev is not None else given_id(data, reader.ids.field) or reader.ids.of(data)
+        self.summary.time_outlier(
+            source or f"event {eid}",
+            f"{format_time(t)} is {_span(t - last)} after the event before it ({format_time(last)}), "
+            "more than the log before it lasted: a mistyped year? (Engine(max_future=...), "
+            "playbook run --max-future, sets such events aside)", serial)
 
     def stream(self, events: Iterable[Mapping[str, Any] | SourceEvent],
                until: str | int | float | datetime | None = None, *, flush_every: int = 10_000) -> Iterator[Action]:
@@ -239,7 +510,8 @@ class Engine:
         An action is final once the clock has passed its ``at``: nothing later can
         sort before it. Memory stays bounded by the engine's state, not the log's
         length. An event out of time order is skipped as "earlier than the clock"
-        (use :func:`engine.sources.time_ordered` to order a file first).
+        (use :func:`engine.sources.time_ordered` to order a file first), unless
+        the engine has a ``reorder_window`` that puts it back in order.
         """
         started = _time.perf_counter()
         self._until = None if until is None else self.parse_until(until)
@@ -256,7 +528,7 @@ class Engine:
                         buffered = [a for a in buffered if not (clock is not None and a.at < clock)]
                         final.sort(key=_sort_key)
                         yield from final
-            end = self._until if self._until is not None else self.clock
+            end = self._until if self._until is not None else self._newest()
             if end is not None:
                 self._advance(end)
         finally:
@@ -291,9 +563,17 @@ class Engine:
         self.summary.skip(label, source, reason, serial)
 
     def _advance(self, t: int) -> None:
-        for run in self._runs:
-            run.advance(t)
+        for reader in self._readers:
+            self._release(reader, self._gates[reader], t)
         self.summary.until = t
+
+    def _newest(self) -> int | None:
+        """The greatest event time let in (held ones included), else the clock."""
+        times = [g.newest for g in self._gates.values() if g.newest is not None]
+        clock = self.clock
+        if clock is not None:
+            times.append(clock)
+        return max(times) if times else None
 
     def _drain(self) -> list[Action]:
         out = self._out
@@ -332,13 +612,13 @@ class Engine:
     def _run_group(self, reader: _Reader, items: list[Any], limit: int | None, count: bool) -> None:
         ready = self._read(reader, items, count)
         ready.sort(key=event_time)  # stable: equal times keep input order
-        end = limit if limit is not None else (ready[-1].t if ready else None)
         processed = sum(1 for ev in ready if self._process(reader, ev))
+        # By default the run ends at the greatest time of an event let in (not one set aside).
+        end = limit if limit is not None else self._gates[reader].newest
         if count:
             self.summary.events_processed += processed
         if end is not None:
-            for run in reader.runs:
-                run.advance(end)
+            self._release(reader, self._gates[reader], end)
             self.summary.until = end
 
     def _read(self, reader: _Reader, items: Iterable[Any], count: bool = True) -> list[Ev]:
@@ -406,10 +686,28 @@ class Engine:
         finally:
             summary.events_read += read
 
+    def set_aside(self, ev: Ev) -> bool:
+        """For drivers that hold events themselves (see :meth:`process`): True if
+        ``max_future`` sets the event aside (it is then counted as skipped); else its
+        time counts as the newest let in, for the next event's check."""
+        if self.max_future_us is None:
+            return False
+        reader = self._single_reader()
+        gate = self._gates[reader]
+        if self._too_far(reader, gate, ev.data, ev.t, ev.serial, ev.source, ev):
+            return True
+        if gate.newest is None or ev.t > gate.newest:
+            gate.newest = ev.t
+        return False
+
     def process(self, ev: Ev) -> bool:
-        """Process one normalized event (see :meth:`read`); False if it was not processed."""
+        """Process one normalized event (see :meth:`read`); False if it was not processed.
+
+        The driver holds events back for lateness itself: this engine's
+        ``allowed_lateness`` does not delay them.
+        """
         reader = self._readers[0] if self._single else self._single_reader()
-        done = self._deliver(reader, ev.data, ev.t, ev.type, ev.serial, ev.source, ev)
+        done = self._deliver(reader, ev.data, ev.t, ev.type, ev.serial, ev.source, ev, hold=False)
         if done:
             self.summary.events_processed += 1
         return done
@@ -419,7 +717,8 @@ class Engine:
         self._advance(t)
 
     def drain(self) -> list[Action]:
-        """The actions produced since the last drain, in the contract's order."""
+        """The actions produced since the last drain, in the contract's order (events held
+        back for lateness are not processed by it: :meth:`flush` or :meth:`advance` do)."""
         return self._drain()
 
     def _single_reader(self) -> _Reader:
@@ -440,6 +739,9 @@ class Engine:
         """
         return {
             "format": STATE_FORMAT,
+            # What the engine remembers of the events it let in (ids for dedupe), per way of reading them.
+            "readers": [{"reads": sig, **self._gates[reader].state()}
+                        for sig, reader in zip(self._signatures, self._readers, strict=True)],
             "playbooks": [
                 {
                     "name": run.playbook.name,
@@ -495,8 +797,23 @@ class Engine:
             plans.append((run, saved["state"], set(current) & set(saved_rules)))
         for name in sorted(saved_by_name):
             notes.append(f"playbook {name}: not in this run, its saved state was dropped")
+        saved_readers = {tuple(r["reads"]): r for r in snapshot.get("readers", [])}
+        for sig in self._signatures:
+            saved_readers.pop(tuple(sig), None)
+        lost = sum(len(r.get("held", [])) for r in saved_readers.values())
+        if lost:
+            raise StateError(f"the saved state holds {lost} event{'s' if lost != 1 else ''} waiting for allowed "
+                             "lateness that these playbooks read differently (fields or time zone): restore it "
+                             "into an engine with the playbooks it was saved from, flush() it, and snapshot again")
         for run, state, rules in plans:
             run.restore(state, rules)
+        saved_readers = {tuple(r["reads"]): r for r in snapshot.get("readers", [])}
+        serials = itertools.count(self._serial + 1)
+        for sig, reader in zip(self._signatures, self._readers, strict=True):
+            saved_reader = saved_readers.get(tuple(sig))
+            if saved_reader is not None:
+                self._gates[reader].restore(saved_reader, serials)
+        self._serial = next(serials) - 1
         return notes
 
     def count_open(self) -> RunSummary:
@@ -511,6 +828,16 @@ class Engine:
             if playbook is None or run.playbook.name == playbook:
                 return run.facts_of(key)
         raise UsageError(f"no playbook named {playbook!r} in this engine")
+
+
+def _span(us: int) -> str:
+    """A length of time for messages: days, hours or seconds."""
+    seconds = us / US
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:,.0f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:,.0f} hours"
+    return f"{seconds:,.0f} s"
 
 
 def _sort_key(action: Action) -> tuple[Any, ...]:

@@ -66,6 +66,8 @@ class RunSummary:
     outcomes: Counter[str] = field(default_factory=Counter)
     actions_emitted: int = 0
     late_events: int = 0  # fed (streaming) with a time earlier than the clock
+    duplicates: Problem = field(default_factory=Problem)  # an id the engine processed before (Engine dedupe)
+    time_outliers: Problem = field(default_factory=Problem)  # processed far beyond the rest of the log (a warning)
     expression_errors: dict[str, Problem] = field(default_factory=dict)
     rules: dict[str, RuleStats] = field(default_factory=dict)
     # "playbook/rule" -> the triggers or starts whose calendar template named no declared
@@ -78,6 +80,8 @@ class RunSummary:
 
     _last_skip: int = -1
     _last_nokey: int = -1
+    _last_duplicate: int = -1
+    _last_outlier: int = -1
 
     def skip(self, reason: str, source: str | None, detail: str | None = None, serial: int = -1) -> None:
         """Count a skipped event once, however many playbooks skip it."""
@@ -86,6 +90,22 @@ class RunSummary:
                 return
             self._last_skip = serial
         self.skipped.setdefault(reason, Problem()).add(source, detail or reason)
+
+    def duplicate(self, source: str | None, message: str, serial: int = -1) -> None:
+        """Count an event whose id was processed before, once however many playbooks see it."""
+        if serial >= 0:
+            if serial == self._last_duplicate:
+                return
+            self._last_duplicate = serial
+        self.duplicates.add(source, message)
+
+    def time_outlier(self, source: str | None, message: str, serial: int = -1) -> None:
+        """Count an event far beyond the rest of the log in time, once however many playbooks see it."""
+        if serial >= 0:
+            if serial == self._last_outlier:
+                return
+            self._last_outlier = serial
+        self.time_outliers.add(source, message)
 
     def no_key(self, serial: int) -> None:
         if serial != self._last_nokey:
@@ -175,6 +195,8 @@ class RunSummary:
             "outcomes": dict(sorted(self.outcomes.items())),
             "actions": self.actions_emitted,
             "late_events": self.late_events,
+            "duplicates": {"count": self.duplicates.count, "samples": [list(s) for s in self.duplicates.samples]},
+            "time_outliers": {"count": self.time_outliers.count, "samples": [list(s) for s in self.time_outliers.samples]},
             "expression_errors": {k: {"count": p.count, "samples": [list(s) for s in p.samples]} for k, p in sorted(self.expression_errors.items())},
             "rules": {k: {f: v for f, v in vars(r).items() if v} for k, r in self.rules.items()},
             "most_open_state": self.most_open_state(),
