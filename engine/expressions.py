@@ -56,6 +56,9 @@ __all__ = [
     "compile_expression",
     "compile_template",
     "render_text",
+    "value_weight",
+    "too_big",
+    "MAX_SIZE",
     "equals",
     "truthy",
 ]
@@ -79,7 +82,10 @@ MAX_LENGTH = 10_000
 #: Deepest nesting of syntax nodes; keeps compile and evaluation recursion bounded.
 MAX_DEPTH = 100
 #: Largest weight (see :func:`_weight`) a repetition or a ``+`` of strings or lists
-#: may build, and longest string ``matches`` scans.
+#: may build, and longest string ``matches`` scans. Also the largest value a template,
+#: ``str()``, ``local()`` or a list or object built by an expression may give: a longer
+#: string (or a list or object weighing more) is an :class:`EvalError`, found before it
+#: is built whole.
 MAX_SIZE = 100_000
 #: Largest magnitude an arithmetic result (or a number literal) may have.
 MAX_NUMBER = 1e300
@@ -382,8 +388,48 @@ def _size(v: Any) -> int:
     return _weight(v, MAX_SIZE + 1) - 1
 
 
+def value_weight(v: Any, limit: int = MAX_SIZE) -> int:
+    """The weight of a value (see :func:`_weight`), counted no further than just past ``limit``."""
+    return _weight(v, limit)
+
+
+def too_big(what: str) -> EvalError:
+    """The error for a value over ``MAX_SIZE`` (for the renderers of action parameters)."""
+    return _too_big(what)
+
+
 def _too_big(what: str) -> EvalError:
     return EvalError(f"{what} would build a value larger than the limit ({MAX_SIZE} characters or items)")
+
+
+def _too_long(what: str) -> EvalError:
+    return EvalError(f"{what} would be longer than the limit ({MAX_SIZE} characters)")
+
+
+def _capped_text(value: Any) -> str:
+    """:func:`render_text`, refused (EvalError) when the text would be longer than
+    ``MAX_SIZE``. A list or object is weighed first (bounded work): its JSON text is at
+    least about as long as its weight, so one too heavy is refused without rendering."""
+    if type(value) is str:
+        text = value
+    else:
+        if isinstance(value, (list, tuple, dict, set, frozenset, Mapping)) and _weight(value, MAX_SIZE + 2) > MAX_SIZE + 1:
+            raise _too_long("the text of this value")
+        text = render_text(value)
+    if len(text) > MAX_SIZE:
+        raise _too_long("the text of this value")
+    return text
+
+
+def _check_value(value: Any) -> Any:
+    """A result that leaves an expression as a value (a whole template): a string longer
+    than ``MAX_SIZE``, or a list or object weighing more, is refused."""
+    if type(value) is str:
+        if len(value) > MAX_SIZE:
+            raise _too_long("the value")
+    elif isinstance(value, (list, tuple, dict, set, frozenset, Mapping)) and _weight(value, MAX_SIZE) > MAX_SIZE:
+        raise _too_big("the value")
+    return value
 
 
 def _mismatch(sym: str, need: str, a: Any, b: Any) -> EvalError:
@@ -788,9 +834,44 @@ def _local(tz: tzinfo, value: Any, fmt: Any = None) -> str:
     if fmt is not None and not isinstance(fmt, str):
         raise EvalError(f"local(): the format must be a string, not {_describe(fmt)}")
     try:
-        return format_local(us, tz, fmt)
+        if fmt is None or len(fmt) <= _STRFTIME_CHUNK:
+            text = format_local(us, tz, fmt)
+        else:
+            text = _strftime_bounded(us, tz, fmt)
     except (ValueError, OverflowError, OSError) as exc:
         raise EvalError(f"local() cannot render {_short(value)}: {exc}") from None
+    if len(text) > MAX_SIZE:
+        raise _too_long("local()'s result")
+    return text
+
+
+# One strftime directive (flags, width, E/O modifier, conversion) or a run of plain text.
+_STRFTIME_TOKEN = re.compile(r"%[-_0^#]*[0-9]*[EO]?.?|[^%]+", re.DOTALL)
+_STRFTIME_CHUNK = 64
+
+
+def _strftime_bounded(us: int, tz: tzinfo, fmt: str) -> str:
+    """``strftime`` of a long format, a few directives at a time, refused as soon as the
+    result passes ``MAX_SIZE``: ``'%c' * 50000`` (24 characters per directive) is never
+    built whole. Directives are independent, so the pieces join to the same text."""
+    out: list[str] = []
+    total = 0
+    chunk: list[str] = []
+    size = 0
+    for m in _STRFTIME_TOKEN.finditer(fmt):
+        token = m.group()
+        chunk.append(token)
+        size += len(token)
+        if size < _STRFTIME_CHUNK and m.end() < len(fmt):
+            continue
+        piece = format_local(us, tz, "".join(chunk))
+        total += len(piece)
+        if total > MAX_SIZE:
+            raise _too_long("local()'s result")
+        out.append(piece)
+        chunk = []
+        size = 0
+    return "".join(out)
 
 
 # --- compiled nodes ---------------------------------------------------------------
@@ -1035,9 +1116,19 @@ class _Compiler:
         if all(i.const for i in items):
             return _const([i.value for i in items])
         fns = tuple(i.fn for i in items)
+        if len(fns) < 2:
+
+            def one(s: Scope) -> Any:
+                return [g(s) for g in fns]
+
+            return _C(one)
 
         def f(s: Scope) -> Any:
-            return [g(s) for g in fns]
+            # Several items may all be one large value ([event, event, ...]): bounded like '*'.
+            out = [g(s) for g in fns]
+            if _weight(out, MAX_SIZE) > MAX_SIZE:
+                raise _too_big("this list")
+            return out
 
         return _C(f)
 
@@ -1061,6 +1152,8 @@ class _Compiler:
                 if not isinstance(key, str):
                     raise EvalError(f"object keys must be strings, not {_describe(key)}")
                 out[key] = vf(s)
+            if len(out) > 1 and _weight(out, MAX_SIZE) > MAX_SIZE:
+                raise _too_big("this object")  # as for lists: {'a': event, 'b': event, ...}
             return out
 
         return _C(f)
@@ -1473,7 +1566,7 @@ _FUNCTIONS: dict[str, tuple[int, int | None, Builder]] = {
     "abs": (1, 1, _simple(_abs)),
     "min": (1, None, _simple(_min)),
     "max": (1, None, _simple(_max)),
-    "str": (1, 1, _simple(render_text)),
+    "str": (1, 1, _simple(_capped_text)),
     "int": (1, 1, _simple(_to_int)),
     "float": (1, 1, _simple(_to_float)),
     "duration": (1, 1, _build_duration),
@@ -1682,13 +1775,20 @@ def compile_template(text: str, reserved: frozenset[str] = TEMPLATE_NAMES) -> Te
         return Template(text, facts, names, not names, dynamic, fn)
 
     if not exprs:
+        if len(text) > MAX_SIZE:
+            raise ExprError(f"this text is {len(text)} characters long; the limit for a value is {MAX_SIZE}", 0)
 
         def constant(s: Scope) -> Any:
             return text
 
         return make(constant)
     if len(pieces) == 1:
-        return make(exprs[0]._fn)  # keeps the value's type
+        only = exprs[0]._fn
+
+        def whole(s: Scope) -> Any:
+            return _check_value(only(s))  # keeps the value's type
+
+        return make(whole)
 
     # Render parts whose value is known at compile time now (never local(): it
     # depends on the scope's tz, so it is not folded) and merge adjacent text, so
@@ -1705,12 +1805,27 @@ def compile_template(text: str, reserved: frozenset[str] = TEMPLATE_NAMES) -> Te
             parts[-1] = last + p
         else:
             parts.append(p)
+    static = sum(len(p) for p in parts if isinstance(p, str))
+    if static > MAX_SIZE:
+        raise ExprError(
+            f"this template's fixed text is {static} characters long; the limit for a value is {MAX_SIZE}", 0
+        )
     frozen_parts = tuple(parts)
     if len(frozen_parts) == 1 and isinstance(frozen_parts[0], str):
         joined = frozen_parts[0]
         return make(lambda s: joined)
 
     def render(s: Scope) -> Any:
-        return "".join([p if type(p) is str else render_text(p(s)) for p in frozen_parts])  # type: ignore[operator]
+        # Part by part, refused as soon as the text passes the limit: 30,000 parts of a
+        # long field never make a 3-million-character string.
+        out: list[str] = []
+        total = 0
+        for p in frozen_parts:
+            t = p if type(p) is str else _capped_text(p(s))  # type: ignore[operator]
+            total += len(t)
+            if total > MAX_SIZE:
+                raise _too_long("the template's text")
+            out.append(t)
+        return "".join(out)
 
     return make(render)

@@ -1,0 +1,227 @@
+"""Every value an expression or a template makes is bounded by the one limit (spec section 5:
+"bounded work"), found before the value is built whole: no playbook and no event can make
+one event produce a huge parameter. Memory, not time, is measured (tracemalloc): a bound on
+what is built is deterministic where a stopwatch is not."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tracemalloc
+from collections.abc import Callable
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import Engine, PlaybookError, load_playbook
+from engine.expressions import (
+    MAX_SIZE,
+    TEMPLATE_NAMES,
+    EvalError,
+    ExprError,
+    Scope,
+    compile_expression,
+    compile_template,
+)
+
+AT = "2026-03-02T14:00:00Z"
+
+
+def peak_bytes(fn: Callable[[], Any]) -> int:
+    """The most memory ``fn`` held at once (what it built, whether it then failed or not)."""
+    tracemalloc.start()
+    try:
+        with contextlib.suppress(EvalError):
+            fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def render(text: str, **bare: Any) -> Any:
+    scope = Scope({"at": AT}, bare, UTC)
+    return compile_template(text).render(scope)
+
+
+# --- templates: the whole text, each part -------------------------------------------------------
+
+
+def test_a_template_of_many_parts_is_refused_before_it_is_built() -> None:
+    text = "{{ s }}" * 30_000
+    s = "x" * 113  # 30,000 parts of 113 characters: 3.39M characters
+    with pytest.raises(EvalError, match="longer than the limit"):
+        render(text, s=s)
+    assert peak_bytes(lambda: render(text, s=s)) < 2_000_000
+    # Up to the limit it renders as before.
+    assert render("{{ s }}" * 100, s="x" * 1000) == "x" * MAX_SIZE
+    with pytest.raises(EvalError, match="limit"):
+        render("{{ s }}" * 100 + "!", s="x" * 1000)
+
+
+def test_strftime_results_are_bounded_without_being_built() -> None:
+    # '%c' is 24 characters: 50,000 of them would be 1.2M characters.
+    one = "{{ local(at, '%c' * 50000) }}"
+    with pytest.raises(EvalError, match=r"local\(\)'s result would be longer than the limit"):
+        render(one)
+    many = " ".join([one] * 200)  # the 5.9 KB playbook that made a 240 MB parameter
+    with pytest.raises(EvalError, match="limit"):
+        render(many)
+    assert peak_bytes(lambda: render(many)) < 2_000_000
+    # Field widths are directives too: '%1000Y' is 1000 characters.
+    with pytest.raises(EvalError, match="limit"):
+        render("{{ local(at, '%1000Y' * 200) }}")
+    # A long format that stays under the limit renders exactly as strftime does.
+    fmt = "%Y-%m-%d %H:%M %% %-d %_H %1000Y|" * 20
+    expected = compile_expression(f"local(at, {fmt[:60]!r})", TEMPLATE_NAMES).evaluate(Scope({"at": AT}, None, UTC))
+    assert render("{{ local(at, '" + fmt + "') }}").startswith(expected[:20])
+    from datetime import datetime
+
+    assert render("{{ local(at, '" + fmt + "') }}") == datetime(2026, 3, 2, 14, 0, tzinfo=UTC).strftime(fmt)
+
+
+def test_a_whole_template_value_keeps_its_type_up_to_the_limit() -> None:
+    assert render("{{ items }}", items=[1, 2]) == [1, 2]
+    with pytest.raises(EvalError, match="limit"):
+        render("{{ s }}", s="x" * (MAX_SIZE + 1))
+    with pytest.raises(EvalError, match="limit"):
+        render("{{ [e, e, e] }}", e={"k": "v" * 40_000})
+
+
+def test_str_of_a_large_value_is_refused_without_rendering_it() -> None:
+    e = compile_expression("len(str(v))")
+    ok = Scope({}, {"v": [1] * 1000}, UTC)
+    assert e.evaluate(ok) == 2001
+    # 99,999 numbers weigh under the limit but their text is 2.3M characters.
+    big = Scope({}, {"v": [1e300] * 99_999}, UTC)
+    with pytest.raises(EvalError, match="longer than the limit"):
+        e.evaluate(big)
+    heavy = Scope({}, {"v": [[0] * 1000] * 1000}, UTC)  # one million items, shared
+    with pytest.raises(EvalError, match="limit"):
+        e.evaluate(heavy)
+    assert peak_bytes(lambda: e.evaluate(heavy)) < 2_000_000
+
+
+def test_list_and_object_literals_cannot_multiply_a_large_field() -> None:
+    big = {"k": "v" * 30_000}
+    sc = Scope({}, {"e": big}, UTC)
+    refs = ", ".join(["e"] * 1000)
+    for text in (f"[{refs}] == [{refs}]", f"len([{refs}])", "{'a': e, 'b': e, 'c': e, 'd': e}"):
+        with pytest.raises(EvalError, match="limit"):
+            compile_expression(text).evaluate(sc)
+    # A single large field in a list is not amplification: it stays allowed.
+    assert compile_expression("len([e])").evaluate(Scope({}, {"e": "x" * 200_000}, UTC)) == 1
+    assert compile_expression("[e, 1]").evaluate(sc) == [big, 1]
+
+
+def test_format_duration_and_case_functions_stay_bounded() -> None:
+    assert len(compile_expression("format_duration(1e300)").evaluate(Scope({}, None, UTC))) < 400
+    with pytest.raises(EvalError, match="limit"):
+        render("{{ upper(s) }}", s="ß" * 60_000)  # 'SS': twice as long
+
+
+# --- validate refuses what is already too large ----------------------------------------------------
+
+
+def _write(tmp_path: Path, message: str) -> Path:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "playbook: big\nversion: 1\nrules:\n  - id: sig\n    when: {type: ping}\n"
+        f"    actions:\n      on_match:\n        - do: note\n          message: \"{message}\"\n"
+    )
+    return path
+
+
+def test_validate_refuses_a_template_whose_fixed_text_is_over_the_limit(tmp_path: Path) -> None:
+    path = _write(tmp_path, "x" * MAX_SIZE + "{{ key }}!")
+    with pytest.raises(PlaybookError) as info:
+        load_playbook(str(path))
+    (d,) = info.value.diagnostics
+    assert (d.line, d.col) == (9, 21)  # where the text begins
+    assert "fixed text is 100001 characters long; the limit for a value is 100000" in d.message
+    # Folded constants count as fixed text.
+    path = _write(tmp_path, "{{ 'a' * 60000 }}{{ 'b' * 60000 }}")
+    with pytest.raises(PlaybookError, match="fixed text is 120000"):
+        load_playbook(str(path))
+    path = _write(tmp_path, "y" * (MAX_SIZE + 1))
+    with pytest.raises(PlaybookError) as info:
+        load_playbook(str(path))
+    assert "this value is 100001 characters long" in str(info.value)
+    assert ":9:" in str(info.value)
+    # At the limit it is fine.
+    load_playbook(str(_write(tmp_path, "x" * (MAX_SIZE - 9) + "{{ key }}")))
+
+
+def test_compile_template_reports_the_static_size() -> None:
+    with pytest.raises(ExprError, match="fixed text"):
+        compile_template("a" * MAX_SIZE + "{{ x }}b")
+    with pytest.raises(ExprError, match="this text is"):
+        compile_template("a" * (MAX_SIZE + 1))
+
+
+# --- through the engine: null and reported ------------------------------------------------------------
+
+
+def _engine(tmp_path: Path, actions: str) -> Engine:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "playbook: amp\nversion: 1\nrules:\n  - id: sig\n    when: {type: ping}\n"
+        f"    actions:\n      on_match:\n{actions}"
+    )
+    return Engine([load_playbook(str(path))])
+
+
+def _run(engine: Engine, **fields: Any) -> dict[str, Any]:
+    event = {"type": "ping", "time": AT, "account": "a", **fields}
+    (action,) = list(engine.run([event]))
+    return action.record()["params"]
+
+
+def test_an_oversized_parameter_is_null_and_reported(tmp_path: Path) -> None:
+    parts = " ".join(["{{ local(at, '%c' * 50000) }}"] * 200)
+    engine = _engine(tmp_path, f"        - {{do: note, message: \"{parts}\", ok: fine}}\n")
+    params = _run(engine)
+    assert params == {"message": None, "ok": "fine"}
+    (where,) = engine.summary.expression_errors
+    assert where == "amp: sig on_match[0].message"
+    assert "limit" in engine.summary.expression_errors[where].samples[0][1]
+
+
+def test_list_and_object_parameters_are_bounded_item_by_item(tmp_path: Path) -> None:
+    items = ", ".join(['"{{ s }}"'] * 20)
+    engine = _engine(tmp_path, f"        - {{do: note, list: [{items}], map: {{a: '{{{{ s }}}}', b: '{{{{ s }}}}', c: '{{{{ s }}}}'}}}}\n")
+    params = _run(engine, s="x" * 40_000)
+    assert params == {"list": None, "map": None}
+    assert len(engine.summary.expression_errors) == 2
+    engine = _engine(tmp_path, f"        - {{do: note, list: [{items}]}}\n")
+    assert _run(engine, s="x" * 10) == {"list": ["x" * 10] * 20}
+
+
+def test_the_parameters_of_one_action_together_are_bounded(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, "        - {do: note, a: '{{ s }}', b: '{{ s }}', c: '{{ s }}', d: small}\n")
+    params = _run(engine, s="x" * 40_000)
+    # a and b fit (80,000); c would pass the limit; d still fits.
+    assert params == {"a": "x" * 40_000, "b": "x" * 40_000, "c": None, "d": "small"}
+    (where,) = engine.summary.expression_errors
+    assert where == "amp: sig on_match[0].c"
+    assert "the action's parameters together" in engine.summary.expression_errors[where].samples[0][1]
+
+
+def test_a_cli_run_reports_the_capped_parameter(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    parts = " ".join(["{{ local(at, '%c' * 50000) }}"] * 200)
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "playbook: amp\nversion: 1\nrules:\n  - id: sig\n    when: {type: ping}\n"
+        f"    actions:\n      on_match: [{{do: note, message: \"{parts}\"}}]\n"
+    )
+    log = tmp_path / "e.jsonl"
+    log.write_text(json.dumps({"type": "ping", "time": AT, "account": "a"}) + "\n")
+    result = CliRunner().invoke(main, ["run", str(path), "--events", str(log)])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["params"] == {"message": None}
+    assert "expression errors in amp: sig on_match[0].message: 1" in result.stderr
