@@ -26,6 +26,7 @@ import math
 import operator
 import re
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
@@ -59,6 +60,7 @@ __all__ = [
     "value_weight",
     "too_big",
     "MAX_SIZE",
+    "MAX_PATTERN",
     "equals",
     "truthy",
 ]
@@ -630,11 +632,21 @@ def _endswith(s: Any, suffix: Any) -> bool:
     return isinstance(s, str) and isinstance(suffix, str) and s.endswith(suffix)
 
 
-# matches() runs RE2 (linear time: no catastrophic backtracking on '^(a+)+$').
-_REGEX_CACHE: dict[str, Any] = {}
-_REGEX_CACHE_MAX = 1024
+# matches() runs RE2 (linear time: no catastrophic backtracking on '^(a+)+$'). Linear in
+# the text, but times the size of the compiled program: '[a-z]{1000}' * 90 (990
+# characters) took 45 s on 100,000 characters. So a pattern is bounded in length and
+# RE2's memory (its program and its DFA cache) in bytes: such a pattern is refused.
+#: Longest regular expression ``matches`` accepts (characters).
+MAX_PATTERN = 4_000
+#: RE2's memory budget per compiled pattern (bytes): a few thousand instructions.
+RE2_MAX_MEM = 256 << 10
+# Patterns that come from events are compiled once per text, in a bounded LRU cache
+# (failures too, so a bad pattern repeated in every event is not recompiled).
+_REGEX_CACHE: OrderedDict[str, Any] = OrderedDict()
+_REGEX_CACHE_MAX = 128
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # errors are reported by us, not printed to stderr
+_RE2_OPTIONS.max_mem = RE2_MAX_MEM
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -656,6 +668,10 @@ def _compile_regex(rx: str) -> Any:
     A pattern Python's ``re`` also refuses is invalid; one only RE2 refuses uses
     syntax RE2 does not support (backreferences, lookaround, ...).
     """
+    if len(rx) > MAX_PATTERN:
+        raise _RegexError(
+            f"matches(): the regular expression is {len(rx)} characters long; the limit is {MAX_PATTERN}"
+        )
     try:
         try:
             return re2.compile(rx, _RE2_OPTIONS)
@@ -665,6 +681,11 @@ def _compile_regex(rx: str) -> Any:
         reason = exc.args[0] if exc.args else ""
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
+    if "too large" in reason:
+        raise _RegexError(
+            f"matches(): the regular expression {_short(rx)} is too large once compiled (over RE2's "
+            f"{RE2_MAX_MEM // 1024} KiB budget); use fewer or smaller repetitions such as {{1000}}"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # re's FutureWarnings must not become errors under -W error
@@ -678,20 +699,26 @@ def _compile_regex(rx: str) -> Any:
 
 
 def _dynamic_regex(rx: Any) -> Any:
-    pat = _REGEX_CACHE.get(rx) if isinstance(rx, str) else None
-    if pat is not None:
-        return pat
     if not isinstance(rx, str):
         raise EvalError(f"matches() needs a regular expression string, not {_describe(rx)}")
-    if len(rx) > MAX_SIZE:
-        raise EvalError(f"matches(): the regular expression is longer than {MAX_SIZE} characters")
-    try:
-        pat = _compile_regex(rx)
-    except _RegexError as exc:
-        raise EvalError(str(exc)) from None
-    if len(_REGEX_CACHE) >= _REGEX_CACHE_MAX:
-        _REGEX_CACHE.clear()  # crude but bounded; patterns from data rarely vary much
-    _REGEX_CACHE[rx] = pat
+    cache = _REGEX_CACHE
+    pat = cache.get(rx)
+    if pat is None:
+        if len(rx) > MAX_PATTERN:  # not worth a place in the cache
+            raise EvalError(
+                f"matches(): the regular expression is {len(rx)} characters long; the limit is {MAX_PATTERN}"
+            )
+        try:
+            pat = _compile_regex(rx)
+        except _RegexError as exc:
+            pat = EvalError(str(exc))
+        if len(cache) >= _REGEX_CACHE_MAX:
+            cache.popitem(last=False)  # the least recently used
+        cache[rx] = pat
+    else:
+        cache.move_to_end(rx)
+    if isinstance(pat, EvalError):
+        raise EvalError(pat.message)
     return pat
 
 
