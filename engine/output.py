@@ -1,9 +1,16 @@
-"""Writers of action records: JSON Lines, CSV and a human-readable table."""
+"""Writers of action records: JSON Lines, CSV and a human-readable table.
+
+Event data may hold lone surrogates (``"\\udfff"`` is valid JSON but not Unicode text,
+and no UTF-8 stream can write it). JSON Lines writes them as JSON escapes; CSV and
+the table write each as the same six characters (``\\udfff``, as Python's
+``backslashreplace`` would), so any stream or file can take the output.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable
 from typing import IO, Any
 
@@ -15,6 +22,17 @@ CSV_COLUMNS = (
     "id", "playbook", "rule", "outcome", "reason", "do", "at", "key", "subject", "deadline",
     "trigger_id", "trigger_type", "trigger_time", "event_id", "event_type", "event_time", "params",
 )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def safe_text(text: str) -> str:
+    """``text`` with every surrogate code point (never valid in UTF-8) written as its
+    escape ``\\udXXX``; text without one is returned as it is."""
+    if _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def write_actions(actions: Iterable[Action], out: IO[str], fmt: str = "jsonl") -> int:
@@ -58,7 +76,7 @@ def _write_csv(actions: Iterable[Action], out: IO[str]) -> int:
     writer.writerow(CSV_COLUMNS)
     n = 0
     for action in actions:
-        writer.writerow(_csv_row(action))
+        writer.writerow([safe_text(cell) for cell in _csv_row(action)])
         n += 1
     return n
 
@@ -69,10 +87,10 @@ def _write_table(actions: list[Action], out: IO[str]) -> int:
     for a in actions:
         rec = a.record()
         outcome = a.outcome + (f" ({a.reason})" if a.reason else "")
-        rows.append((
+        rows.append(tuple(safe_text(cell) for cell in (
             rec["at"], f"{a.playbook}/{a.rule}", outcome, _compact(a.key),
             _compact(a.subject) if a.subject else "", a.do, _shorten(_compact(a.params) if a.params else "", 80),
-        ))
+        )))
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
     out.write("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
     for r in rows:
