@@ -128,6 +128,7 @@ def _few_collections() -> Iterator[None]:
 @click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="jsonl", show_default=True,
               help="Output format of the actions.")
 @click.option("--out", metavar="FILE", default=None, help="Write the actions to FILE instead of stdout.")
+@click.option("--wide", is_flag=True, help="With --format table: show parameters whole instead of cutting them at 80 characters.")
 @click.option("--strict", is_flag=True, help="Stop at the first invalid event (exit 1) instead of skipping it.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print the summary on stderr.")
 @click.option("--db", "db_path", metavar="FILE", default=None,
@@ -139,7 +140,7 @@ def _few_collections() -> Iterator[None]:
               help="With --db: commit state, ledger and processed events every N events.")
 @_few_collections()
 def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, until: str | None,
-        fmt: str, out: str | None, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
+        fmt: str, out: str | None, wide: bool, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
         allowed_lateness: str | None, commit_every: int) -> None:
     """Evaluate playbooks over an event log; print the actions.
 
@@ -160,6 +161,8 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
     if until == "now":
         until_value = datetime.now(UTC)  # the CLI may read the clock; the engine never does
     started = time.perf_counter()
+    if wide and fmt != "table":
+        raise click.UsageError("--wide applies to --format table")
     if db_path is None and (reset_state or allowed_lateness or events_src == "db"):
         raise click.UsageError("--reset-state, --allowed-lateness and --events db need --db FILE")
     with user_errors():
@@ -184,10 +187,10 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
             if streamable(engine, events_src, events_format):
                 # Two passes over the file: memory does not grow with the log.
                 events = progress.wrap(engine.ordered_events(events_src))
-                write_actions(engine.stream(events, until=until_value), stream, fmt)
+                write_actions(engine.stream(events, until=until_value), stream, fmt, wide=wide)
             else:
                 events = progress.wrap(read_events(events_src, events_format))
-                write_actions(engine.run(events, until=until_value), stream, fmt)
+                write_actions(engine.run(events, until=until_value), stream, fmt, wide=wide)
         finally:
             if stream is not sys.stdout:
                 stream.close()

@@ -35,8 +35,16 @@ def safe_text(text: str) -> str:
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def write_actions(actions: Iterable[Action], out: IO[str], fmt: str = "jsonl") -> int:
-    """Write actions in ``fmt``; returns how many were written."""
+#: Widest the table's PARAMS column is, unless ``wide``.
+TABLE_PARAMS_WIDTH = 80
+
+
+def write_actions(actions: Iterable[Action], out: IO[str], fmt: str = "jsonl", *, wide: bool = False) -> int:
+    """Write actions in ``fmt``; returns how many were written.
+
+    ``wide`` (table only): show every parameter whole instead of cutting the PARAMS
+    column at ``TABLE_PARAMS_WIDTH`` characters with "…".
+    """
     if fmt == "jsonl":
         n = 0
         for action in actions:
@@ -47,7 +55,7 @@ def write_actions(actions: Iterable[Action], out: IO[str], fmt: str = "jsonl") -
     if fmt == "csv":
         return _write_csv(actions, out)
     if fmt == "table":
-        return _write_table(list(actions), out)
+        return _write_table(list(actions), out, wide)
     raise ValueError(f"unknown output format {fmt!r}")
 
 
@@ -81,20 +89,28 @@ def _write_csv(actions: Iterable[Action], out: IO[str]) -> int:
     return n
 
 
-def _write_table(actions: list[Action], out: IO[str]) -> int:
+def _write_table(actions: list[Action], out: IO[str], wide: bool = False) -> int:
     headers = ("at", "rule", "outcome", "key", "subject", "do", "params")
     rows = []
+    cut = 0
     for a in actions:
         rec = a.record()
         outcome = a.outcome + (f" ({a.reason})" if a.reason else "")
+        params = _compact(a.params) if a.params else ""
+        if not wide and len(params) > TABLE_PARAMS_WIDTH:
+            params = _shorten(params, TABLE_PARAMS_WIDTH)
+            cut += 1
         rows.append(tuple(safe_text(cell) for cell in (
             rec["at"], f"{a.playbook}/{a.rule}", outcome, _compact(a.key),
-            _compact(a.subject) if a.subject else "", a.do, _shorten(_compact(a.params) if a.params else "", 80),
+            _compact(a.subject) if a.subject else "", a.do, params,
         )))
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
     out.write("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
     for r in rows:
         out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
+    if cut:
+        out.write(f"(parameters of {cut} action{'s' if cut != 1 else ''} cut at {TABLE_PARAMS_WIDTH} characters "
+                  "with '…': --wide shows them whole)\n")
     return len(rows)
 
 
