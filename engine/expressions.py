@@ -89,6 +89,8 @@ MAX_DEPTH = 100
 #: string (or a list or object weighing more) is an :class:`EvalError`, found before it
 #: is built whole.
 MAX_SIZE = 100_000
+# Largest total weight of the values one expression keeps folded at compile time.
+_FOLD_BUDGET = 10_000
 #: Largest magnitude an arithmetic result (or a number literal) may have.
 MAX_NUMBER = 1e300
 
@@ -401,11 +403,15 @@ def too_big(what: str) -> EvalError:
 
 
 def _too_big(what: str) -> EvalError:
-    return EvalError(f"{what} would build a value larger than the limit ({MAX_SIZE} characters or items)")
+    return _LimitError(f"{what} would build a value larger than the limit ({MAX_SIZE} characters or items)")
+
+
+class _LimitError(EvalError):
+    """A value over ``MAX_SIZE`` (so a constant one can be refused when compiling)."""
 
 
 def _too_long(what: str) -> EvalError:
-    return EvalError(f"{what} would be longer than the limit ({MAX_SIZE} characters)")
+    return _LimitError(f"{what} would be longer than the limit ({MAX_SIZE} characters)")
 
 
 def _capped_text(value: Any) -> str:
@@ -608,9 +614,16 @@ def _len(x: Any) -> int:
     raise EvalError(f"len() needs a string, list or object, not {_describe(x)}")
 
 
+def _grown(x: str, r: str, name: str) -> str:
+    # Case mapping can make a text longer ('İ' -> 'i̇', 'ß' -> 'SS'): not past the limit.
+    if len(r) > MAX_SIZE and len(r) > len(x):
+        raise _too_long(f"{name}()'s result")
+    return r
+
+
 def _lower(x: Any) -> Any:
     if isinstance(x, str):
-        return x.lower()
+        return _grown(x, x.lower(), "lower")
     if x is None:
         return None
     raise EvalError(f"lower() needs a string, not {_describe(x)}")
@@ -618,7 +631,7 @@ def _lower(x: Any) -> Any:
 
 def _upper(x: Any) -> Any:
     if isinstance(x, str):
-        return x.upper()
+        return _grown(x, x.upper(), "upper")
     if x is None:
         return None
     raise EvalError(f"upper() needs a string, not {_describe(x)}")
@@ -1034,6 +1047,7 @@ class _Compiler:
         self.facts: set[str] = set()
         self.facts_refs = 0
         self.facts_keyed = 0
+        self.folded = 0  # weight of the constants folded so far
 
     # -- positions --
 
@@ -1063,12 +1077,21 @@ class _Compiler:
         return method(self, node, depth + 1)
 
     def fold(self, fn: Fn, parts: list[_C]) -> _C:
-        """Evaluate now when every input is constant; a failure stays a run-time error."""
+        """Evaluate now when every input is constant; a failure stays a run-time error.
+
+        What one expression keeps folded is bounded (``_FOLD_BUDGET``): compiled
+        expressions are cached, and a short text such as ``'a' * 100000`` must not keep
+        100,000 characters each. Past the budget a constant is computed when evaluated.
+        """
         if all(p.const for p in parts):
             try:
-                return _const(fn(_FOLD_SCOPE))
+                value = fn(_FOLD_SCOPE)
             except Exception:
                 return _C(fn)
+            self.folded += _weight(value, _FOLD_BUDGET)
+            if self.folded > _FOLD_BUDGET:
+                return _C(fn)
+            return _const(value)
         return _C(fn)
 
     def _constant(self, node: ast.Constant, depth: int) -> _C:
@@ -1151,10 +1174,16 @@ class _Compiler:
             return _C(one)
 
         def f(s: Scope) -> Any:
-            # Several items may all be one large value ([event, event, ...]): bounded like '*'.
-            out = [g(s) for g in fns]
-            if _weight(out, MAX_SIZE) > MAX_SIZE:
-                raise _too_big("this list")
+            # Several items may all be one large value ([event, event, ...]): bounded like
+            # '*', item by item, so the items past the limit are never computed.
+            out = []
+            total = 1
+            for g in fns:
+                v = g(s)
+                total += _weight(v, MAX_SIZE)
+                if total > MAX_SIZE:
+                    raise _too_big("this list")
+                out.append(v)
             return out
 
         return _C(f)
@@ -1742,6 +1771,22 @@ def compile_expression(text: str, reserved: frozenset[str] = PATTERN_NAMES) -> E
 # --- templates --------------------------------------------------------------------
 
 
+def _constant_size(expr: Expression, whole: bool) -> int:
+    """The size of a part that reads no name and is not kept folded (``local(0, '%c' *
+    5000)``, a constant too large to fold): evaluated now and dropped. Over the limit it
+    always will be: more than ``MAX_SIZE``. Any other failure is left to run time (0)."""
+    try:
+        value = expr.evaluate(_FOLD_SCOPE)
+        if whole:
+            _check_value(value)
+            return 0
+        return len(_capped_text(value))
+    except _LimitError:
+        return MAX_SIZE + 1
+    except EvalError:
+        return 0
+
+
 @dataclass(frozen=True, slots=True)
 class Template:
     """A compiled template. ``render`` raises :class:`EvalError` only.
@@ -1809,7 +1854,14 @@ def compile_template(text: str, reserved: frozenset[str] = TEMPLATE_NAMES) -> Te
             return text
 
         return make(constant)
+    static_error = ExprError(
+        f"this template's fixed text (outside {{{{ }}}}, with its constant parts) is longer than "
+        f"the limit for a value ({MAX_SIZE} characters)",
+        0,
+    )
     if len(pieces) == 1:
+        if exprs[0].is_constant and _constant_size(exprs[0], whole=True) > MAX_SIZE:
+            raise static_error
         only = exprs[0]._fn
 
         def whole(s: Scope) -> Any:
@@ -1819,24 +1871,31 @@ def compile_template(text: str, reserved: frozenset[str] = TEMPLATE_NAMES) -> Te
 
     # Render parts whose value is known at compile time now (never local(): it
     # depends on the scope's tz, so it is not folded) and merge adjacent text, so
-    # rendering joins as few parts as possible.
+    # rendering joins as few parts as possible. The fixed text (with every part that
+    # reads no name) may not pass the limit for a value: found as soon as it does.
     parts: list[str | Fn] = []
+    run: list[str] = []  # adjacent fixed text, joined once
+    static = 0
     for p in pieces:
         if isinstance(p, Expression):
+            if p.is_constant and not p._folded:
+                static += _constant_size(p, whole=False)
             if not p._folded:
+                if run:
+                    parts.append("".join(run))
+                    run = []
                 parts.append(p._fn)
-                continue
-            p = render_text(p.evaluate(_FOLD_SCOPE))
-        last = parts[-1] if parts else None
-        if isinstance(last, str):
-            parts[-1] = last + p
+            else:
+                p = render_text(p.evaluate(_FOLD_SCOPE))
+                static += len(p)
+                run.append(p)
         else:
-            parts.append(p)
-    static = sum(len(p) for p in parts if isinstance(p, str))
-    if static > MAX_SIZE:
-        raise ExprError(
-            f"this template's fixed text is {static} characters long; the limit for a value is {MAX_SIZE}", 0
-        )
+            static += len(p)
+            run.append(p)
+        if static > MAX_SIZE:
+            raise static_error
+    if run:
+        parts.append("".join(run))
     frozen_parts = tuple(parts)
     if len(frozen_parts) == 1 and isinstance(frozen_parts[0], str):
         joined = frozen_parts[0]

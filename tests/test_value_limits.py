@@ -139,10 +139,10 @@ def test_validate_refuses_a_template_whose_fixed_text_is_over_the_limit(tmp_path
         load_playbook(str(path))
     (d,) = info.value.diagnostics
     assert (d.line, d.col) == (9, 21)  # where the text begins
-    assert "fixed text is 100001 characters long; the limit for a value is 100000" in d.message
+    assert "fixed text (outside {{ }}, with its constant parts) is longer than the limit for a value (100000" in d.message
     # Folded constants count as fixed text.
     path = _write(tmp_path, "{{ 'a' * 60000 }}{{ 'b' * 60000 }}")
-    with pytest.raises(PlaybookError, match="fixed text is 120000"):
+    with pytest.raises(PlaybookError, match="fixed text .* is longer than the limit for a value"):
         load_playbook(str(path))
     path = _write(tmp_path, "y" * (MAX_SIZE + 1))
     with pytest.raises(PlaybookError) as info:
@@ -225,3 +225,52 @@ def test_a_cli_run_reports_the_capped_parameter(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert json.loads(result.stdout)["params"] == {"message": None}
     assert "expression errors in amp: sig on_match[0].message: 1" in result.stderr
+
+
+# --- other amplifications ----------------------------------------------------------------------------
+
+
+def test_list_literal_items_past_the_limit_are_never_computed() -> None:
+    items = ", ".join(f"s + '{i}'" for i in range(500))  # each item a new 60,001-character string
+    e = compile_expression(f"len([{items}])")
+    sc = Scope({}, {"s": "x" * 60_000}, UTC)
+    with pytest.raises(EvalError, match="limit"):
+        e.evaluate(sc)
+    assert peak_bytes(lambda: e.evaluate(sc)) < 2_000_000  # not 30 MB
+
+
+def test_case_mapping_cannot_grow_a_text_past_the_limit() -> None:
+    e = compile_expression("upper(s)")
+    with pytest.raises(EvalError, match=r"upper\(\)'s result would be longer than the limit"):
+        e.evaluate(Scope({}, {"s": "ß" * 60_000}, UTC))
+    with pytest.raises(EvalError, match="limit"):
+        compile_expression("lower(s)").evaluate(Scope({}, {"s": "İ" * 60_000}, UTC))
+    # A long field that does not grow is not refused (it was not built by the expression).
+    assert len(e.evaluate(Scope({}, {"s": "a" * 200_000}, UTC))) == 200_000
+    assert e.evaluate(Scope({}, {"s": "ß" * 10}, UTC)) == "SS" * 10
+
+
+def test_compiled_expressions_keep_no_large_constants() -> None:
+    # Compiled expressions are cached: a short text must not keep 100,000 characters.
+    tracemalloc.start()
+    try:
+        kept = [compile_expression(f"x == 'a' * {99_000 + i}") for i in range(50)]
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held < 2_000_000  # not 50 x 99,000 characters
+    assert kept[0].evaluate(Scope({}, {"x": "a" * 99_000}, UTC)) is True
+    assert compile_expression("'ab' * 3").evaluate(Scope({}, None, UTC)) == "ababab"
+
+
+def test_a_template_of_many_large_constant_parts_is_refused_cheaply() -> None:
+    text = "".join("{{ 'a' * " + str(99_000 + i) + " }}" for i in range(200))
+    with pytest.raises(ExprError, match="fixed text"):
+        compile_template(text)
+    assert peak_bytes(lambda: pytest.raises(ExprError, compile_template, text + " ")) < 2_000_000
+    # A constant part that is over the limit on its own, or a whole constant template.
+    with pytest.raises(ExprError, match="fixed text"):
+        compile_template("x {{ local(0, '%c' * 5000) }}")
+    with pytest.raises(ExprError, match="fixed text"):
+        compile_template("{{ 'a' * 100001 }}")
+    assert compile_template("{{ 'a' * 100000 }}").render(Scope({}, None, UTC)) == "a" * MAX_SIZE
