@@ -415,16 +415,15 @@ def _too_long(what: str) -> EvalError:
 
 
 def _capped_text(value: Any) -> str:
-    """:func:`render_text`, refused (EvalError) when the text would be longer than
-    ``MAX_SIZE``. A list or object is weighed first (bounded work): its JSON text is at
+    """:func:`render_text`, refused (EvalError) when rendering would make a text longer
+    than ``MAX_SIZE`` (a string is returned as it is). A list or object is weighed first (bounded work): its JSON text is at
     least about as long as its weight, so one too heavy is refused without rendering."""
     if type(value) is str:
-        text = value
-    else:
-        if isinstance(value, (list, tuple, dict, set, frozenset, Mapping)) and _weight(value, MAX_SIZE + 2) > MAX_SIZE + 1:
-            raise _too_long("the text of this value")
-        text = render_text(value)
-    if len(text) > MAX_SIZE:
+        return value  # not made longer: a long field stays itself (a template counts its length)
+    if isinstance(value, (list, tuple, dict, set, frozenset, Mapping)) and _weight(value, MAX_SIZE + 2) > MAX_SIZE + 1:
+        raise _too_long("the text of this value")
+    text = render_text(value)
+    if len(text) > MAX_SIZE and not isinstance(value, str):
         raise _too_long("the text of this value")
     return text
 

@@ -274,3 +274,9 @@ def test_a_template_of_many_large_constant_parts_is_refused_cheaply() -> None:
     with pytest.raises(ExprError, match="fixed text"):
         compile_template("{{ 'a' * 100001 }}")
     assert compile_template("{{ 'a' * 100000 }}").render(Scope({}, None, UTC)) == "a" * MAX_SIZE
+
+
+def test_str_of_a_long_string_field_is_that_field() -> None:
+    # Not an amplification: the text is not made longer, so it is not refused.
+    body = "x" * 200_000
+    assert compile_expression("len(str(body)) > 0").evaluate(Scope({}, {"body": body}, UTC)) is True
