@@ -183,20 +183,21 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
                            reset_state, allowed_lateness, commit_every, progress, started)
             return
         stream = open_out(out)
+        notes: list[str] = []
         try:
             if streamable(engine, events_src, events_format):
                 # Two passes over the file: memory does not grow with the log.
                 events = progress.wrap(engine.ordered_events(events_src))
-                write_actions(engine.stream(events, until=until_value), stream, fmt, wide=wide)
+                write_actions(engine.stream(events, until=until_value), stream, fmt, wide=wide, notes=notes)
             else:
                 events = progress.wrap(read_events(events_src, events_format))
-                write_actions(engine.run(events, until=until_value), stream, fmt, wide=wide)
+                write_actions(engine.run(events, until=until_value), stream, fmt, wide=wide, notes=notes)
         finally:
             if stream is not sys.stdout:
                 stream.close()
     if not quiet:
         click.echo(format_summary(engine.summary, time.perf_counter() - started), err=True)
-        for line in progress.shape_lines():
+        for line in progress.shape_lines() + notes:
             click.echo(line, err=True)
 
 

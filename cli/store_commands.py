@@ -175,4 +175,7 @@ def actions_cmd(db_path: str, since: str | None, before: str | None, rule: str |
             out.write(line + "\n")
         return
 
-    write_actions((Action.from_record(orjson.loads(line)) for line in lines), out, fmt, wide=wide)
+    notes: list[str] = []
+    write_actions((Action.from_record(orjson.loads(line)) for line in lines), out, fmt, wide=wide, notes=notes)
+    for note in notes:
+        click.echo(note, err=True)

@@ -39,11 +39,13 @@ def safe_text(text: str) -> str:
 TABLE_PARAMS_WIDTH = 80
 
 
-def write_actions(actions: Iterable[Action], out: IO[str], fmt: str = "jsonl", *, wide: bool = False) -> int:
+def write_actions(actions: Iterable[Action], out: IO[str], fmt: str = "jsonl", *, wide: bool = False,
+                  notes: list[str] | None = None) -> int:
     """Write actions in ``fmt``; returns how many were written.
 
     ``wide`` (table only): show every parameter whole instead of cutting the PARAMS
-    column at ``TABLE_PARAMS_WIDTH`` characters with "…".
+    column at ``TABLE_PARAMS_WIDTH`` characters with "…". ``notes``, when given, gets
+    a line for the user (not part of the output) when parameters were cut.
     """
     if fmt == "jsonl":
         n = 0
@@ -55,7 +57,7 @@ def write_actions(actions: Iterable[Action], out: IO[str], fmt: str = "jsonl", *
     if fmt == "csv":
         return _write_csv(actions, out)
     if fmt == "table":
-        return _write_table(list(actions), out, wide)
+        return _write_table(list(actions), out, wide, notes)
     raise ValueError(f"unknown output format {fmt!r}")
 
 
@@ -89,7 +91,7 @@ def _write_csv(actions: Iterable[Action], out: IO[str]) -> int:
     return n
 
 
-def _write_table(actions: list[Action], out: IO[str], wide: bool = False) -> int:
+def _write_table(actions: list[Action], out: IO[str], wide: bool = False, notes: list[str] | None = None) -> int:
     headers = ("at", "rule", "outcome", "key", "subject", "do", "params")
     rows = []
     cut = 0
@@ -108,9 +110,9 @@ def _write_table(actions: list[Action], out: IO[str], wide: bool = False) -> int
     out.write("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
     for r in rows:
         out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
-    if cut:
-        out.write(f"(parameters of {cut} action{'s' if cut != 1 else ''} cut at {TABLE_PARAMS_WIDTH} characters "
-                  "with '…': --wide shows them whole)\n")
+    if cut and notes is not None:
+        notes.append(f"note: the parameters of {cut} action{'s' if cut != 1 else ''} were cut at "
+                     f"{TABLE_PARAMS_WIDTH} characters with '…'; --wide shows them whole")
     return len(rows)
 
 

@@ -41,11 +41,13 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 def test_table_cuts_long_parameters_and_says_how_to_see_them(files: tuple[Path, Path]) -> None:
     pb, log = files
-    code, out, _ = invoke("run", str(pb), "--events", str(log), "--format", "table", "-q")
+    code, out, err = invoke("run", str(pb), "--events", str(log), "--format", "table")
     assert code == 0
     lines = out.splitlines()
-    assert MESSAGE not in out and lines[1].endswith("…")
-    assert lines[2] == "(parameters of 1 action cut at 80 characters with '…': --wide shows them whole)"
+    assert len(lines) == 2 and MESSAGE not in out and lines[1].endswith("…")
+    # The hint goes with the summary on stderr, not into the table.
+    assert err.splitlines()[-1] == "note: the parameters of 1 action were cut at 80 characters with '…'; --wide shows them whole"
+    assert "--wide" not in invoke("run", str(pb), "--events", str(log), "--format", "table", "--wide")[2]
 
 
 def test_wide_shows_the_whole_message(files: tuple[Path, Path], tmp_path: Path) -> None:
@@ -58,10 +60,10 @@ def test_wide_shows_the_whole_message(files: tuple[Path, Path], tmp_path: Path) 
     # Also from a store's ledger.
     db = tmp_path / "cs.db"
     assert invoke("run", str(pb), "--events", str(log), "--db", str(db), "-q")[0] == 0
-    code, out, _ = invoke("actions", "--db", str(db), "--format", "table", "--wide")
-    assert code == 0 and MESSAGE in out and "cut at" not in out
-    code, out, _ = invoke("actions", "--db", str(db), "--format", "table")
-    assert code == 0 and MESSAGE not in out and "--wide shows them whole" in out
+    code, out, err = invoke("actions", "--db", str(db), "--format", "table", "--wide")
+    assert code == 0 and MESSAGE in out and "cut at" not in err
+    code, out, err = invoke("actions", "--db", str(db), "--format", "table")
+    assert code == 0 and MESSAGE not in out and "--wide shows them whole" in err
 
 
 def test_wide_needs_the_table_format(files: tuple[Path, Path], tmp_path: Path) -> None:
@@ -76,7 +78,9 @@ def test_write_actions_wide_from_python(files: tuple[Path, Path]) -> None:
     pb, log = files
     actions = list(Engine([load_playbook(str(pb))]).run(read_events(str(log))))
     narrow, wide = io.StringIO(), io.StringIO()
-    write_actions(actions, narrow, "table")
+    notes: list[str] = []
+    write_actions(actions, narrow, "table", notes=notes)
     write_actions(actions, wide, "table", wide=True)
     assert MESSAGE in wide.getvalue() and MESSAGE not in narrow.getvalue()
-    assert len(wide.getvalue().splitlines()) == 2
+    assert len(wide.getvalue().splitlines()) == 2 and len(narrow.getvalue().splitlines()) == 2
+    assert notes == ["note: the parameters of 1 action were cut at 80 characters with '…'; --wide shows them whole"]
