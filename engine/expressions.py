@@ -1855,7 +1855,7 @@ def compile_template(text: str, reserved: frozenset[str] = TEMPLATE_NAMES) -> Te
         return make(constant)
     static_error = ExprError(
         f"this template's fixed text (outside {{{{ }}}}, with its constant parts) is longer than "
-        f"the limit for a value ({MAX_SIZE} characters)",
+        f"the limit for a value ({MAX_SIZE} characters): shorten it",
         0,
     )
     if len(pieces) == 1:
