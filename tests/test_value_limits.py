@@ -117,6 +117,10 @@ def test_list_and_object_literals_cannot_multiply_a_large_field() -> None:
 
 def test_format_duration_and_case_functions_stay_bounded() -> None:
     assert len(compile_expression("format_duration(1e300)").evaluate(Scope({}, None, UTC))) < 400
+    for n in (10**4000, 10**5000):  # integers from event data are not floats: still bounded
+        with pytest.raises(EvalError):
+            compile_expression("format_duration(n)").evaluate(Scope({}, {"n": n}, UTC))
+    assert len(compile_expression("str(n)").evaluate(Scope({}, {"n": 10**4000}, UTC))) == 4001
     with pytest.raises(EvalError, match="limit"):
         render("{{ upper(s) }}", s="ß" * 60_000)  # 'SS': twice as long
 
