@@ -14,6 +14,7 @@ import click
 
 from cli.common import max_playbook_bytes_option, open_out, print_diagnostics, user_errors
 from engine import EngineError, PlaybookError, UsageError, load_playbook
+from engine.output import safe_text
 from engine.testing import FileResult, junit_xml, run_test_files
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -22,7 +23,7 @@ from engine.testing import FileResult, junit_xml, run_test_files
 def _write(text: str, out: str | None) -> None:
     stream = open_out(out)
     try:
-        stream.write(text)
+        stream.write(safe_text(text))  # a lone surrogate from a test's data, as its escape
         stream.flush()
     finally:
         if stream is not sys.stdout:
@@ -116,7 +117,7 @@ def test_cmd(paths: tuple[str, ...], fmt: str, out: str | None, max_playbook_byt
     if fmt == "junit":
         _write(junit_xml(results), out)
         if out not in (None, "-"):
-            click.echo(text, nl=False)
+            click.echo(safe_text(text), nl=False)
     else:
         _write(text, out)
     if not all(f.ok for f in results):

@@ -140,6 +140,7 @@ def _few_collections() -> Iterator[None]:
 @click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="jsonl", show_default=True,
               help="Output format of the actions.")
 @click.option("--out", metavar="FILE", default=None, help="Write the actions to FILE instead of stdout.")
+@click.option("--wide", is_flag=True, help="With --format table: show parameters whole instead of cutting them at 80 characters.")
 @click.option("--strict", is_flag=True, help="Stop at the first invalid event (exit 1) instead of skipping it.")
 @click.option("--max-future", metavar="DURATION", default=None,
               help="Set aside as invalid the events more than DURATION after --until, or after the event before them.")
@@ -160,7 +161,7 @@ def _few_collections() -> Iterator[None]:
                    "calendar the playbook does not declare (otherwise a warning, --quiet or not).")
 @_few_collections()
 def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, until: str | None,
-        fmt: str, out: str | None, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
+        fmt: str, out: str | None, wide: bool, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
         allowed_lateness: str | None, commit_every: int, max_playbook_bytes: int, max_skipped: MaxSkipped | None,
         strict_calendars: bool, max_future: str | None) -> None:
     """Evaluate playbooks over an event log; print the actions.
@@ -182,6 +183,8 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
     if until == "now":
         until_value = datetime.now(UTC)  # the CLI may read the clock; the engine never does
     started = time.perf_counter()
+    if wide and fmt != "table":
+        raise click.UsageError("--wide applies to --format table")
     if db_path is None and (reset_state or allowed_lateness or events_src == "db"):
         raise click.UsageError("--reset-state, --allowed-lateness and --events db need --db FILE")
     if max_future is not None:
@@ -212,20 +215,21 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
             report_problems(engine, max_skipped, strict_calendars)
             return
         stream = open_out(out)
+        notes: list[str] = []
         try:
             if streamable(engine, events_src, events_format):
                 # Two passes over the file: memory does not grow with the log.
                 events = progress.wrap(engine.ordered_events(events_src))
-                write_actions(engine.stream(events, until=until_value), stream, fmt)
+                write_actions(engine.stream(events, until=until_value), stream, fmt, wide=wide, notes=notes)
             else:
                 events = progress.wrap(read_events(events_src, events_format))
-                write_actions(engine.run(events, until=until_value), stream, fmt)
+                write_actions(engine.run(events, until=until_value), stream, fmt, wide=wide, notes=notes)
         finally:
             if stream is not sys.stdout:
                 stream.close()
     if not quiet:
         click.echo(format_summary(engine.summary, time.perf_counter() - started), err=True)
-        for line in progress.shape_lines():
+        for line in progress.shape_lines() + notes:
             click.echo(line, err=True)
     report_problems(engine, max_skipped, strict_calendars)
 

@@ -144,9 +144,12 @@ def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: st
 @click.option("--key", default=None, help="Only this key's actions (a string).")
 @click.option("--outcome", default=None, help="Only this outcome (met, breach, late, due_soon, match).")
 @click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="jsonl", show_default=True)
+@click.option("--wide", is_flag=True, help="With --format table: show parameters whole instead of cutting them at 80 characters.")
 def actions_cmd(db_path: str, since: str | None, before: str | None, rule: str | None, playbook_name: str | None,
-                key: str | None, outcome: str | None, fmt: str) -> None:
+                key: str | None, outcome: str | None, fmt: str, wide: bool) -> None:
     """List the actions in a store's ledger, in output order."""
+    if wide and fmt != "table":
+        raise click.UsageError("--wide applies to --format table")
     from engine.actions import Action
     from engine.output import write_actions
     from engine.store import SQLiteStore
@@ -172,4 +175,7 @@ def actions_cmd(db_path: str, since: str | None, before: str | None, rule: str |
             out.write(line + "\n")
         return
 
-    write_actions((Action.from_record(orjson.loads(line)) for line in lines), out, fmt)
+    notes: list[str] = []
+    write_actions((Action.from_record(orjson.loads(line)) for line in lines), out, fmt, wide=wide, notes=notes)
+    for note in notes:
+        click.echo(note, err=True)

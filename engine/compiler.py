@@ -16,6 +16,7 @@ from .actions import canonical_json
 from .calendars import Calendar, compile_calendar
 from .errors import Diagnostic, PlaybookError
 from .expressions import (
+    MAX_SIZE,
     PATTERN_NAMES,
     TEMPLATE_NAMES,
     EvalError,
@@ -25,6 +26,8 @@ from .expressions import (
     compile_expression,
     compile_template,
     equals,
+    too_big,
+    value_weight,
 )
 from .loader import MAX_PLAYBOOK_BYTES, Path, Positions, load_yaml, read_yaml_file
 from .messages import describe, did_you_mean, suggest_timezone
@@ -347,6 +350,8 @@ class _Compiler:
         its templates read are added to ``used``."""
         if isinstance(value, str):
             if "{{" not in value:
+                if len(value) > MAX_SIZE:
+                    self.error(path, f"this value is {len(value)} characters long; the limit for a value is {MAX_SIZE}")
                 return _constant(value)
             tpl = self.template(value, path, TEMPLATE_NAMES)
             if tpl is None:
@@ -356,10 +361,10 @@ class _Compiler:
             return tpl.render
         if isinstance(value, list):
             items = [self.value_renderer(v, path + (i,), used) for i, v in enumerate(value)]
-            return lambda scope: [r(scope) for r in items]
+            return _bounded_list(items)
         if isinstance(value, dict):
             entries = [(k, self.value_renderer(v, path + (k,), used)) for k, v in value.items()]
-            return lambda scope: {k: r(scope) for k, r in entries}
+            return _bounded_dict(entries)
         return _constant(value)
 
     # -- facts -----------------------------------------------------------------------
@@ -566,6 +571,41 @@ def _equality_test(values: list[Any]) -> Callable[[Any], bool]:
         return lambda v: type(v) is str and v in allowed
     frozen = tuple(values)
     return lambda v: any(equals(v, a) for a in frozen)
+
+
+def _bounded_list(items: list[Callable[[Scope], Any]]) -> Callable[[Scope], Any]:
+    """A list parameter: rendered item by item, refused (EvalError) once it weighs more than
+    the limit for a value, before the rest is rendered."""
+
+    def render(scope: Scope) -> Any:
+        out = []
+        total = 1
+        for r in items:
+            v = r(scope)
+            total += value_weight(v)
+            if total > MAX_SIZE:
+                raise too_big("this list")
+            out.append(v)
+        return out
+
+    return render
+
+
+def _bounded_dict(entries: list[tuple[str, Callable[[Scope], Any]]]) -> Callable[[Scope], Any]:
+    """An object parameter, bounded as :func:`_bounded_list`."""
+
+    def render(scope: Scope) -> Any:
+        out = {}
+        total = 1
+        for k, r in entries:
+            v = r(scope)
+            total += value_weight(k) + value_weight(v)
+            if total > MAX_SIZE:
+                raise too_big("this object")
+            out[k] = v
+        return out
+
+    return render
 
 
 def _constant(value: Any) -> Callable[[Scope], Any]:

@@ -45,6 +45,7 @@ from .model import (
     SignalRule,
     make_getter,
 )
+from .output import safe_text
 from .runtime import EventIds
 from .runtime.context import hashable
 from .runtime.context import reads_prev as playbook_reads_prev
@@ -270,10 +271,11 @@ class Explanation:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n"
+        # A lone surrogate from event data becomes its JSON escape: writable, and read back the same.
+        return safe_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=2, default=str)) + "\n"
 
     def to_text(self) -> str:
-        return render_text(self)
+        return safe_text(render_text(self))
 
 
 # -- values in words -----------------------------------------------------------------------------

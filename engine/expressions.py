@@ -26,6 +26,7 @@ import math
 import operator
 import re
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
@@ -56,6 +57,10 @@ __all__ = [
     "compile_expression",
     "compile_template",
     "render_text",
+    "value_weight",
+    "too_big",
+    "MAX_SIZE",
+    "MAX_PATTERN",
     "equals",
     "truthy",
 ]
@@ -79,8 +84,16 @@ MAX_LENGTH = 10_000
 #: Deepest nesting of syntax nodes; keeps compile and evaluation recursion bounded.
 MAX_DEPTH = 100
 #: Largest weight (see :func:`_weight`) a repetition or a ``+`` of strings or lists
-#: may build, and longest string ``matches`` scans.
+#: may build, and longest string ``matches`` scans. Also the largest value a template,
+#: ``str()``, ``local()`` or a list or object built by an expression may give: a longer
+#: string (or a list or object weighing more) is an :class:`EvalError`, found before it
+#: is built whole.
 MAX_SIZE = 100_000
+#: All the rendered parameters of one action together: ten values of the full size, so
+#: no action can hold more than a few megabytes however many parameters it has.
+MAX_ACTION_SIZE = 10 * MAX_SIZE
+# Largest total weight of the values one expression keeps folded at compile time.
+_FOLD_BUDGET = 10_000
 #: Largest magnitude an arithmetic result (or a number literal) may have.
 MAX_NUMBER = 1e300
 
@@ -382,8 +395,51 @@ def _size(v: Any) -> int:
     return _weight(v, MAX_SIZE + 1) - 1
 
 
+def value_weight(v: Any, limit: int = MAX_SIZE) -> int:
+    """The weight of a value (see :func:`_weight`), counted no further than just past ``limit``."""
+    return _weight(v, limit)
+
+
+def too_big(what: str) -> EvalError:
+    """The error for a value over ``MAX_SIZE`` (for the renderers of action parameters)."""
+    return _too_big(what)
+
+
 def _too_big(what: str) -> EvalError:
-    return EvalError(f"{what} would build a value larger than the limit ({MAX_SIZE} characters or items)")
+    return _LimitError(f"{what} would build a value larger than the limit ({MAX_SIZE} characters or items)")
+
+
+class _LimitError(EvalError):
+    """A value over ``MAX_SIZE`` (so a constant one can be refused when compiling)."""
+
+
+def _too_long(what: str) -> EvalError:
+    return _LimitError(f"{what} would be longer than the limit ({MAX_SIZE} characters)")
+
+
+def _capped_text(value: Any) -> str:
+    """:func:`render_text`, refused (EvalError) when rendering would make a text longer
+    than ``MAX_SIZE`` (a string is returned as it is). A list or object is weighed first (bounded work): its JSON text is at
+    least about as long as its weight, so one too heavy is refused without rendering."""
+    if type(value) is str:
+        return value  # not made longer: a long field stays itself (a template counts its length)
+    if isinstance(value, (list, tuple, dict, set, frozenset, Mapping)) and _weight(value, MAX_SIZE + 2) > MAX_SIZE + 1:
+        raise _too_long("the text of this value")
+    text = render_text(value)
+    if len(text) > MAX_SIZE and not isinstance(value, str):
+        raise _too_long("the text of this value")
+    return text
+
+
+def _check_value(value: Any) -> Any:
+    """A result that leaves an expression as a value (a whole template): a string longer
+    than ``MAX_SIZE``, or a list or object weighing more, is refused."""
+    if type(value) is str:
+        if len(value) > MAX_SIZE:
+            raise _too_long("the value")
+    elif isinstance(value, (list, tuple, dict, set, frozenset, Mapping)) and _weight(value, MAX_SIZE) > MAX_SIZE:
+        raise _too_big("the value")
+    return value
 
 
 def _mismatch(sym: str, need: str, a: Any, b: Any) -> EvalError:
@@ -560,9 +616,16 @@ def _len(x: Any) -> int:
     raise EvalError(f"len() needs a string, list or object, not {_describe(x)}")
 
 
+def _grown(x: str, r: str, name: str) -> str:
+    # Case mapping can make a text longer ('İ' -> 'i̇', 'ß' -> 'SS'): not past the limit.
+    if len(r) > MAX_SIZE and len(r) > len(x):
+        raise _too_long(f"{name}()'s result")
+    return r
+
+
 def _lower(x: Any) -> Any:
     if isinstance(x, str):
-        return x.lower()
+        return _grown(x, x.lower(), "lower")
     if x is None:
         return None
     raise EvalError(f"lower() needs a string, not {_describe(x)}")
@@ -570,7 +633,7 @@ def _lower(x: Any) -> Any:
 
 def _upper(x: Any) -> Any:
     if isinstance(x, str):
-        return x.upper()
+        return _grown(x, x.upper(), "upper")
     if x is None:
         return None
     raise EvalError(f"upper() needs a string, not {_describe(x)}")
@@ -584,11 +647,21 @@ def _endswith(s: Any, suffix: Any) -> bool:
     return isinstance(s, str) and isinstance(suffix, str) and s.endswith(suffix)
 
 
-# matches() runs RE2 (linear time: no catastrophic backtracking on '^(a+)+$').
-_REGEX_CACHE: dict[str, Any] = {}
-_REGEX_CACHE_MAX = 1024
+# matches() runs RE2 (linear time: no catastrophic backtracking on '^(a+)+$'). Linear in
+# the text, but times the size of the compiled program: '[a-z]{1000}' * 90 (990
+# characters) took 45 s on 100,000 characters. So a pattern is bounded in length and
+# RE2's memory (its program and its DFA cache) in bytes: such a pattern is refused.
+#: Longest regular expression ``matches`` accepts (characters).
+MAX_PATTERN = 4_000
+#: RE2's memory budget per compiled pattern (bytes): a few thousand instructions.
+RE2_MAX_MEM = 256 << 10
+# Patterns that come from events are compiled once per text, in a bounded LRU cache
+# (failures too, so a bad pattern repeated in every event is not recompiled).
+_REGEX_CACHE: OrderedDict[str, Any] = OrderedDict()
+_REGEX_CACHE_MAX = 128
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # errors are reported by us, not printed to stderr
+_RE2_OPTIONS.max_mem = RE2_MAX_MEM
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -610,6 +683,10 @@ def _compile_regex(rx: str) -> Any:
     A pattern Python's ``re`` also refuses is invalid; one only RE2 refuses uses
     syntax RE2 does not support (backreferences, lookaround, ...).
     """
+    if len(rx) > MAX_PATTERN:
+        raise _RegexError(
+            f"matches(): the regular expression is {len(rx)} characters long; the limit is {MAX_PATTERN}"
+        )
     try:
         try:
             return re2.compile(rx, _RE2_OPTIONS)
@@ -619,6 +696,11 @@ def _compile_regex(rx: str) -> Any:
         reason = exc.args[0] if exc.args else ""
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
+    if "too large" in reason:
+        raise _RegexError(
+            f"matches(): the regular expression {_short(rx)} is too large once compiled (over RE2's "
+            f"{RE2_MAX_MEM // 1024} KiB budget); use fewer or smaller repetitions such as {{1000}}"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # re's FutureWarnings must not become errors under -W error
@@ -632,20 +714,26 @@ def _compile_regex(rx: str) -> Any:
 
 
 def _dynamic_regex(rx: Any) -> Any:
-    pat = _REGEX_CACHE.get(rx) if isinstance(rx, str) else None
-    if pat is not None:
-        return pat
     if not isinstance(rx, str):
         raise EvalError(f"matches() needs a regular expression string, not {_describe(rx)}")
-    if len(rx) > MAX_SIZE:
-        raise EvalError(f"matches(): the regular expression is longer than {MAX_SIZE} characters")
-    try:
-        pat = _compile_regex(rx)
-    except _RegexError as exc:
-        raise EvalError(str(exc)) from None
-    if len(_REGEX_CACHE) >= _REGEX_CACHE_MAX:
-        _REGEX_CACHE.clear()  # crude but bounded; patterns from data rarely vary much
-    _REGEX_CACHE[rx] = pat
+    cache = _REGEX_CACHE
+    pat = cache.get(rx)
+    if pat is None:
+        if len(rx) > MAX_PATTERN:  # not worth a place in the cache
+            raise EvalError(
+                f"matches(): the regular expression is {len(rx)} characters long; the limit is {MAX_PATTERN}"
+            )
+        try:
+            pat = _compile_regex(rx)
+        except _RegexError as exc:
+            pat = EvalError(str(exc))
+        if len(cache) >= _REGEX_CACHE_MAX:
+            cache.popitem(last=False)  # the least recently used
+        cache[rx] = pat
+    else:
+        cache.move_to_end(rx)
+    if isinstance(pat, EvalError):
+        raise EvalError(pat.message)
     return pat
 
 
@@ -788,9 +876,44 @@ def _local(tz: tzinfo, value: Any, fmt: Any = None) -> str:
     if fmt is not None and not isinstance(fmt, str):
         raise EvalError(f"local(): the format must be a string, not {_describe(fmt)}")
     try:
-        return format_local(us, tz, fmt)
+        if fmt is None or len(fmt) <= _STRFTIME_CHUNK:
+            text = format_local(us, tz, fmt)
+        else:
+            text = _strftime_bounded(us, tz, fmt)
     except (ValueError, OverflowError, OSError) as exc:
         raise EvalError(f"local() cannot render {_short(value)}: {exc}") from None
+    if len(text) > MAX_SIZE:
+        raise _too_long("local()'s result")
+    return text
+
+
+# One strftime directive (flags, width, E/O modifier, conversion) or a run of plain text.
+_STRFTIME_TOKEN = re.compile(r"%[-_0^#]*[0-9]*[EO]?.?|[^%]+", re.DOTALL)
+_STRFTIME_CHUNK = 64
+
+
+def _strftime_bounded(us: int, tz: tzinfo, fmt: str) -> str:
+    """``strftime`` of a long format, a few directives at a time, refused as soon as the
+    result passes ``MAX_SIZE``: ``'%c' * 50000`` (24 characters per directive) is never
+    built whole. Directives are independent, so the pieces join to the same text."""
+    out: list[str] = []
+    total = 0
+    chunk: list[str] = []
+    size = 0
+    for m in _STRFTIME_TOKEN.finditer(fmt):
+        token = m.group()
+        chunk.append(token)
+        size += len(token)
+        if size < _STRFTIME_CHUNK and m.end() < len(fmt):
+            continue
+        piece = format_local(us, tz, "".join(chunk))
+        total += len(piece)
+        if total > MAX_SIZE:
+            raise _too_long("local()'s result")
+        out.append(piece)
+        chunk = []
+        size = 0
+    return "".join(out)
 
 
 # --- compiled nodes ---------------------------------------------------------------
@@ -926,6 +1049,7 @@ class _Compiler:
         self.facts: set[str] = set()
         self.facts_refs = 0
         self.facts_keyed = 0
+        self.folded = 0  # weight of the constants folded so far
 
     # -- positions --
 
@@ -955,12 +1079,21 @@ class _Compiler:
         return method(self, node, depth + 1)
 
     def fold(self, fn: Fn, parts: list[_C]) -> _C:
-        """Evaluate now when every input is constant; a failure stays a run-time error."""
+        """Evaluate now when every input is constant; a failure stays a run-time error.
+
+        What one expression keeps folded is bounded (``_FOLD_BUDGET``): compiled
+        expressions are cached, and a short text such as ``'a' * 100000`` must not keep
+        100,000 characters each. Past the budget a constant is computed when evaluated.
+        """
         if all(p.const for p in parts):
             try:
-                return _const(fn(_FOLD_SCOPE))
+                value = fn(_FOLD_SCOPE)
             except Exception:
                 return _C(fn)
+            self.folded += _weight(value, _FOLD_BUDGET)
+            if self.folded > _FOLD_BUDGET:
+                return _C(fn)
+            return _const(value)
         return _C(fn)
 
     def _constant(self, node: ast.Constant, depth: int) -> _C:
@@ -1042,9 +1175,25 @@ class _Compiler:
         if all(i.const for i in items):
             return _const([i.value for i in items])
         fns = tuple(i.fn for i in items)
+        if len(fns) < 2:
+
+            def one(s: Scope) -> Any:
+                return [g(s) for g in fns]
+
+            return _C(one)
 
         def f(s: Scope) -> Any:
-            return [g(s) for g in fns]
+            # Several items may all be one large value ([event, event, ...]): bounded like
+            # '*', item by item, so the items past the limit are never computed.
+            out = []
+            total = 1
+            for g in fns:
+                v = g(s)
+                total += _weight(v, MAX_SIZE)
+                if total > MAX_SIZE:
+                    raise _too_big("this list")
+                out.append(v)
+            return out
 
         return _C(f)
 
@@ -1068,6 +1217,8 @@ class _Compiler:
                 if not isinstance(key, str):
                     raise EvalError(f"object keys must be strings, not {_describe(key)}")
                 out[key] = vf(s)
+            if len(out) > 1 and _weight(out, MAX_SIZE) > MAX_SIZE:
+                raise _too_big("this object")  # as for lists: {'a': event, 'b': event, ...}
             return out
 
         return _C(f)
@@ -1480,7 +1631,7 @@ _FUNCTIONS: dict[str, tuple[int, int | None, Builder]] = {
     "abs": (1, 1, _simple(_abs)),
     "min": (1, None, _simple(_min)),
     "max": (1, None, _simple(_max)),
-    "str": (1, 1, _simple(render_text)),
+    "str": (1, 1, _simple(_capped_text)),
     "int": (1, 1, _simple(_to_int)),
     "float": (1, 1, _simple(_to_float)),
     "duration": (1, 1, _build_duration),
@@ -1629,6 +1780,22 @@ def compile_expression(text: str, reserved: frozenset[str] = PATTERN_NAMES) -> E
 # --- templates --------------------------------------------------------------------
 
 
+def _constant_size(expr: Expression, whole: bool) -> int:
+    """The size of a part that reads no name and is not kept folded (``local(0, '%c' *
+    5000)``, a constant too large to fold): evaluated now and dropped. Over the limit it
+    always will be: more than ``MAX_SIZE``. Any other failure is left to run time (0)."""
+    try:
+        value = expr.evaluate(_FOLD_SCOPE)
+        if whole:
+            _check_value(value)
+            return 0
+        return len(_capped_text(value))
+    except _LimitError:
+        return MAX_SIZE + 1
+    except EvalError:
+        return 0
+
+
 @dataclass(frozen=True, slots=True)
 class Template:
     """A compiled template. ``render`` raises :class:`EvalError` only.
@@ -1689,35 +1856,71 @@ def compile_template(text: str, reserved: frozenset[str] = TEMPLATE_NAMES) -> Te
         return Template(text, facts, names, not names, dynamic, fn)
 
     if not exprs:
+        if len(text) > MAX_SIZE:
+            raise ExprError(f"this text is {len(text)} characters long; the limit for a value is {MAX_SIZE}", 0)
 
         def constant(s: Scope) -> Any:
             return text
 
         return make(constant)
+    static_error = ExprError(
+        f"this template's fixed text (outside {{{{ }}}}, with its constant parts) is longer than "
+        f"the limit for a value ({MAX_SIZE} characters): shorten it",
+        0,
+    )
     if len(pieces) == 1:
-        return make(exprs[0]._fn)  # keeps the value's type
+        if exprs[0].is_constant and _constant_size(exprs[0], whole=True) > MAX_SIZE:
+            raise static_error
+        only = exprs[0]._fn
+
+        def whole(s: Scope) -> Any:
+            return _check_value(only(s))  # keeps the value's type
+
+        return make(whole)
 
     # Render parts whose value is known at compile time now (never local(): it
     # depends on the scope's tz, so it is not folded) and merge adjacent text, so
-    # rendering joins as few parts as possible.
+    # rendering joins as few parts as possible. The fixed text (with every part that
+    # reads no name) may not pass the limit for a value: found as soon as it does.
     parts: list[str | Fn] = []
+    run: list[str] = []  # adjacent fixed text, joined once
+    static = 0
     for p in pieces:
         if isinstance(p, Expression):
+            if p.is_constant and not p._folded:
+                static += _constant_size(p, whole=False)
             if not p._folded:
+                if run:
+                    parts.append("".join(run))
+                    run = []
                 parts.append(p._fn)
-                continue
-            p = render_text(p.evaluate(_FOLD_SCOPE))
-        last = parts[-1] if parts else None
-        if isinstance(last, str):
-            parts[-1] = last + p
+            else:
+                p = render_text(p.evaluate(_FOLD_SCOPE))
+                static += len(p)
+                run.append(p)
         else:
-            parts.append(p)
+            static += len(p)
+            run.append(p)
+        if static > MAX_SIZE:
+            raise static_error
+    if run:
+        parts.append("".join(run))
     frozen_parts = tuple(parts)
     if len(frozen_parts) == 1 and isinstance(frozen_parts[0], str):
         joined = frozen_parts[0]
         return make(lambda s: joined)
 
     def render(s: Scope) -> Any:
-        return "".join([p if type(p) is str else render_text(p(s)) for p in frozen_parts])  # type: ignore[operator]
+        # Part by part, refused as soon as the text passes the limit: 30,000 parts of a
+        # long field never make a 3-million-character string.
+        out: list[str] = []
+        total = 0
+        for p in frozen_parts:
+            t = p if type(p) is str else _capped_text(p(s))  # type: ignore[operator]
+            total += len(t)
+            if total > MAX_SIZE:
+                raise _too_long("the template's text")
+            out.append(t)
+        return "".join(out)
 
     return make(render)

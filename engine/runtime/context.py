@@ -9,7 +9,7 @@ from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
 from ..actions import Action, EventRef, action_id, canonical_json, sort_token
-from ..expressions import EvalError, Scope, truthy
+from ..expressions import MAX_ACTION_SIZE, EvalError, Scope, too_big, truthy, value_weight
 from ..model import CalendarChoice, Fact, Pattern, Playbook, RuleBase
 from ..summary import RunSummary
 from ..timecalc import Duration, format_time, seconds_value
@@ -379,9 +379,15 @@ class RunContext:
         key_token = sort_token(key)
         for spec in specs:
             params: dict[str, Any] = {}
+            budget = MAX_ACTION_SIZE  # all of an action's parameters together: ten full-size values
             for name, render in spec.params:
                 try:
-                    params[name] = render(scope)
+                    value = render(scope)
+                    weight = value_weight(value, budget)
+                    if weight > budget:
+                        raise too_big("the action's parameters together")
+                    budget -= weight
+                    params[name] = value
                 except EvalError as exc:
                     params[name] = None
                     self.expression_error(f"{rule.id} on_{outcome}[{spec.index}].{name}", event or trigger, exc.message)
