@@ -186,7 +186,9 @@ def explain_cmd(playbook: str, events_src: str, events_format: str | None, rule_
     except EngineError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    click.echo(result.to_json() if fmt == "json" else result.to_text(), nl=False)
+    text = result.to_json() if fmt == "json" else result.to_text()
+    # An event's lone surrogate (valid JSON, not UTF-8) is shown as its escape, not a UnicodeEncodeError.
+    click.echo(text.encode("utf-8", "backslashreplace").decode("utf-8"), nl=False)
 
 
 # -- playbook init ---------------------------------------------------------------------------

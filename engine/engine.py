@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import operator
 import time as _time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from .actions import Action
 from .errors import EventError, StateError, UsageError
 from .model import Playbook
 from .runtime import Ev, EventIds, PlaybookRun
-from .sources import SourceEvent, time_ordered
+from .sources import SourceEvent, event_problem, time_ordered
 from .summary import RunSummary
 from .timecalc import US, TimeError, parse_time
 
@@ -28,6 +29,33 @@ class _Reader:
         self.ids = EventIds(playbook.id_field)
         self.tz = playbook.timezone
         self.runs: list[PlaybookRun] = []
+        self.keys: tuple[tuple[str, Callable[[Any], Any]], ...] = ()  # each key field its playbooks read, with its getter
+
+    def add(self, run: PlaybookRun) -> None:
+        self.runs.append(run)
+        name = run.playbook.key_field
+        if all(name != field for field, _ in self.keys):
+            from .model import make_getter
+
+            getter: Callable[[Any], Any] = make_getter(name) if "." in name else operator.methodcaller("get", name)
+            self.keys += ((name, getter),)
+
+    def invalid_key(self, data: dict[str, Any]) -> str | None:
+        """Why the event's key (of any of these playbooks) is not one, or None: a key is a string
+        or a number (or absent). Checked before any playbook sees the event, so that an event
+        with an invalid key is skipped whole, never half processed."""
+        for name, get in self.keys:
+            key = get(data)
+            kind = type(key)
+            if key is None or kind is str or kind is int or kind is float:
+                continue
+            if isinstance(key, (str, int, float)) and not isinstance(key, bool):
+                continue
+            shown = repr(key)
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            return f"invalid key: the key field '{name}' must be a string or a number, got {shown}"
+        return None
 
     def normalize(self, data: Any, source: str | None, serial: int, in_order: bool = False,
                   t: int | None = None) -> Ev | str:
@@ -101,7 +129,7 @@ class Engine:
                 reader = readers[signature] = _Reader(pb)
             run = PlaybookRun(pb, index, self.summary, self._out)
             run.counts_events = reader is next(iter(readers.values()))
-            reader.runs.append(run)
+            reader.add(run)
             self._runs.append(run)
         self._readers = tuple(readers.values())
         self._single = len(self._readers) == 1
@@ -174,12 +202,20 @@ class Engine:
                 data: Any = event.data
                 if single:  # a time read by time_ordered is this engine's reading when one reader reads all
                     known_t = event.time
+                checked = event.checked
             else:
                 data = event
+                checked = False
             self._serial += 1
             serial = self._serial
             summary.events_read += 1
+            if not checked:
+                problem = event_problem(data)
+                if problem is not None:
+                    self._skip(problem, source, serial)
+                    continue
             processed = False
+            skipped: str | None = None
             for reader in readers:
                 etype: Any = data.get(reader.type_field) if type(data) is dict else None
                 t = known_t
@@ -191,13 +227,18 @@ class Engine:
                 if t is None:
                     normal = reader.normalize(data, source, serial)
                     if isinstance(normal, str):  # the reason it is skipped
-                        self._skip(normal, source, serial)
+                        if single or self.strict:
+                            self._skip(normal, source, serial)
+                        elif skipped is None:  # counted only if no other reader processes it
+                            skipped = normal
                         continue
                     ev, t, etype = normal, normal.t, normal.type
                 if self._deliver(reader, data, t, etype, serial, source, ev):
                     processed = True
             if processed:
                 summary.events_processed += 1
+            elif skipped is not None:
+                self._skip(skipped, source, serial)
         return taken
 
     def _process(self, reader: _Reader, ev: Ev) -> bool:
@@ -212,6 +253,10 @@ class Engine:
         summary = self.summary
         if self._until is not None and t > self._until:
             summary.after_until += 1
+            return False
+        invalid = reader.invalid_key(data)
+        if invalid is not None:
+            self._skip(invalid, source, serial)
             return False
         done = False
         for run in reader.runs:
@@ -348,11 +393,16 @@ class Engine:
         for item in items:
             serial += 1
             if isinstance(item, SourceEvent):
-                if item.error is not None:
-                    self._skip(item.error, item.source, serial, count)
+                problem = item.error if item.error is not None or item.checked else event_problem(item.data)
+                if problem is not None:
+                    self._skip(problem, item.source, serial, count)
                     continue
                 ev = reader.normalize(item.data, item.source, serial)
             else:
+                problem = event_problem(item)
+                if problem is not None:
+                    self._skip(problem, None, serial, count)
+                    continue
                 ev = reader.normalize(item, None, serial)
             if isinstance(ev, str):
                 self._skip(ev, item.source if isinstance(item, SourceEvent) else None, serial, count)
@@ -388,12 +438,17 @@ class Engine:
                 read += 1
                 self._serial = serial = self._serial + 1
                 if isinstance(item, SourceEvent):
-                    if item.error is not None:
-                        self._skip(item.error, item.source, serial)
+                    problem = item.error if item.error is not None or item.checked else event_problem(item.data)
+                    if problem is not None:
+                        self._skip(problem, item.source, serial)
                         continue
                     # A time read by time_ordered is this reader's reading (there is one reader).
                     ev = reader.normalize(item.data, item.source, serial, True, item.time)
                 else:
+                    problem = event_problem(item)
+                    if problem is not None:
+                        self._skip(problem, None, serial)
+                        continue
                     ev = reader.normalize(item, None, serial, True)
                 if isinstance(ev, str):
                     self._skip(ev, item.source if isinstance(item, SourceEvent) else None, serial)

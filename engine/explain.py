@@ -47,7 +47,7 @@ from .model import (
 )
 from .runtime import EventIds
 from .runtime.context import hashable
-from .sources import SourceEvent
+from .sources import SourceEvent, event_problem
 from .timecalc import Duration, TimeError, format_duration, format_local, format_time, parse_time
 
 if TYPE_CHECKING:
@@ -634,7 +634,7 @@ def _read(playbook: Playbook, events: Iterable[Mapping[str, Any] | SourceEvent])
             data, source = raw.data, raw.source
         else:
             data, source = raw, None
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or event_problem(data) is not None:
             continue
         etype = data.get(playbook.type_field)
         if not isinstance(etype, str) or not etype:

@@ -14,7 +14,7 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -23,6 +23,14 @@ import orjson
 from .errors import UsageError
 
 FORMATS = ("jsonl", "csv")
+
+#: How deep an event may nest objects and lists (the event object itself is level 1).
+#: Deeper events are skipped with their place: no walk over a value (a derived id, a
+#: saved state, a rendering) may then run out of stack.
+MAX_DEPTH = 100
+#: The most digits an integer in an event may have (Python's limit for turning one into text).
+MAX_INT_DIGITS = 4300
+_BIG = 10**MAX_INT_DIGITS
 
 
 @dataclass(slots=True)
@@ -33,6 +41,53 @@ class SourceEvent:
     source: str
     error: str | None = None
     time: int | None = None  # the time already read by time_ordered (microseconds), to save reading it twice
+    checked: bool = False  # the reader made sure the data passes value_problem (no need to look again)
+
+
+def value_problem(value: Any) -> str | None:
+    """Why an event's value cannot be processed, or None: nested deeper than
+    :data:`MAX_DEPTH` levels, or an integer longer than :data:`MAX_INT_DIGITS` digits.
+
+    Iterative, so that it is itself safe for any depth.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, Mapping):
+            children: Iterable[Any] = v.values()
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            children = v
+        elif isinstance(v, int) and not isinstance(v, bool):
+            if not -_BIG < v < _BIG:
+                return f"number too long: more than {MAX_INT_DIGITS} digits"
+            continue
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return f"too deeply nested: more than {MAX_DEPTH} levels of objects and lists"
+        for c in children:
+            t = type(c)
+            if t is not str and t is not float and t is not bool and c is not None:
+                stack.append((c, depth + 1))
+    return None
+
+
+def event_problem(data: Any) -> str | None:
+    """:func:`value_problem`, cheap for a flat object (the common event)."""
+    if type(data) is dict:
+        for v in data.values():
+            t = type(v)
+            if not (t is str or t is float or t is bool or v is None or (t is int and -_BIG < v < _BIG)):
+                return value_problem(data)
+        return None
+    return value_problem(data)
+
+
+def _bracket_problem(raw: bytes | str, data: Any) -> str | None:
+    """:func:`value_problem` of a line's parsed value, looked at only when the line
+    has more brackets than the depth limit (else it cannot nest that deep)."""
+    n = raw.count(b"[") + raw.count(b"{") if isinstance(raw, bytes) else raw.count("[") + raw.count("{")
+    return None if n <= MAX_DEPTH else value_problem(data)
 
 
 def detect_format(path: str) -> str:
@@ -142,7 +197,11 @@ def read_jsonl(stream: IO[str], name: str, first_line: int = 1) -> Iterator[Sour
         if not isinstance(data, dict):
             yield _not_an_object(f"{name}:{lineno}", data)
             continue
-        yield SourceEvent(data, f"{name}:{lineno}")
+        problem = _bracket_problem(line, data)
+        if problem is not None:
+            yield SourceEvent(None, f"{name}:{lineno}", problem)
+            continue
+        yield SourceEvent(data, f"{name}:{lineno}", checked=True)
 
 
 def csv_value(text: str) -> Any:
@@ -170,6 +229,11 @@ def read_csv(stream: IO[str], name: str) -> Iterator[SourceEvent]:
         yield SourceEvent(None, f"{name}:1", f"invalid CSV header: {exc}")
         return
     paths = [h.strip().split(".") for h in header]
+    deepest = max((len(p) for p in paths), default=0)
+    if deepest > MAX_DEPTH:
+        yield SourceEvent(None, f"{name}:1", f"invalid CSV header: a column name has {deepest} dotted parts "
+                          f"(at most {MAX_DEPTH}): its rows are not read")
+        return
     while True:
         try:
             row = next(reader)
@@ -195,7 +259,7 @@ def read_csv(stream: IO[str], name: str) -> Iterator[SourceEvent]:
                     nxt = target[part] = {}
                 target = nxt
             target[path[-1]] = csv_value(cell)
-        yield SourceEvent(data, f"{name}:{lineno}")
+        yield SourceEvent(data, f"{name}:{lineno}", checked=True)
 
 
 def _time_text(raw: bytes, needle: bytes) -> str | None:
@@ -262,7 +326,11 @@ def read_jsonl_binary(fh: IO[bytes], name: str) -> Iterator[SourceEvent]:
         if type(data) is not dict:
             yield _not_an_object(f"{name}:{lineno}", data)
             continue
-        yield SourceEvent(data, f"{name}:{lineno}")
+        problem = _bracket_problem(raw, data)
+        if problem is not None:
+            yield SourceEvent(None, f"{name}:{lineno}", problem)
+            continue
+        yield SourceEvent(data, f"{name}:{lineno}", checked=True)
 
 
 def time_ordered(path: str, time_of: Callable[[Any], int | None], *, display: str | None = None,
@@ -403,7 +471,12 @@ def _sorted_by_time(fh: IO[bytes], name: str, time_of: Callable[[Any], int | Non
         source = f"{name}:{lines[i]}"
         how = plain[i]
         if how == 1:
-            yield SourceEvent(orjson.loads(raw), source, None, times[i])
+            data = orjson.loads(raw)
+            problem = _bracket_problem(raw, data)
+            if problem is not None:
+                yield SourceEvent(None, source, problem)
+                continue
+            yield SourceEvent(data, source, None, times[i], True)
             continue
         try:
             data = parse_json_line(raw)
@@ -413,5 +486,9 @@ def _sorted_by_time(fh: IO[bytes], name: str, time_of: Callable[[Any], int | Non
         if not isinstance(data, dict):
             yield _not_an_object(source, data)
             continue
+        problem = _bracket_problem(raw, data)
+        if problem is not None:
+            yield SourceEvent(None, source, problem)
+            continue
         # A time found without parsing is the event's own only when the field is there (see _time_text).
-        yield SourceEvent(data, source, None, times[i] if how == 0 or field in data else None)
+        yield SourceEvent(data, source, None, times[i] if how == 0 or field in data else None, True)
