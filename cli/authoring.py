@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from cli.common import open_out, print_diagnostics, user_errors
+from cli.common import max_line_bytes_option, open_out, print_diagnostics, user_errors
 from engine import EngineError, PlaybookError, UsageError, load_playbook
 from engine.testing import FileResult, junit_xml, run_test_files
 
@@ -150,8 +150,9 @@ def _subject_option(values: tuple[str, ...]) -> dict[str, str]:
               help="text for people, json for tools.")
 @click.option("--until", metavar="TIME|now", default=None,
               help="End of the run, as for run (default: the greatest event time).")
+@max_line_bytes_option
 def explain_cmd(playbook: str, events_src: str, events_format: str | None, rule_id: str, key: str | None,
-                subject: tuple[str, ...], why_not: bool, fmt: str, until: str | None) -> None:
+                subject: tuple[str, ...], why_not: bool, fmt: str, until: str | None, max_line_bytes: int) -> None:
     """Why a rule did or did not act: the timeline of each obligation, cadence or signal group.
 
     \b
@@ -179,7 +180,7 @@ def explain_cmd(playbook: str, events_src: str, events_format: str | None, rule_
     if until == "now":
         until_value = datetime.now(UTC).isoformat()  # the CLI may read the clock; the engine never does
     try:
-        result = explain(pb, read_events(events_src, events_format), rule_id, key=key, subject=wanted,
+        result = explain(pb, read_events(events_src, events_format, max_line_bytes=max_line_bytes), rule_id, key=key, subject=wanted,
                          until=until_value, why_not=why_not, source="<stdin>" if events_src == "-" else events_src)
     except UsageError as exc:
         raise click.UsageError(str(exc)) from None

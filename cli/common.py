@@ -13,12 +13,17 @@ import click
 
 from engine import Engine, EngineError, EventError, SourceEvent, UsageError
 from engine.errors import Diagnostic
-from engine.sources import detect_format
+from engine.sources import MAX_LINE_BYTES, detect_format
 from engine.summary import RunSummary
 from engine.timecalc import format_time
 
 if TYPE_CHECKING:
     from engine.lint import ShapeChecker
+
+
+max_line_bytes_option = click.option(
+    "--max-line-bytes", type=click.IntRange(min=1), default=MAX_LINE_BYTES, show_default=True, metavar="N",
+    help="Skip event lines longer than N bytes (reported with file:line; never read whole).")
 
 
 @contextmanager

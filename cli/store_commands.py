@@ -10,7 +10,7 @@ from typing import IO, Any
 import click
 import orjson
 
-from cli.common import user_errors
+from cli.common import max_line_bytes_option, user_errors
 from engine import Engine, read_events
 from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.runtime import EventIds
@@ -27,7 +27,7 @@ def _now() -> str:
 
 def run_with_store(engine: Engine, db_path: str, events_src: str, events_format: str | None, until: Any,
                    fmt: str, out: str | None, quiet: bool, reset_state: bool, allowed_lateness: str | None,
-                   commit_every: int, progress: Any, started: float) -> None:
+                   commit_every: int, progress: Any, started: float, max_line_bytes: int = 1 << 20) -> None:
     """``playbook run ... --db FILE``: an incremental, crash-safe run."""
     from cli.common import format_summary, open_out, streamable  # shared with run, not imported from cli.main
     from engine.durable import DurableRun
@@ -52,9 +52,10 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
             if events_src == "db":
                 events = store.unprocessed_events()
             elif ordered:
-                events = engine.ordered_events(events_src)  # two passes: memory does not grow with the log
+                # two passes: memory does not grow with the log
+                events = engine.ordered_events(events_src, max_line_bytes=max_line_bytes)
             else:
-                events = read_events(events_src, events_format)
+                events = read_events(events_src, events_format, max_line_bytes=max_line_bytes)
 
             def emit(lines: list[str]) -> None:
                 stream.write("\n".join(lines) + "\n")
@@ -90,7 +91,8 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
               help="The events' format when the file name does not tell.")
 @click.option("--timezone", "tz_name", default="UTC", show_default=True,
               help="Time zone for times without an offset (for the table's time index).")
-def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: str) -> None:
+@max_line_bytes_option
+def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: str, max_line_bytes: int) -> None:
     """Load events into the store's events table (idempotent on event id).
 
     \b
@@ -110,7 +112,7 @@ def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: st
     skipped: list[str] = []
 
     def rows() -> Any:
-        for item in read_events(events_src, events_format):
+        for item in read_events(events_src, events_format, max_line_bytes=max_line_bytes):
             if item.error is not None or not isinstance(item.data, dict):
                 skipped.append(f"{item.source}: {item.error}")
                 continue

@@ -13,7 +13,7 @@ from .actions import Action
 from .errors import EventError, StateError, UsageError
 from .model import Playbook
 from .runtime import Ev, EventIds, PlaybookRun
-from .sources import SourceEvent, event_problem, time_ordered
+from .sources import MAX_LINE_BYTES, SourceEvent, event_problem, time_ordered
 from .summary import RunSummary
 from .timecalc import US, TimeError, parse_time
 
@@ -321,11 +321,14 @@ class Engine:
         """
         return self._single_reader().time_of(data)
 
-    def ordered_events(self, path: str, *, display: str | None = None) -> Iterator[SourceEvent]:
+    def ordered_events(self, path: str, *, display: str | None = None,
+                       max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[SourceEvent]:
         """The events of a JSON Lines file in the time order these playbooks read (see
-        :func:`engine.sources.time_ordered`), for :meth:`stream`."""
+        :func:`engine.sources.time_ordered`), for :meth:`stream`. Lines longer than
+        ``max_line_bytes`` are skipped with their place."""
         reader = self._single_reader()
-        return time_ordered(path, reader.time_of, display=display, field=reader.time_field, parse_text=reader.time_of_text)
+        return time_ordered(path, reader.time_of, display=display, field=reader.time_field, parse_text=reader.time_of_text,
+                            max_line_bytes=max_line_bytes)
 
     def _skip(self, reason: str, source: str | None, serial: int, count: bool = True) -> None:
         if self.strict:

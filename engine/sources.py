@@ -16,7 +16,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -31,6 +31,10 @@ MAX_DEPTH = 100
 #: The most digits an integer in an event may have (Python's limit for turning one into text).
 MAX_INT_DIGITS = 4300
 _BIG = 10**MAX_INT_DIGITS
+#: The longest event line read, in bytes (its line ending not counted): a longer line is
+#: skipped with its place, read past in chunks, never held whole (``--max-line-bytes``).
+MAX_LINE_BYTES = 1 << 20
+_SKIP_CHUNK = 1 << 16  # bytes read at a time past a line that is too long
 
 
 @dataclass(slots=True)
@@ -116,18 +120,75 @@ def open_text(path: str) -> IO[str]:
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def read_events(path: str, fmt: str | None = None, *, display: str | None = None) -> Iterator[SourceEvent]:
-    """Events from a JSON Lines or CSV file (``-`` is stdin, read as JSON Lines)."""
+def open_binary(path: str) -> IO[bytes]:
+    """Open a file (or ``-`` for stdin) as bytes; gzip by extension."""
+    try:
+        if path == "-":
+            import sys
+
+            return sys.stdin.buffer
+        if path.lower().endswith(".gz"):
+            return cast(IO[bytes], gzip.open(path, "rb"))
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not an event file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def check_max_line_bytes(max_line_bytes: int) -> int:
+    if isinstance(max_line_bytes, bool) or not isinstance(max_line_bytes, int) or max_line_bytes < 1:
+        raise UsageError(f"max_line_bytes must be a positive number of bytes, not {max_line_bytes!r}")
+    return max_line_bytes
+
+
+def bounded_lines(fh: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes | int]:
+    """The lines of a binary stream (each with its line ending), or, for a line longer
+    than ``limit`` bytes, its length (an ``int``): that line is read past in chunks
+    of 64 KiB, so memory stays bounded by ``limit`` whatever the input."""
+    readline = fh.readline
+    while True:
+        raw = readline(limit + 1)
+        if not raw:
+            return
+        if len(raw) <= limit or raw[-1] == 10:
+            yield raw
+            continue
+        size = len(raw)
+        while raw[-1] != 10:
+            raw = readline(_SKIP_CHUNK)
+            if not raw:
+                break
+            size += len(raw)
+        yield size
+
+
+def _too_long(source: str, size: int, limit: int) -> SourceEvent:
+    return SourceEvent(None, source, f"line too long: {size:,} bytes, more than the limit of {limit:,} "
+                                     "(raise it with --max-line-bytes)")
+
+
+def read_events(path: str, fmt: str | None = None, *, display: str | None = None,
+                max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[SourceEvent]:
+    """Events from a JSON Lines or CSV file (``-`` is stdin, read as JSON Lines).
+
+    A line longer than ``max_line_bytes`` is skipped with its place, never read whole.
+    """
     fmt = fmt or ("jsonl" if path == "-" else detect_format(path))
     if fmt not in FORMATS:
         raise UsageError(f"unknown event format {fmt!r}: use one of {', '.join(FORMATS)}")
+    check_max_line_bytes(max_line_bytes)
     name = display or ("<stdin>" if path == "-" else path)
     if path != "-" and not os.path.exists(path):
         raise UsageError(f"{path}: no such file")
-    stream = open_text(path)
+    stream = open_binary(path)
     try:
-        reader = read_jsonl(stream, name) if fmt == "jsonl" else read_csv(stream, name)
-        yield from reader
+        if fmt == "jsonl":
+            yield from read_jsonl_binary(stream, name, max_line_bytes)
+        else:
+            yield from read_csv_binary(stream, name, max_line_bytes)
     except (OSError, EOFError, zlib.error) as exc:  # a damaged .gz, a disk error
         raise UsageError(f"{path}: cannot read further: {exc}") from None
     finally:
@@ -218,7 +279,30 @@ def csv_value(text: str) -> Any:
     return text
 
 
-def read_csv(stream: IO[str], name: str) -> Iterator[SourceEvent]:
+def read_csv_binary(fh: IO[bytes], name: str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[SourceEvent]:
+    """:func:`read_csv` over a binary stream, lines longer than ``max_line_bytes`` skipped
+    with their place (an empty line takes the place of each, so line numbers stay right)."""
+    errors: list[SourceEvent] = []
+
+    def lines() -> Iterator[str]:
+        for lineno, raw in enumerate(bounded_lines(fh, max_line_bytes), 1):
+            if isinstance(raw, int):
+                errors.append(_too_long(f"{name}:{lineno}", raw, max_line_bytes))
+                yield "\n"
+                continue
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark (spreadsheet exports)
+                raw = raw[3:]
+            yield raw.decode("utf-8", "replace")
+
+    for item in read_csv(lines(), name):
+        if errors:
+            yield from errors
+            errors.clear()
+        yield item
+    yield from errors
+
+
+def read_csv(stream: Iterable[str], name: str) -> Iterator[SourceEvent]:
     """CSV with a header row. Empty cells are absent fields; ``a.b`` headers nest."""
     reader = csv.reader(stream)
     try:
@@ -306,10 +390,13 @@ def _line_time(raw: bytes, time_of: Callable[[Any], int | None], needle: bytes |
 _UNPARSED = object()
 
 
-def read_jsonl_binary(fh: IO[bytes], name: str) -> Iterator[SourceEvent]:
+def read_jsonl_binary(fh: IO[bytes], name: str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[SourceEvent]:
     """Like :func:`read_jsonl` over a file opened in binary (faster: no decoding to text first)."""
     loads = orjson.loads
-    for lineno, raw in enumerate(fh, 1):
+    for lineno, raw in enumerate(bounded_lines(fh, max_line_bytes), 1):
+        if isinstance(raw, int):
+            yield _too_long(f"{name}:{lineno}", raw, max_line_bytes)
+            continue
         try:
             # What _parse does, inline for the common case: orjson read it, no float that may be a long integer.
             data = loads(raw)
@@ -334,7 +421,8 @@ def read_jsonl_binary(fh: IO[bytes], name: str) -> Iterator[SourceEvent]:
 
 
 def time_ordered(path: str, time_of: Callable[[Any], int | None], *, display: str | None = None,
-                 field: str | None = None, parse_text: Callable[[str], int | None] | None = None) -> Iterator[SourceEvent]:
+                 field: str | None = None, parse_text: Callable[[str], int | None] | None = None,
+                 max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[SourceEvent]:
     """The events of a JSON Lines file in time order (stable), reading it twice.
 
     A first pass reads only each line's time and checks the order. A file
@@ -350,18 +438,19 @@ def time_ordered(path: str, time_of: Callable[[Any], int | None], *, display: st
     their JSON; ``parse_text`` must agree with ``time_of``.
     """
     name = display or path
+    limit = check_max_line_bytes(max_line_bytes)
     needle = orjson.dumps(field) if field is not None and parse_text is not None else None
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the "with fh" below
     except OSError as exc:
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
     with fh:
-        if _in_time_order(fh, time_of, needle, parse_text):
+        if _in_time_order(fh, time_of, needle, parse_text, limit):
             fh.seek(0)
-            yield from read_jsonl_binary(fh, name)
+            yield from read_jsonl_binary(fh, name, limit)
             return
         fh.seek(0)
-        yield from _sorted_by_time(fh, name, time_of, field if needle is not None else None, parse_text)
+        yield from _sorted_by_time(fh, name, time_of, field if needle is not None else None, parse_text, limit)
 
 
 _CHUNK = 1 << 22  # bytes the order check reads at a time
@@ -369,7 +458,7 @@ _ASCII_ESCAPE = re.compile(rb"\\u00[0-7]")  # a \u escape of an ASCII character
 
 
 def _in_time_order(fh: IO[bytes], time_of: Callable[[Any], int | None], needle: bytes | None,
-                   parse_text: Callable[[str], int | None] | None) -> bool:
+                   parse_text: Callable[[str], int | None] | None, limit: int = MAX_LINE_BYTES) -> bool:
     """Are the events with a valid time in time order (unreadable lines aside)?
 
     Read in chunks of whole lines. Where every occurrence of the time field's
@@ -386,8 +475,17 @@ def _in_time_order(fh: IO[bytes], time_of: Callable[[Any], int | None], needle: 
         shaped = re.compile(re.escape(needle) + rb'\s*:\s*"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"')
     last: int | None = None
     rest = b""
+    skipping = False  # in a line longer than the limit: read on to its end (the second pass skips it)
     while True:
         block = fh.read(_CHUNK)
+        if skipping and block:
+            end = block.find(b"\n")
+            if end < 0:
+                continue
+            skipping = False
+            block = block[end + 1:]
+            if not block:
+                continue
         if not block:
             chunk, rest = rest, b""
         else:
@@ -395,8 +493,12 @@ def _in_time_order(fh: IO[bytes], time_of: Callable[[Any], int | None], needle: 
             cut = block.rfind(b"\n") + 1
             if cut == 0:
                 rest = block
+                if len(rest) > limit:
+                    rest, skipping = b"", True
                 continue
             chunk, rest = block[:cut], block[cut:]
+            if len(rest) > limit:
+                rest, skipping = b"", True
         if not chunk:
             return True
         found: list[bytes] | None = None
@@ -414,6 +516,8 @@ def _in_time_order(fh: IO[bytes], time_of: Callable[[Any], int | None], needle: 
                 last = _first_valid(reversed(found), parse_text)
         else:
             for raw in chunk.split(b"\n"):  # lines as the second pass reads them (a lone CR is whitespace)
+                if len(raw) > limit:
+                    continue
                 try:
                     t = _line_time(raw, time_of, needle, parse_text)[0]
                 except ValueError:
@@ -437,7 +541,7 @@ def _first_valid(texts: Iterable[bytes], parse_text: Callable[[str], int | None]
 
 
 def _sorted_by_time(fh: IO[bytes], name: str, time_of: Callable[[Any], int | None], field: str | None,
-                    parse_text: Callable[[str], int | None] | None) -> Iterator[SourceEvent]:
+                    parse_text: Callable[[str], int | None] | None, limit: int = MAX_LINE_BYTES) -> Iterator[SourceEvent]:
     from array import array
 
     needle = orjson.dumps(field) if field is not None else None
@@ -445,8 +549,12 @@ def _sorted_by_time(fh: IO[bytes], name: str, time_of: Callable[[Any], int | Non
     plain = bytearray()  # how the second read parses the line (see _line_time)
     invalid: list[SourceEvent] = []
     offset = 0
-    for lineno, raw in enumerate(fh, 1):
+    for lineno, raw in enumerate(bounded_lines(fh, limit), 1):
         start = offset
+        if isinstance(raw, int):
+            offset += raw
+            invalid.append(_too_long(f"{name}:{lineno}", raw, limit))
+            continue
         offset += len(raw)
         if not raw.strip():
             continue

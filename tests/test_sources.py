@@ -1,0 +1,132 @@
+"""Event sources: line limits, CSV damage, error places, epoch milliseconds, several
+sources, and what readers count (bad UTF-8, duplicate keys, NaN)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from engine import Engine, load_playbook_text, read_events
+from engine.sources import bounded_lines
+
+PLAYBOOK = """playbook: p
+version: 1
+rules:
+  - id: ack
+    when: customer.message
+    expect: {type: vendor.reply, same: [thread_id], within: 4h}
+    actions: {on_breach: [{do: escalate}], on_met: [{do: ok}]}
+"""
+
+
+@pytest.fixture
+def pb(tmp_path: Path) -> str:
+    path = tmp_path / "p.yaml"
+    path.write_text(PLAYBOOK)
+    return str(path)
+
+
+def cli(*args: str, input: str | bytes | None = None):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(main, list(args), input=input)
+
+
+def ev(t: str, etype: str = "customer.message", **extra: object) -> str:
+    return json.dumps({"type": etype, "time": t, "account": "a", "thread_id": "t1", **extra})
+
+
+# -- 2. a limit on the length of a line -----------------------------------------------------
+
+
+class WatchedStream(io.BytesIO):
+    """A stream that remembers the most bytes asked for at once."""
+
+    asked = 0
+
+    def readline(self, size: int | None = -1) -> bytes:  # type: ignore[override]
+        assert size is not None and size > 0, "a line was read whole"
+        self.asked = max(self.asked, size)
+        return super().readline(size)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        raise AssertionError("lines were read whole")
+
+
+def test_a_line_over_the_limit_is_read_past_in_chunks() -> None:
+    data = b"short\n" + b"x" * 5_000_000 + b"\n" + b"after\n" + b"y" * 150 + b"\nlast"
+    stream = WatchedStream(data)
+    assert list(bounded_lines(stream, 100)) == [b"short\n", 5_000_001, b"after\n", 151, b"last"]
+    assert stream.asked <= 1 << 16
+    exact = b"z" * 100 + b"\n"
+    assert list(bounded_lines(io.BytesIO(exact + exact[:-1]), 100)) == [exact, exact[:-1]]
+
+
+def long_log(tmp_path: Path, suffix: str = ".jsonl") -> Path:
+    lines = [ev("2026-03-02T10:00:00Z"), ev("2026-03-02T11:00:00Z", "m", pad="x" * 500),
+             ev("2026-03-02T20:00:00Z", "vendor.reply")]
+    path = tmp_path / f"e{suffix}"
+    text = ("\n".join(lines) + "\n").encode()
+    path.write_bytes(gzip.compress(text) if suffix.endswith(".gz") else text)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+@pytest.mark.parametrize("extra", [[], ["--db", "DB"], ["--strict"]])
+def test_run_skips_a_line_over_max_line_bytes_with_its_place(pb: str, tmp_path: Path, suffix: str,
+                                                             extra: list[str]) -> None:
+    path = long_log(tmp_path, suffix)
+    extra = [str(tmp_path / "s.db") if a == "DB" else a for a in extra]
+    r = cli("run", pb, "--events", str(path), "--max-line-bytes", "300", *extra)
+    if "--strict" in extra:
+        assert r.exit_code == 1 and f"{path.name}:2: line too long" in r.stderr, r.output
+        return
+    assert r.exit_code == 0, r.output
+    assert f"{path.name}:2: line too long: 5" in r.stderr and "more than the limit of 300" in r.stderr
+    assert '"outcome":"late"' in r.stdout or '"outcome":"breach"' in r.stdout
+    assert "3 read, 2 processed, 1 skipped" in r.stderr
+    # The default limit reads it.
+    assert "1 skipped" not in cli("run", pb, "--events", str(path), *extra).stderr
+
+
+def test_stdin_csv_ingest_and_explain_have_the_limit_too(pb: str, tmp_path: Path) -> None:
+    path = long_log(tmp_path)
+    r = cli("run", pb, "--events", "-", "--max-line-bytes", "300", input=path.read_bytes())
+    assert r.exit_code == 0 and "<stdin>:2: line too long" in r.stderr, r.output
+    csv = tmp_path / "e.csv"
+    csv.write_text("type,time,account,thread_id,pad\ncustomer.message,2026-03-02T10:00:00Z,a,t1,\n"
+                   f"m,2026-03-02T11:00:00Z,a,t1,{'x' * 500}\nvendor.reply,2026-03-02T12:00:00Z,a,t1,\n")
+    r = cli("run", pb, "--events", str(csv), "--max-line-bytes", "300")
+    assert r.exit_code == 0 and "e.csv:3: line too long" in r.stderr and '"outcome":"met"' in r.stdout, r.output
+    r = cli("ingest", str(path), "--db", str(tmp_path / "i.db"), "--max-line-bytes", "300")
+    assert r.exit_code == 0 and "2 events loaded" in r.stderr and "e.jsonl:2: line too long" in r.stderr, r.output
+    r = cli("explain", pb, "--events", str(path), "--rule", "ack", "--max-line-bytes", "300")
+    assert r.exit_code == 0, r.output
+    assert cli("run", pb, "--events", str(path), "--max-line-bytes", "0").exit_code == 2
+
+
+def test_the_python_api_takes_a_line_limit(tmp_path: Path) -> None:
+    path = long_log(tmp_path)
+    errors = [e.error for e in read_events(str(path), max_line_bytes=300) if e.error]
+    assert len(errors) == 1 and errors[0].startswith("line too long")
+    engine = Engine(load_playbook_text(PLAYBOOK, "p.yaml"))
+    list(engine.stream(engine.ordered_events(str(path), max_line_bytes=300)))
+    assert engine.summary.skipped["line too long"].samples[0][0].endswith("e.jsonl:2")
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+def test_ordered_events_skip_a_line_longer_than_a_read_chunk(tmp_path: Path, in_order: bool) -> None:
+    first, last = ev("2026-03-02T10:00:00Z"), ev("2026-03-02T20:00:00Z", "vendor.reply")
+    lines = [first, ev("2026-03-02T11:00:00Z", "m", pad="x" * 5_000_000), last] if in_order else \
+        [last, ev("2026-03-02T11:00:00Z", "m", pad="x" * 5_000_000), first]
+    path = tmp_path / "e.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    engine = Engine(load_playbook_text(PLAYBOOK, "p.yaml"))
+    actions = list(engine.stream(engine.ordered_events(str(path), max_line_bytes=1000)))
+    assert [a.outcome for a in actions] == ["breach"]
+    assert engine.summary.skipped["line too long"].samples[0][0].endswith("e.jsonl:2")
+    assert engine.summary.events_processed == 2
