@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import json
 import os
 import re
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, cast
@@ -303,30 +305,57 @@ def read_csv_binary(fh: IO[bytes], name: str, max_line_bytes: int = MAX_LINE_BYT
 
 
 def read_csv(stream: Iterable[str], name: str) -> Iterator[SourceEvent]:
-    """CSV with a header row. Empty cells are absent fields; ``a.b`` headers nest."""
-    reader = csv.reader(stream)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    except csv.Error as exc:
-        yield SourceEvent(None, f"{name}:1", f"invalid CSV header: {exc}")
-        return
-    paths = [h.strip().split(".") for h in header]
-    deepest = max((len(p) for p in paths), default=0)
-    if deepest > MAX_DEPTH:
-        yield SourceEvent(None, f"{name}:1", f"invalid CSV header: a column name has {deepest} dotted parts "
-                          f"(at most {MAX_DEPTH}): its rows are not read")
-        return
+    """CSV with a header row. Empty cells are absent fields; ``a.b`` headers nest.
+
+    A row's place is the line it starts on. A damaged row (a quote that never
+    closes, text after a closing quote) is reported at that line, and the lines
+    it would have swallowed are read again as rows of their own.
+    """
+    source = iter(stream)
+    numbers = itertools.count(1)
+    again: deque[tuple[int, str]] = deque()  # lines of a damaged row, to read again
+    consumed: list[tuple[int, str]] = []     # the lines of the row being read
+
+    def lines() -> Iterator[str]:
+        while True:
+            if again:
+                item = again.popleft()
+            else:
+                text = next(source, None)
+                if text is None:
+                    return
+                item = (next(numbers), text)
+            consumed.append(item)
+            yield item[1]
+
+    # strict: an unbalanced quote is an error (at the end of the data at the latest), not rows run together
+    reader = csv.reader(lines(), strict=True)
+    paths: list[list[str]] | None = None
     while True:
+        consumed.clear()
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield SourceEvent(None, f"{name}:{reader.line_num}", f"invalid CSV: {exc}")
+            first = consumed[0][0] if consumed else next(numbers)
+            if paths is None:
+                yield SourceEvent(None, f"{name}:1", f"invalid CSV header: {exc}")
+                return
+            yield SourceEvent(None, f"{name}:{first}", _csv_damage(str(exc), consumed))
+            if len(consumed) > 1:
+                again.extendleft(reversed(consumed[1:]))
+                reader = csv.reader(lines(), strict=True)
             continue
-        lineno = reader.line_num
+        lineno = consumed[0][0] if consumed else 0
+        if paths is None:
+            paths = [h.strip().split(".") for h in row]
+            deepest = max((len(p) for p in paths), default=0)
+            if deepest > MAX_DEPTH:
+                yield SourceEvent(None, f"{name}:1", f"invalid CSV header: a column name has {deepest} dotted parts "
+                                  f"(at most {MAX_DEPTH}): its rows are not read")
+                return
+            continue
         if not any(cell.strip() for cell in row):
             continue
         if len(row) > len(paths):
@@ -344,6 +373,17 @@ def read_csv(stream: Iterable[str], name: str) -> Iterator[SourceEvent]:
                 target = nxt
             target[path[-1]] = csv_value(cell)
         yield SourceEvent(data, f"{name}:{lineno}", checked=True)
+
+
+def _csv_damage(error: str, lines: list[tuple[int, str]]) -> str:
+    if len(lines) <= 1:
+        return f"invalid CSV: {error} (a quote in the middle of a cell? double it, or quote the whole cell)"
+    last = lines[-1][0]
+    if "end of data" in error:
+        return (f"invalid CSV: a quote opened in this row is never closed (it would take in lines "
+                f"{lines[0][0]} to {last}, to the end of the file): the row is skipped, the lines after it are read")
+    return (f"invalid CSV: {error} on line {last}, in a row starting here (an unbalanced quote?): "
+            "the row is skipped, the lines after it are read")
 
 
 def _time_text(raw: bytes, needle: bytes) -> str | None:

@@ -130,3 +130,39 @@ def test_ordered_events_skip_a_line_longer_than_a_read_chunk(tmp_path: Path, in_
     assert [a.outcome for a in actions] == ["breach"]
     assert engine.summary.skipped["line too long"].samples[0][0].endswith("e.jsonl:2")
     assert engine.summary.events_processed == 2
+
+
+# -- 3. a CSV quote that never closes -------------------------------------------------------
+
+BROKEN_CSV = ("type,time,account,thread_id,note\n"
+              "customer.message,2026-03-02T10:00:00Z,a,t1,\"unterminated\n"
+              "customer.message,2026-03-02T11:00:00Z,a,t2,x\n"
+              "vendor.reply,2026-03-02T12:00:00Z,a,t2,\"fine, with a comma\"\n")
+
+
+def test_an_unterminated_csv_quote_is_reported_and_the_rows_after_it_are_read(pb: str, tmp_path: Path) -> None:
+    path = tmp_path / "e.csv"
+    path.write_text(BROKEN_CSV)
+    r = cli("run", pb, "--events", str(path))
+    assert r.exit_code == 0, r.output
+    assert "e.csv:2: invalid CSV: " in r.stderr and "an unbalanced quote?" in r.stderr
+    assert "3 read, 2 processed, 1 skipped" in r.stderr
+    met = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [(a["outcome"], a["subject"]) for a in met] == [("met", {"thread_id": "t2"})]
+    strict = cli("run", pb, "--events", str(path), "--strict")
+    assert strict.exit_code == 1 and "e.csv:2: invalid CSV" in strict.stderr, strict.output
+    path.write_text(BROKEN_CSV.replace('"fine, with a comma"', "fine"))  # no quote after it: open to the end
+    r = cli("run", pb, "--events", str(path))
+    assert "e.csv:2: invalid CSV: a quote opened in this row is never closed" in r.stderr, r.output
+    assert '"outcome":"met"' in r.stdout
+
+
+def test_a_quoted_cell_over_several_lines_is_still_one_row() -> None:
+    rows = list(read_events_text("type,time,note\nm,2026-03-02T10:00:00Z,\"two\nlines\"\nm,2026-03-02T11:00:00Z,x\n"))
+    assert [(e.source, e.data["note"]) for e in rows] == [("e.csv:2", "two\nlines"), ("e.csv:4", "x")]
+
+
+def read_events_text(text: str):  # type: ignore[no-untyped-def]
+    from engine.sources import read_csv
+
+    return read_csv(io.StringIO(text), "e.csv")
