@@ -93,7 +93,12 @@ def _bracket_problem(raw: bytes | str, data: Any) -> str | None:
     """:func:`value_problem` of a line's parsed value, looked at only when the line
     has more brackets than the depth limit (else it cannot nest that deep)."""
     n = raw.count(b"[") + raw.count(b"{") if isinstance(raw, bytes) else raw.count("[") + raw.count("{")
-    return None if n <= MAX_DEPTH else value_problem(data)
+    if n <= MAX_DEPTH:
+        return None
+    problem = value_problem(data)
+    if problem is not None and problem.startswith("too deeply nested"):
+        return _too_deep(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
+    return problem
 
 
 def detect_format(path: str) -> str:
@@ -233,14 +238,57 @@ def _parse(line: str | bytes) -> tuple[Any, bool]:
         if not _suspicious(value):
             return value, not bom
     text = line if isinstance(line, str) else line.decode("utf-8", "replace")
+    text = text.rstrip()  # the line ending and trailing blanks: an error is placed on the line, not after it
     try:
         return json.loads(text), False
     except RecursionError:
-        raise ValueError("nested too deeply") from None
+        raise LineProblem(_too_deep(text)) from None
+    except json.JSONDecodeError as exc:
+        if exc.pos >= len(text):
+            raise LineProblem(f"invalid JSON: the line ends at column {exc.colno}, where more is expected "
+                              f"({exc.msg.lower()}): is it cut short?") from None
+        raise LineProblem(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    except ValueError:  # an integer too long to read (more than 4300 digits)
+        digits = re.search(r"\d{%d,}" % (MAX_INT_DIGITS + 1), text)
+        where = f", at column {digits.start() + 1}" if digits else ""
+        raise LineProblem(f"number too long: more than {MAX_INT_DIGITS} digits{where}") from None
+
+
+class LineProblem(ValueError):
+    """Why a line is not an event, in full (its place is added by the reader)."""
+
+
+def _too_deep(text: str) -> str:
+    return f"too deeply nested: more than {MAX_DEPTH} levels of objects and lists, at column {_depth_column(text)}"
+
+
+def _depth_column(text: str) -> int:
+    """The column (from 1) of the first bracket beyond :data:`MAX_DEPTH` levels, outside strings."""
+    depth = 0
+    in_string = escaped = False
+    for i, c in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return i + 1
+        elif c in "]}":
+            depth -= 1
+    return 1
 
 
 def _invalid_json(source: str, exc: ValueError) -> SourceEvent:
-    return SourceEvent(None, source, f"invalid JSON: {getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')}")
+    if isinstance(exc, LineProblem):
+        return SourceEvent(None, source, str(exc))
+    return SourceEvent(None, source, f"invalid JSON: {getattr(exc, 'msg', exc)}")
 
 
 def _not_an_object(source: str, data: Any) -> SourceEvent:

@@ -166,3 +166,69 @@ def read_events_text(text: str):  # type: ignore[no-untyped-def]
     from engine.sources import read_csv
 
     return read_csv(io.StringIO(text), "e.csv")
+
+
+# -- 4. error details -----------------------------------------------------------------------
+
+
+def test_a_line_cut_short_is_placed_where_it_ends(pb: str, tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_text('{"type":"m","time": \n{"type":"m", "account": "a", "n": 1x}\n')
+    r = cli("run", pb, "--events", str(path))
+    assert "e.jsonl:1: invalid JSON: the line ends at column 20, where more is expected" in r.stderr, r.stderr
+    assert "cut short?" in r.stderr
+    assert "e.jsonl:2: invalid JSON: Expecting ',' delimiter at column 36" in r.stderr, r.stderr
+
+
+def test_a_json_nested_beyond_any_parser_has_a_column(pb: str, tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_text('{"a": "[[[", "b": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    r = cli("run", pb, "--events", str(path))
+    assert r.exit_code == 0, r.output
+    # The brackets in the string do not count: the 101st level opens at column 19 + 99 = 118.
+    assert "e.jsonl:1: too deeply nested: more than 100 levels of objects and lists, at column 118" in r.stderr
+    assert "column ?" not in r.stderr
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00Z", "9000-01-01T00:00:00Z"])
+def test_a_time_out_of_range_names_the_range_exactly(text: str) -> None:
+    from engine.timecalc import TimeError, parse_time
+
+    with pytest.raises(TimeError) as err:
+        parse_time(text)
+    assert "from 0001-01-02T00:00:00Z up to (not including) 9000-01-01T00:00:00Z" in str(err.value)
+    assert "years 1 to 9000" not in str(err.value)
+    assert parse_time("0001-01-02T00:00:00Z") == -62_135_510_400 * 1_000_000
+    assert parse_time("8999-12-31T23:59:59Z") == (221_845_392_000 - 1) * 1_000_000
+
+
+# -- 5. epoch milliseconds ------------------------------------------------------------------
+
+
+def test_epoch_milliseconds_are_read_where_seconds_cannot_mean_them() -> None:
+    from engine.timecalc import TimeError, format_time, parse_time
+
+    assert format_time(parse_time(1772460000000)) == "2026-03-02T14:00:00Z"          # milliseconds
+    assert format_time(parse_time(1772460000123.0)) == "2026-03-02T14:00:00.123Z"
+    assert format_time(parse_time(1772460000)) == "2026-03-02T14:00:00Z"             # seconds, as ever
+    # The largest seconds value in range is still seconds; one more is the first milliseconds value.
+    assert format_time(parse_time(221_845_391_999)) == "8999-12-31T23:59:59Z"
+    assert format_time(parse_time(221_845_392_000)) == "1977-01-11T15:43:12Z"
+    assert format_time(parse_time(9_999_999_999_999)) == "2286-11-20T17:46:39.999Z"  # the last one
+    with pytest.raises(TimeError, match="or epoch milliseconds 221845392000 to 9999999999999$"):
+        parse_time(10_000_000_000_000)
+    with pytest.raises(TimeError, match="looks like microseconds: divide by 1,000,000"):
+        parse_time(1772460000000000)
+    with pytest.raises(TimeError, match="looks like nanoseconds"):
+        parse_time(1772460000000000000)
+
+
+def test_a_log_in_epoch_milliseconds_runs(pb: str, tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_text(
+        '{"type":"customer.message","time":1772445600000,"account":"a","thread_id":"t1"}\n'
+        '{"type":"vendor.reply","time":1772449200000,"account":"a","thread_id":"t1"}\n')
+    r = cli("run", pb, "--events", str(path))
+    assert r.exit_code == 0 and "0 skipped" in r.stderr, r.output
+    record = json.loads(r.stdout)
+    assert (record["outcome"], record["at"]) == ("met", "2026-03-02T11:00:00Z")
