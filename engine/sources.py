@@ -249,7 +249,7 @@ def _parse(line: str | bytes) -> tuple[Any, bool]:
                               f"({exc.msg.lower()}): is it cut short?") from None
         raise LineProblem(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
     except ValueError:  # an integer too long to read (more than 4300 digits)
-        digits = re.search(r"\d{%d,}" % (MAX_INT_DIGITS + 1), text)
+        digits = re.search(r"\d{" + str(MAX_INT_DIGITS + 1) + ",}", text)
         where = f", at column {digits.start() + 1}" if digits else ""
         raise LineProblem(f"number too long: more than {MAX_INT_DIGITS} digits{where}") from None
 
