@@ -130,6 +130,28 @@ def streamable(engine: Engine, events_src: str, events_format: str | None) -> bo
     return True
 
 
+def event_sources(engine: Engine, sources: tuple[str, ...], events_format: str | None,
+                  max_line_bytes: int) -> tuple[Iterator[SourceEvent], bool]:
+    """The events of one or more ``--events`` sources, and whether they come in time order.
+
+    Plain JSON Lines files are each read in time order and merged (memory does not grow
+    with the logs); otherwise all are read one after the other, for a stable sort by time.
+    Either way equal times keep the order of the sources, then each one's order.
+    """
+    from engine.sources import read_sources
+
+    if "db" in sources and len(sources) > 1:
+        raise click.UsageError("--events db reads the events ingested into the store: give it alone")
+    if sources.count("-") > 1:
+        raise click.UsageError("--events -: stdin can be read only once")
+    for src in sources:
+        if src not in ("-", "db") and not os.path.exists(src):
+            raise click.UsageError(f"--events {src}: no such file")
+    if all(streamable(engine, src, events_format) for src in sources):
+        return engine.ordered_events(list(sources), max_line_bytes=max_line_bytes), True
+    return read_sources(sources, events_format, max_line_bytes=max_line_bytes), False
+
+
 def open_out(path: str | None, append: bool = False) -> IO[str]:
     if path is None or path == "-":
         return sys.stdout

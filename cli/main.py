@@ -22,11 +22,11 @@ import click
 
 from cli.common import (
     Progress,
+    event_sources,
     format_summary,
     max_line_bytes_option,
     open_out,
     print_diagnostics,
-    streamable,
     user_errors,
 )
 from engine import (
@@ -35,7 +35,6 @@ from engine import (
     PlaybookError,
     __version__,
     load_playbook,
-    read_events,
 )
 from engine.errors import Diagnostic
 from engine.output import FORMATS as OUTPUT_FORMATS
@@ -126,9 +125,9 @@ def _few_collections() -> Iterator[None]:
 
 @main.command()
 @click.argument("playbooks", nargs=-1, required=True, metavar="PLAYBOOK_OR_DIR...")
-@click.option("--events", "events_src", required=True, metavar="SRC",
+@click.option("--events", "events_src", required=True, multiple=True, metavar="SRC",
               help="Events: a JSON Lines (.jsonl) or CSV (.csv) file, optionally .gz, - for JSON Lines on stdin, "
-                   "or db for the events ingested into --db.")
+                   "or db for the events ingested into --db. Repeat it for several sources, merged in time order.")
 @click.option("--events-format", type=click.Choice(["jsonl", "csv"]), default=None,
               help="The events' format when the file name does not tell.")
 @click.option("--until", metavar="TIME|now", default=None,
@@ -147,7 +146,7 @@ def _few_collections() -> Iterator[None]:
               help="With --db: commit state, ledger and processed events every N events.")
 @max_line_bytes_option
 @_few_collections()
-def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, until: str | None,
+def run(playbooks: tuple[str, ...], events_src: tuple[str, ...], events_format: str | None, until: str | None,
         fmt: str, out: str | None, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
         allowed_lateness: str | None, commit_every: int, max_line_bytes: int) -> None:
     """Evaluate playbooks over an event log; print the actions.
@@ -169,7 +168,7 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
     if until == "now":
         until_value = datetime.now(UTC)  # the CLI may read the clock; the engine never does
     started = time.perf_counter()
-    if db_path is None and (reset_state or allowed_lateness or events_src == "db"):
+    if db_path is None and (reset_state or allowed_lateness or "db" in events_src):
         raise click.UsageError("--reset-state, --allowed-lateness and --events db need --db FILE")
     with user_errors():
         engine = Engine(loaded, strict=strict)
@@ -188,15 +187,14 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
             run_with_store(engine, db_path, events_src, events_format, until_value, fmt, out, quiet,
                            reset_state, allowed_lateness, commit_every, progress, started, max_line_bytes)
             return
+        events, ordered = event_sources(engine, events_src, events_format, max_line_bytes)
         stream = open_out(out)
         try:
-            if streamable(engine, events_src, events_format):
-                # Two passes over the file: memory does not grow with the log.
-                events = progress.wrap(engine.ordered_events(events_src, max_line_bytes=max_line_bytes))
-                write_actions(engine.stream(events, until=until_value), stream, fmt)
+            if ordered:
+                # Two passes over each file: memory does not grow with the log.
+                write_actions(engine.stream(progress.wrap(events), until=until_value), stream, fmt)
             else:
-                events = progress.wrap(read_events(events_src, events_format, max_line_bytes=max_line_bytes))
-                write_actions(engine.run(events, until=until_value), stream, fmt)
+                write_actions(engine.run(progress.wrap(events), until=until_value), stream, fmt)
         finally:
             if stream is not sys.stdout:
                 stream.close()

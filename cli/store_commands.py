@@ -25,11 +25,11 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run_with_store(engine: Engine, db_path: str, events_src: str, events_format: str | None, until: Any,
+def run_with_store(engine: Engine, db_path: str, events_src: tuple[str, ...], events_format: str | None, until: Any,
                    fmt: str, out: str | None, quiet: bool, reset_state: bool, allowed_lateness: str | None,
                    commit_every: int, progress: Any, started: float, max_line_bytes: int = 1 << 20) -> None:
     """``playbook run ... --db FILE``: an incremental, crash-safe run."""
-    from cli.common import format_summary, open_out, streamable  # shared with run, not imported from cli.main
+    from cli.common import event_sources, format_summary, open_out  # shared with run, not imported from cli.main
     from engine.durable import DurableRun
     from engine.schema import checked_stamp
     from engine.store import SQLiteStore
@@ -48,14 +48,10 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
         with user_errors():
             store = SQLiteStore(db_path)
             store.note_schema_checked(checked_stamp(pb.digest) for pb in engine.playbooks)
-            ordered = events_src != "db" and streamable(engine, events_src, events_format)
-            if events_src == "db":
-                events = store.unprocessed_events()
-            elif ordered:
-                # two passes: memory does not grow with the log
-                events = engine.ordered_events(events_src, max_line_bytes=max_line_bytes)
-            else:
-                events = read_events(events_src, events_format, max_line_bytes=max_line_bytes)
+            if events_src == ("db",):
+                events, ordered = store.unprocessed_events(), False
+            else:  # plain JSON Lines files in two passes: memory does not grow with the log
+                events, ordered = event_sources(engine, events_src, events_format, max_line_bytes)
 
             def emit(lines: list[str]) -> None:
                 stream.write("\n".join(lines) + "\n")
@@ -64,7 +60,7 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
             durable = DurableRun(engine, store, reset_state=reset_state, allowed_lateness_us=lateness,
                                  commit_every=commit_every)
             result = durable.run(progress.wrap(events), emit=emit, until=until, started=_now(),
-                                 source=events_src, now=_now, ordered=ordered)
+                                 source=" ".join(events_src), now=_now, ordered=ordered)
     finally:
         if stream is not sys.stdout:
             stream.close()

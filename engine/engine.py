@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import operator
 import time as _time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from .actions import Action
 from .errors import EventError, StateError, UsageError
 from .model import Playbook
 from .runtime import Ev, EventIds, PlaybookRun
-from .sources import MAX_LINE_BYTES, SourceEvent, event_problem, time_ordered
+from .sources import MAX_LINE_BYTES, SourceEvent, event_problem, merge_ordered, time_ordered
 from .summary import RunSummary
 from .timecalc import US, TimeError, parse_time
 
@@ -321,12 +321,21 @@ class Engine:
         """
         return self._single_reader().time_of(data)
 
-    def ordered_events(self, path: str, *, display: str | None = None,
+    def ordered_events(self, path: str | Sequence[str], *, display: str | None = None,
                        max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[SourceEvent]:
         """The events of a JSON Lines file in the time order these playbooks read (see
         :func:`engine.sources.time_ordered`), for :meth:`stream`. Lines longer than
-        ``max_line_bytes`` are skipped with their place."""
+        ``max_line_bytes`` are skipped with their place.
+
+        Several files (a list of paths) are merged into one time order: equal times
+        in the order of the files, then in each file's order."""
         reader = self._single_reader()
+        if not isinstance(path, str):
+            paths = list(path)
+            if len(paths) != 1:
+                return merge_ordered([self.ordered_events(p, max_line_bytes=max_line_bytes) for p in paths],
+                                     reader.time_of)
+            path = paths[0]
         return time_ordered(path, reader.time_of, display=display, field=reader.time_field, parse_text=reader.time_of_text,
                             max_line_bytes=max_line_bytes)
 

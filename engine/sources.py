@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import heapq
 import io
 import itertools
 import json
@@ -125,6 +126,42 @@ def open_text(path: str) -> IO[str]:
         raise UsageError(f"{path}: is a directory, not an event file") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def read_sources(paths: Iterable[str], fmt: str | None = None, *,
+                 max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[SourceEvent]:
+    """The events of several sources, one after the other (each format by its name unless
+    ``fmt``). For :meth:`Engine.run`, whose stable sort by time then orders equal times by
+    the order of the sources, then by their order in each."""
+    paths = list(paths)
+    for path in paths:
+        if path != "-" and not os.path.exists(path):
+            raise UsageError(f"{path}: no such file")
+    if paths.count("-") > 1:
+        raise UsageError("stdin (-) can be read only once")
+    for path in paths:
+        yield from read_events(path, fmt, max_line_bytes=max_line_bytes)
+
+
+def merge_ordered(streams: Iterable[Iterable[SourceEvent]], time_of: Callable[[Any], int | None]) -> Iterator[SourceEvent]:
+    """One stream in time order from several, each in time order (as :func:`time_ordered`
+    gives them): equal times in the order of the streams, then in each one's order.
+
+    ``time_of`` reads an event's time where its reader did not (kept in ``SourceEvent.time``);
+    events without a valid time (skipped anyway) pass as soon as they are read.
+    """
+
+    def timed(stream: Iterable[SourceEvent]) -> Iterator[SourceEvent]:
+        for ev in stream:
+            if ev.time is None and ev.error is None:
+                ev.time = time_of(ev.data)
+            yield ev
+
+    return heapq.merge(*(timed(s) for s in streams), key=_merge_key)
+
+
+def _merge_key(ev: SourceEvent) -> int:
+    return -(1 << 62) if ev.time is None else ev.time
 
 
 def open_binary(path: str) -> IO[bytes]:
