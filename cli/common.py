@@ -85,6 +85,12 @@ def format_summary(summary: RunSummary, elapsed: float) -> str:
             lines.append(f"    {source}: {message}")
         if problem.count > 5:
             lines.append(f"    ... and {problem.count - 5:,} more")
+    for kind, problem in sorted(summary.input_warnings.items()):
+        lines.append(f"  read from damaged input ({kind}): {problem.count:,} (processed; --strict refuses them)")
+        for source, message in problem.samples[:5]:
+            lines.append(f"    {source}: {message}")
+        if problem.count > 5:
+            lines.append(f"    ... and {problem.count - 5:,} more")
     if summary.until is not None:
         lines.append(f"clock: until {format_time(summary.until)}")
     outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.outcomes.items())) or "none"

@@ -106,12 +106,14 @@ def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: st
         raise click.UsageError(f"--timezone: unknown time zone {tz_name!r}") from None
     ids = EventIds("id")
     skipped: list[str] = []
+    damaged: list[str] = []  # loaded, though their input was damaged (invalid UTF-8, duplicate keys, NaN)
 
     def rows() -> Any:
         for item in read_events(events_src, events_format, max_line_bytes=max_line_bytes):
             if item.error is not None or not isinstance(item.data, dict):
                 skipped.append(f"{item.source}: {item.error}")
                 continue
+            damaged.extend(f"{item.source}: {note}" for note in item.notes)
             data = item.data
             etype, raw = data.get("type"), data.get("time")
             try:
@@ -131,6 +133,10 @@ def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: st
     click.echo(f"{inserted:,} events loaded into {db_path}, {present:,} already there, {len(skipped):,} unreadable", err=True)
     for line in skipped[:10]:
         click.echo(f"  {line}", err=True)
+    if damaged:
+        click.echo(f"{len(damaged):,} problems in the input of events loaded anyway (run --strict refuses them):", err=True)
+        for line in damaged[:10]:
+            click.echo(f"  {line}", err=True)
 
 
 @click.command("actions")

@@ -203,12 +203,16 @@ class Engine:
                 if single:  # a time read by time_ordered is this engine's reading when one reader reads all
                     known_t = event.time
                 checked = event.checked
+                notes = event.notes
             else:
                 data = event
                 checked = False
+                notes = ()
             self._serial += 1
             serial = self._serial
             summary.events_read += 1
+            if notes:
+                self._warn(notes, source)
             if not checked:
                 problem = event_problem(data)
                 if problem is not None:
@@ -347,6 +351,13 @@ class Engine:
         label = reason.split(":")[0]
         self.summary.skip(label, source, reason, serial)
 
+    def _warn(self, notes: tuple[str, ...], source: str | None) -> None:
+        """An event read from damaged input (see ``SourceEvent.notes``): counted, or refused when strict."""
+        if self.strict:
+            raise EventError(source or "<event>", notes[0])
+        for note in notes:
+            self.summary.input_warning(note, source)
+
     def _advance(self, t: int) -> None:
         for run in self._runs:
             run.advance(t)
@@ -409,6 +420,8 @@ class Engine:
                 if problem is not None:
                     self._skip(problem, item.source, serial, count)
                     continue
+                if item.notes and (count or self.strict):
+                    self._warn(item.notes, item.source)
                 ev = reader.normalize(item.data, item.source, serial)
             else:
                 problem = event_problem(item)
@@ -454,6 +467,8 @@ class Engine:
                     if problem is not None:
                         self._skip(problem, item.source, serial)
                         continue
+                    if item.notes:
+                        self._warn(item.notes, item.source)
                     # A time read by time_ordered is this reader's reading (there is one reader).
                     ev = reader.normalize(item.data, item.source, serial, True, item.time)
                 else:

@@ -49,6 +49,9 @@ class SourceEvent:
     error: str | None = None
     time: int | None = None  # the time already read by time_ordered (microseconds), to save reading it twice
     checked: bool = False  # the reader made sure the data passes value_problem (no need to look again)
+    #: What was wrong with the input though the event could be read ("invalid UTF-8: ...", "duplicate
+    #: key: ...", "NaN or Infinity: ...", "duplicate CSV column: ..."): counted in the summary, refused by strict.
+    notes: tuple[str, ...] = ()
 
 
 def value_problem(value: Any) -> str | None:
@@ -260,8 +263,11 @@ def parse_json_line(line: str | bytes) -> Any:
     return _parse(line)[0]
 
 
-def _parse(line: str | bytes) -> tuple[Any, bool]:
-    """The value, and whether orjson alone read the line (so it may again)."""
+def _parse(line: str | bytes, notes: list[str] | None = None) -> tuple[Any, bool]:
+    """The value, and whether orjson alone read the line (so it may again).
+
+    ``notes``, when given, receives what was wrong with a line read anyway, for lines
+    orjson does not read alone (see :func:`_notes` for those it does)."""
     raw = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
     bom = raw.startswith(b"\xef\xbb\xbf")  # a byte-order mark (spreadsheet exports)
     if bom:
@@ -274,10 +280,22 @@ def _parse(line: str | bytes) -> tuple[Any, bool]:
     else:
         if not _suspicious(value):
             return value, not bom
-    text = line if isinstance(line, str) else line.decode("utf-8", "replace")
+    if isinstance(line, str):
+        text = line
+    else:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            text = line.decode("utf-8", "replace")
+            if notes is not None:
+                column = len(line[:exc.start].decode("utf-8", "replace")) + 1
+                notes.append(f"invalid UTF-8: byte 0x{line[exc.start]:02x} at column {column} read as U+FFFD "
+                             "(two different values may now read the same): save the file as UTF-8")
     text = text.rstrip()  # the line ending and trailing blanks: an error is placed on the line, not after it
     try:
-        return json.loads(text), False
+        if notes is None:
+            return json.loads(text), False
+        return json.loads(text, parse_constant=_Constants(notes), object_pairs_hook=_Pairs(notes)), False
     except RecursionError:
         raise LineProblem(_too_deep(text)) from None
     except json.JSONDecodeError as exc:
@@ -289,6 +307,48 @@ def _parse(line: str | bytes) -> tuple[Any, bool]:
         digits = re.search(r"\d{" + str(MAX_INT_DIGITS + 1) + ",}", text)
         where = f", at column {digits.start() + 1}" if digits else ""
         raise LineProblem(f"number too long: more than {MAX_INT_DIGITS} digits{where}") from None
+
+
+class _Constants:
+    """json's parse_constant: NaN and Infinity are read, and noted."""
+
+    def __init__(self, notes: list[str]):
+        self.notes = notes
+
+    def __call__(self, name: str) -> float:
+        if not any(n.startswith("NaN or Infinity") for n in self.notes):
+            self.notes.append(f"NaN or Infinity: {name} is not JSON (read as a number equal to nothing)")
+        return float(name)
+
+
+class _Pairs:
+    """json's object_pairs_hook: a key given twice in an object is noted (the last value is used)."""
+
+    def __init__(self, notes: list[str]):
+        self.notes = notes
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) < len(pairs) and not any(n.startswith("duplicate key") for n in self.notes):
+            seen: set[str] = set()
+            dupe = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+            self.notes.append(f"duplicate key: {dupe!r} is given more than once in an object (the last value is used)")
+        return obj
+
+
+def _notes(raw: bytes, data: Any) -> tuple[str, ...]:
+    """What was wrong with a line orjson read alone: a duplicate key (orjson keeps the last).
+
+    Cheap in the common case: every colon outside strings separates a key from its
+    value, and orjson writes the value back with one per key kept and the colons of
+    its strings; the line has as many colons exactly when no key was dropped (unless
+    an escape spells a colon: then the line is read again to be sure).
+    """
+    if raw.count(b":") == orjson.dumps(data).count(b":") and b"\\u003a" not in raw and b"\\u003A" not in raw:
+        return ()
+    notes: list[str] = []
+    json.loads(raw.decode("utf-8", "replace"), object_pairs_hook=_Pairs(notes))
+    return tuple(notes)
 
 
 class LineProblem(ValueError):
@@ -370,6 +430,7 @@ def read_csv_binary(fh: IO[bytes], name: str, max_line_bytes: int = MAX_LINE_BYT
     """:func:`read_csv` over a binary stream, lines longer than ``max_line_bytes`` skipped
     with their place (an empty line takes the place of each, so line numbers stay right)."""
     errors: list[SourceEvent] = []
+    line_notes: dict[int, str] = {}
 
     def lines() -> Iterator[str]:
         for lineno, raw in enumerate(bounded_lines(fh, max_line_bytes), 1):
@@ -379,9 +440,16 @@ def read_csv_binary(fh: IO[bytes], name: str, max_line_bytes: int = MAX_LINE_BYT
                 continue
             if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark (spreadsheet exports)
                 raw = raw[3:]
-            yield raw.decode("utf-8", "replace")
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                text = raw.decode("utf-8", "replace")
+                column = len(raw[:exc.start].decode("utf-8", "replace")) + 1
+                line_notes[lineno] = (f"invalid UTF-8: byte 0x{raw[exc.start]:02x} at column {column} of line {lineno} "
+                                      "read as U+FFFD (two different values may now read the same): save the file as UTF-8")
+                yield text
 
-    for item in read_csv(lines(), name):
+    for item in read_csv(lines(), name, line_notes):
         if errors:
             yield from errors
             errors.clear()
@@ -389,12 +457,13 @@ def read_csv_binary(fh: IO[bytes], name: str, max_line_bytes: int = MAX_LINE_BYT
     yield from errors
 
 
-def read_csv(stream: Iterable[str], name: str) -> Iterator[SourceEvent]:
+def read_csv(stream: Iterable[str], name: str, line_notes: Mapping[int, str] | None = None) -> Iterator[SourceEvent]:
     """CSV with a header row. Empty cells are absent fields; ``a.b`` headers nest.
 
     A row's place is the line it starts on. A damaged row (a quote that never
     closes, text after a closing quote) is reported at that line, and the lines
-    it would have swallowed are read again as rows of their own.
+    it would have swallowed are read again as rows of their own. ``line_notes``: notes
+    on lines (by number), given to the rows read from them (see ``SourceEvent.notes``).
     """
     source = iter(stream)
     numbers = itertools.count(1)
@@ -447,6 +516,9 @@ def read_csv(stream: Iterable[str], name: str) -> Iterator[SourceEvent]:
             yield SourceEvent(None, f"{name}:{lineno}", f"{len(row)} cells but the header names {len(paths)} columns")
             continue
         data: dict[str, Any] = {}
+        notes: list[str] = []
+        if line_notes:
+            notes.extend(line_notes[n] for n, _ in consumed if n in line_notes)
         for path, cell in zip(paths, row, strict=False):
             if cell == "":
                 continue
@@ -454,10 +526,19 @@ def read_csv(stream: Iterable[str], name: str) -> Iterator[SourceEvent]:
             for part in path[:-1]:
                 nxt = target.get(part)
                 if not isinstance(nxt, dict):
+                    if nxt is not None:
+                        notes.append(_csv_overwrite(path))
                     nxt = target[part] = {}
                 target = nxt
+            if path[-1] in target:
+                notes.append(_csv_overwrite(path))
             target[path[-1]] = csv_value(cell)
-        yield SourceEvent(data, f"{name}:{lineno}", checked=True)
+        yield SourceEvent(data, f"{name}:{lineno}", checked=True, notes=tuple(dict.fromkeys(notes)))
+
+
+def _csv_overwrite(path: list[str]) -> str:
+    return (f"duplicate CSV column: {'.'.join(path)!r} sets a field another column of the header sets too "
+            "(the last non-empty cell is used)")
 
 
 def _csv_damage(error: str, lines: list[tuple[int, str]]) -> str:
@@ -522,14 +603,16 @@ def read_jsonl_binary(fh: IO[bytes], name: str, max_line_bytes: int = MAX_LINE_B
         if isinstance(raw, int):
             yield _too_long(f"{name}:{lineno}", raw, max_line_bytes)
             continue
+        notes: list[str] | None = None
         try:
             # What _parse does, inline for the common case: orjson read it, no float that may be a long integer.
             data = loads(raw)
             if type(data) is dict and float in map(type, data.values()) and _suspicious(data):
                 raise orjson.JSONDecodeError("", "", 0)
         except orjson.JSONDecodeError:
+            notes = []
             try:
-                data = _parse(raw)[0]
+                data, exact = _parse(raw, notes)
             except ValueError as exc:
                 if not raw.strip():
                     continue
@@ -542,7 +625,9 @@ def read_jsonl_binary(fh: IO[bytes], name: str, max_line_bytes: int = MAX_LINE_B
         if problem is not None:
             yield SourceEvent(None, f"{name}:{lineno}", problem)
             continue
-        yield SourceEvent(data, f"{name}:{lineno}", checked=True)
+        # Where orjson read the line alone, look for what it does not tell.
+        found = _notes(raw, data) if notes is None else (*notes, *(_notes(raw, data) if exact else ()))
+        yield SourceEvent(data, f"{name}:{lineno}", checked=True, notes=found)
 
 
 def time_ordered(path: str, time_of: Callable[[Any], int | None], *, display: str | None = None,
@@ -709,10 +794,11 @@ def _sorted_by_time(fh: IO[bytes], name: str, time_of: Callable[[Any], int | Non
             if problem is not None:
                 yield SourceEvent(None, source, problem)
                 continue
-            yield SourceEvent(data, source, None, times[i], True)
+            yield SourceEvent(data, source, None, times[i], True, _notes(raw, data))
             continue
+        notes: list[str] = []
         try:
-            data = parse_json_line(raw)
+            data, exact = _parse(raw, notes)
         except ValueError as exc:
             yield _invalid_json(source, exc)
             continue
@@ -723,5 +809,7 @@ def _sorted_by_time(fh: IO[bytes], name: str, time_of: Callable[[Any], int | Non
         if problem is not None:
             yield SourceEvent(None, source, problem)
             continue
+        if exact:  # orjson read it alone: look for what it does not tell
+            notes.extend(_notes(raw, data))
         # A time found without parsing is the event's own only when the field is there (see _time_text).
-        yield SourceEvent(data, source, None, times[i] if how == 0 or field in data else None, True)
+        yield SourceEvent(data, source, None, times[i] if how == 0 or field in data else None, True, tuple(notes))

@@ -54,6 +54,9 @@ class RunSummary:
     outcomes: Counter[str] = field(default_factory=Counter)
     actions_emitted: int = 0
     late_events: int = 0  # fed (streaming) with a time earlier than the clock
+    #: Events read and processed although their input was damaged (invalid UTF-8, a duplicate
+    #: key or CSV column, NaN/Infinity), by kind; ``strict`` refuses them instead.
+    input_warnings: dict[str, Problem] = field(default_factory=dict)
     expression_errors: dict[str, Problem] = field(default_factory=dict)
     rules: dict[str, RuleStats] = field(default_factory=dict)
     first_time: int | None = None
@@ -76,6 +79,10 @@ class RunSummary:
         if serial != self._last_nokey:
             self._last_nokey = serial
             self.without_key += 1
+
+    def input_warning(self, note: str, source: str | None) -> None:
+        """Count an event whose input had a problem (``note`` is ``"kind: detail"``)."""
+        self.input_warnings.setdefault(note.split(":")[0], Problem()).add(source, note)
 
     def expression_error(self, where: str, source: str | None, message: str) -> None:
         self.expression_errors.setdefault(where, Problem()).add(source, message)
@@ -106,6 +113,8 @@ class RunSummary:
             "outcomes": dict(sorted(self.outcomes.items())),
             "actions": self.actions_emitted,
             "late_events": self.late_events,
+            "input_warnings": {k: {"count": p.count, "samples": [list(s) for s in p.samples]}
+                               for k, p in sorted(self.input_warnings.items())},
             "expression_errors": {k: {"count": p.count, "samples": [list(s) for s in p.samples]} for k, p in sorted(self.expression_errors.items())},
             "rules": {k: {f: v for f, v in vars(r).items() if v} for k, r in self.rules.items()},
             "first_time": None if self.first_time is None else format_time(self.first_time),

@@ -299,3 +299,63 @@ def test_the_python_api_merges_sources(tmp_path: Path) -> None:
     streaming = Engine(load_playbook_text(PLAYBOOK, "p.yaml"))
     streamed = [(a.key, a.outcome) for a in streaming.stream(streaming.ordered_events([str(crm), str(desk)]))]
     assert batch == streamed == [("a", "met"), ("b", "met")]
+
+
+# -- 7. damaged input that can still be read: counted, refused by --strict -----------------------
+
+DAMAGED_JSONL = (b'{"type":"customer.message","time":"2026-03-02T10:00:00Z","account":"a\xff","thread_id":"t1"}\n'
+                 b'{"type":"customer.message","time":"2026-03-02T10:00:00Z","account":"a\xfe","thread_id":"t1"}\n'
+                 b'{"type":"m","time":"2026-03-02T11:00:00Z","account":"a","account":"b"}\n'
+                 b'{"type":"m","time":"2026-03-02T12:00:00Z","account":"a","n":NaN}\n'
+                 b'{"type":"m","time":"2026-03-02T13:00:00Z","account":"a","n":-Infinity}\n'
+                 b'{"type":"m","time":"2026-03-02T14:00:00Z","account":"a","note":"a\\u003ab"}\n')
+
+
+@pytest.mark.parametrize("how", ["file", "unordered", "stdin", "db"])
+def test_damaged_json_lines_are_counted_with_a_place(pb: str, tmp_path: Path, how: str) -> None:
+    path = tmp_path / "e.jsonl"
+    lines = DAMAGED_JSONL.splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[::-1]) if how == "unordered" else DAMAGED_JSONL)
+    args = ["--events", "-"] if how == "stdin" else ["--events", str(path)]
+    if how == "db":
+        args += ["--db", str(tmp_path / "s.db")]
+    r = cli("run", pb, *args, input=DAMAGED_JSONL if how == "stdin" else None)
+    assert r.exit_code == 0, r.output
+    name = "<stdin>" if how == "stdin" else "e.jsonl"
+    line = {n: (7 - n if how == "unordered" else n) for n in range(1, 7)}
+    assert "read from damaged input (invalid UTF-8): 2" in r.stderr
+    assert f"{name}:{line[1]}: invalid UTF-8: byte 0xff at column 70" in r.stderr
+    assert "read from damaged input (duplicate key): 1" in r.stderr
+    assert f"{name}:{line[3]}: duplicate key: 'account' is given more than once" in r.stderr
+    assert "read from damaged input (NaN or Infinity): 2" in r.stderr
+    assert f"{name}:{line[5]}: NaN or Infinity: -Infinity" in r.stderr
+    assert "6 read, 6 processed, 0 skipped" in r.stderr  # processed, not lost (an escaped colon is no duplicate)
+    strict = cli("run", pb, *args, "--strict", input=DAMAGED_JSONL if how == "stdin" else None)
+    assert strict.exit_code == 1 and f"{name}:" in strict.stderr and "(--strict)" in strict.stderr, strict.output
+
+
+def test_damaged_csv_is_counted_with_a_place(pb: str, tmp_path: Path) -> None:
+    path = tmp_path / "e.csv"
+    path.write_bytes(b"type,time,account,note,account,n.x,n\n"
+                     b"m,2026-03-02T10:00:00Z,a,x\xfe,b,,\n"
+                     b"m,2026-03-02T11:00:00Z,a,y,,1,2\n"
+                     b"m,2026-03-02T12:00:00Z,a,z,,,\n")
+    r = cli("run", pb, "--events", str(path))
+    assert r.exit_code == 0, r.output
+    assert "read from damaged input (duplicate CSV column): 2" in r.stderr
+    assert "e.csv:2: duplicate CSV column: 'account'" in r.stderr and "e.csv:3: duplicate CSV column: 'n'" in r.stderr
+    assert "read from damaged input (invalid UTF-8): 1" in r.stderr and "e.csv:2: invalid UTF-8: byte 0xfe" in r.stderr
+    strict = cli("run", pb, "--events", str(path), "--strict")
+    assert strict.exit_code == 1 and "e.csv:2:" in strict.stderr
+
+
+def test_damaged_input_through_the_api_and_ingest(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(DAMAGED_JSONL)
+    engine = Engine(load_playbook_text(PLAYBOOK, "p.yaml"))
+    engine.run(read_events(str(path)))
+    assert {k: p.count for k, p in engine.summary.input_warnings.items()} == {
+        "invalid UTF-8": 2, "duplicate key": 1, "NaN or Infinity": 2}
+    assert engine.summary.to_dict()["input_warnings"]["duplicate key"]["samples"][0][0].endswith("e.jsonl:3")
+    r = cli("ingest", str(path), "--db", str(tmp_path / "i.db"))
+    assert r.exit_code == 0 and "5 problems in the input" in r.stderr and "e.jsonl:3: duplicate key" in r.stderr
