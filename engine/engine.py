@@ -245,22 +245,25 @@ class Engine:
                 self._skip(skipped, source, serial)
         return taken
 
-    def _process(self, reader: _Reader, ev: Ev) -> bool:
-        return self._deliver(reader, ev.data, ev.t, ev.type, ev.serial, ev.source, ev)
+    def _process(self, reader: _Reader, ev: Ev, count: bool = True) -> bool:
+        return self._deliver(reader, ev.data, ev.t, ev.type, ev.serial, ev.source, ev, count)
 
     def _deliver(self, reader: _Reader, data: dict[str, Any], t: int, etype: str, serial: int,
-                 source: str | None, ev: Ev | None) -> bool:
+                 source: str | None, ev: Ev | None, count: bool = True) -> bool:
         """Hand an event to ``reader``'s playbooks; False if none processed it (after until, late).
 
         ``ev`` is made here, with its id, only when a fact or rule sees the event's type.
+        ``count``: count the event when it is not processed (in a batch, the first group of
+        playbooks counts events, see :meth:`run`).
         """
         summary = self.summary
         if self._until is not None and t > self._until:
-            summary.after_until += 1
+            if count:
+                summary.after(serial)
             return False
         invalid = reader.invalid_key(data)
         if invalid is not None:
-            self._skip(invalid, source, serial)
+            self._skip(invalid, source, serial, count)
             return False
         done = False
         for run in reader.runs:
@@ -401,7 +404,7 @@ class Engine:
         ready = self._read(reader, items, count)
         ready.sort(key=event_time)  # stable: equal times keep input order
         end = limit if limit is not None else (ready[-1].t if ready else None)
-        processed = sum(1 for ev in ready if self._process(reader, ev))
+        processed = sum(1 for ev in ready if self._process(reader, ev, count))
         if count:
             self.summary.events_processed += processed
         if end is not None:

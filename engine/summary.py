@@ -66,6 +66,7 @@ class RunSummary:
 
     _last_skip: int = -1
     _last_nokey: int = -1
+    _last_after: int = -1
 
     def skip(self, reason: str, source: str | None, detail: str | None = None, serial: int = -1) -> None:
         """Count a skipped event once, however many playbooks skip it."""
@@ -74,6 +75,12 @@ class RunSummary:
                 return
             self._last_skip = serial
         self.skipped.setdefault(reason, Problem()).add(source, detail or reason)
+
+    def after(self, serial: int) -> None:
+        """Count an event after ``until`` once, however many groups of playbooks read it."""
+        if serial < 0 or serial != self._last_after:
+            self._last_after = serial
+            self.after_until += 1
 
     def no_key(self, serial: int) -> None:
         if serial != self._last_nokey:

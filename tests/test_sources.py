@@ -359,3 +359,39 @@ def test_damaged_input_through_the_api_and_ingest(tmp_path: Path) -> None:
     assert engine.summary.to_dict()["input_warnings"]["duplicate key"]["samples"][0][0].endswith("e.jsonl:3")
     r = cli("ingest", str(path), "--db", str(tmp_path / "i.db"))
     assert r.exit_code == 0 and "5 problems in the input" in r.stderr and "e.jsonl:3: duplicate key" in r.stderr
+
+
+# -- 8. --strict stops at any skipped event; the counts add up -----------------------------------
+
+INVALID_KEY = "\n".join([
+    ev("2026-03-02T10:00:00Z"),
+    json.dumps({"type": "vendor.reply", "time": "2026-03-02T11:00:00Z", "account": {"id": "a"}, "thread_id": "t1"}),
+    ev("2026-03-02T12:00:00Z", "vendor.reply"),
+]) + "\n"
+
+
+@pytest.mark.parametrize("db", [False, True])
+def test_an_invalid_key_is_skipped_once_and_stops_strict(pb: str, tmp_path: Path, db: bool) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_text(INVALID_KEY)
+    extra = ["--db", str(tmp_path / "s.db")] if db else []
+    r = cli("run", pb, "--events", str(path), *extra)
+    assert r.exit_code == 0, r.output
+    assert "3 read, 2 processed, 1 skipped" in r.stderr
+    assert "e.jsonl:2: invalid key: the key field 'account' must be a string or a number, got {'id': 'a'}" in r.stderr
+    assert '"outcome":"met"' in r.stdout  # the valid reply after it still counts
+    strict = cli("run", pb, "--events", str(path), "--strict", *(["--db", str(tmp_path / "t.db")] if db else []))
+    assert strict.exit_code == 1, strict.output
+    assert "error: " in strict.stderr and "e.jsonl:2: invalid key" in strict.stderr
+
+
+def test_counts_add_up_with_playbooks_that_read_events_differently(tmp_path: Path) -> None:
+    other = PLAYBOOK.replace("playbook: p", "playbook: q\ntimezone: Europe/Paris")
+    engine = Engine([load_playbook_text(PLAYBOOK, "p.yaml"), load_playbook_text(other, "q.yaml")])
+    events = [json.loads(line) for line in INVALID_KEY.splitlines()]
+    events.append(json.loads(ev("2026-03-05T00:00:00Z")))
+    engine.run(events, until="2026-03-03T00:00:00Z")
+    s = engine.summary
+    assert (s.events_read, s.events_processed, s.skipped_total, s.after_until) == (4, 2, 1, 1)
+    with pytest.raises(Exception, match="invalid key"):
+        Engine(load_playbook_text(PLAYBOOK, "p.yaml"), strict=True).run(events)
