@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from cli.common import max_line_bytes_option, open_out, print_diagnostics, user_errors
+from cli.common import max_line_bytes_option, max_playbook_bytes_option, open_out, print_diagnostics, user_errors
 from engine import EngineError, PlaybookError, UsageError, load_playbook
 from engine.testing import FileResult, junit_xml, run_test_files
 
@@ -97,7 +97,8 @@ def format_test_report(results: list[FileResult]) -> str:
               help="text: one line per case, failures side by side; junit: JUnit XML for CI systems.")
 @click.option("--out", metavar="FILE", default=None,
               help="Write the report to FILE (with --format junit, the text report still goes to stdout).")
-def test_cmd(paths: tuple[str, ...], fmt: str, out: str | None) -> None:
+@max_playbook_bytes_option
+def test_cmd(paths: tuple[str, ...], fmt: str, out: str | None, max_playbook_bytes: int) -> None:
     """Run playbook test files (YAML with 'playbooks' and 'cases'); exit 1 on any failure.
 
     \b
@@ -107,7 +108,7 @@ def test_cmd(paths: tuple[str, ...], fmt: str, out: str | None) -> None:
       playbook test playbooks/tests/ --format junit --out report.xml
     """
     files = _test_files(paths)
-    results = run_test_files(files)
+    results = run_test_files(files, max_playbook_bytes)
     for f in results:
         if f.errors:
             print_diagnostics(f.errors)
@@ -152,8 +153,10 @@ def _subject_option(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--until", metavar="TIME|now", default=None,
               help="End of the run, as for run (default: the greatest event time).")
 @max_line_bytes_option
+@max_playbook_bytes_option
 def explain_cmd(playbook: str, events_src: tuple[str, ...], events_format: str | None, rule_id: str, key: str | None,
-                subject: tuple[str, ...], why_not: bool, fmt: str, until: str | None, max_line_bytes: int) -> None:
+                subject: tuple[str, ...], why_not: bool, fmt: str, until: str | None, max_line_bytes: int,
+                max_playbook_bytes: int) -> None:
     """Why a rule did or did not act: the timeline of each obligation, cadence or signal group.
 
     \b
@@ -173,7 +176,7 @@ def explain_cmd(playbook: str, events_src: tuple[str, ...], events_format: str |
         raise click.UsageError(f"{playbook}: explain takes one playbook file, not a directory")
     wanted = _subject_option(subject)
     try:
-        pb = load_playbook(playbook)
+        pb = load_playbook(playbook, max_bytes=max_playbook_bytes)
     except PlaybookError as exc:
         print_diagnostics(exc.diagnostics)
         sys.exit(1)

@@ -13,8 +13,9 @@ import click
 
 from engine import Engine, EngineError, EventError, SourceEvent, UsageError
 from engine.errors import Diagnostic
+from engine.loader import MAX_PLAYBOOK_BYTES
 from engine.sources import MAX_LINE_BYTES, detect_format
-from engine.summary import RunSummary
+from engine.summary import MaxSkipped, RunSummary
 from engine.timecalc import format_time
 
 if TYPE_CHECKING:
@@ -41,15 +42,80 @@ def user_errors() -> Iterator[None]:
         sys.exit(1)
 
 
+#: ``--max-playbook-bytes``, for every command that reads playbooks (run, validate, test, explain).
+max_playbook_bytes_option = click.option(
+    "--max-playbook-bytes", type=click.IntRange(min=1), default=MAX_PLAYBOOK_BYTES, show_default=True, metavar="N",
+    help="Refuse a playbook file larger than N bytes at once, before parsing it.")
+
+
+class MaxSkippedType(click.ParamType):
+    name = "N|P%"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> MaxSkipped:
+        if isinstance(value, MaxSkipped):
+            return value
+        try:
+            return MaxSkipped.parse(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def report_problems(engine: Engine, max_skipped: MaxSkipped | None, strict_calendars: bool) -> None:
+    """After a run's actions are written, on stderr even with --quiet: calendar templates
+    that named no declared calendar, and many events skipped or without a key field.
+    Exit 1 with --strict-calendars or past --max-skipped."""
+    summary = engine.summary
+    failed = False
+    calendars = summary.calendar_warnings()
+    if calendars:
+        label = "error" if strict_calendars else "warning"
+        for line in calendars:
+            click.echo(line if line.startswith(" ") else f"{label}: {line}", err=True)
+        click.echo(f"{label}: declare these calendars or fix the template"
+                   + (" (--strict-calendars)" if strict_calendars else " (--strict-calendars makes this fail the run)"),
+                   err=True)
+        failed = strict_calendars
+    key_fields = [pb.key_field for pb in engine.playbooks]
+    if max_skipped is not None and max_skipped.exceeded_by(summary):
+        limit = f"{max_skipped.percent:g}% of the events read" if max_skipped.percent is not None else f"{max_skipped} events"
+        click.echo(f"error: {summary.describe_unused(key_fields)}", err=True)
+        click.echo(f"error: more than {limit} skipped or without a key field (--max-skipped {max_skipped})", err=True)
+        failed = True
+    else:
+        warning = summary.unused_warning(key_fields)
+        if warning is not None:
+            click.echo(f"warning: {warning}", err=True)
+            click.echo("warning: check the key field and the events' type and time fields "
+                       "(--max-skipped N|P% makes this fail the run)", err=True)
+    if failed:
+        sys.exit(1)
+
+
+def _progress_interval() -> float:
+    try:
+        return max(0.0, float(os.environ.get("PLAYBOOK_PROGRESS_INTERVAL", "")))
+    except ValueError:
+        return 0.25
+
+
 class Progress:
-    """Watches the events as they are read: a one-line progress report on stderr (only
-    when stderr is a terminal), and the check of events against declared shapes."""
+    """Watches the events as they are read: a progress line on stderr (events read,
+    events/s, elapsed), and the check of events against declared shapes.
+
+    The line is shown only when ``enabled`` (stderr is a terminal, not --quiet), redrawn
+    at most every ``PLAYBOOK_PROGRESS_INTERVAL`` seconds (default 0.25: the clock is read
+    every 256 events only), and cleared when the events end, before the summary."""
+
+    CHECK_EVERY = 256  # a power of two: events between looks at the clock
 
     def __init__(self, enabled: bool, checkers: list[ShapeChecker] | None = None):
         self.enabled = enabled
         self.started = time.perf_counter()
         self.count = 0
         self.checkers = checkers or []
+        self.interval = _progress_interval()
+        self._next = self.started + self.interval
+        self._width = 0  # of the line on screen, 0 when none is
 
     def shape_lines(self) -> list[str]:
         return [line for c in self.checkers for line in c.report.lines()]
@@ -57,18 +123,37 @@ class Progress:
     def wrap(self, events: Iterator[SourceEvent]) -> Iterator[SourceEvent]:
         checks = [checker.check for checker in self.checkers]
         count = self.count
-        for event in events:
-            count += 1
-            if checks and event.error is None:
-                for check in checks:
-                    check(event.data, event.source)
-            if self.enabled and count % 100_000 == 0:
-                rate = count / max(time.perf_counter() - self.started, 1e-9)
-                click.echo(f"\rreading events: {count:,} ({rate:,.0f}/s)", err=True, nl=False)
+        mask = self.CHECK_EVERY - 1 if self.enabled else -1  # -1: never look
+        try:
+            for event in events:
+                count += 1
+                if checks and event.error is None:
+                    for check in checks:
+                        check(event.data, event.source)
+                if not count & mask and time.perf_counter() >= self._next:
+                    self.count = count
+                    self.draw()
+                yield event
+        finally:
             self.count = count
-            yield event
-        if self.enabled and self.count >= 100_000:
-            click.echo("\r" + " " * 60 + "\r", err=True, nl=False)
+            self.clear()
+
+    def draw(self) -> None:
+        now = time.perf_counter()
+        self._next = now + self.interval
+        elapsed = now - self.started
+        seconds = int(elapsed)
+        text = (f"{self.count:,} events read, {self.count / max(elapsed, 1e-9):,.0f} events/s, "
+                f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d} elapsed")
+        sys.stderr.write("\r" + text.ljust(self._width))
+        sys.stderr.flush()
+        self._width = len(text)
+
+    def clear(self) -> None:
+        if self._width:
+            sys.stderr.write("\r" + " " * self._width + "\r")
+            sys.stderr.flush()
+            self._width = 0
 
 
 def format_summary(summary: RunSummary, elapsed: float) -> str:
@@ -98,6 +183,10 @@ def format_summary(summary: RunSummary, elapsed: float) -> str:
     pending = sum(r.pending for r in summary.rules.values())
     overdue = sum(r.overdue for r in summary.rules.values())
     lines.append(f"open: {pending:,} obligations pending, {overdue:,} breached and awaiting a late reply")
+    most = summary.most_open_state()
+    if most:
+        held = "; ".join(f"{m['rule']} {m['open']:,} ({', '.join(f'{v:,} {k}' for k in ('obligations', 'cadences', 'groups') if (v := m[k]))})" for m in most)
+        lines.append(f"most open state: {held}")
     for name, stats in sorted(summary.rules.items()):
         details = []
         for label, value in (

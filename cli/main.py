@@ -21,12 +21,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cli.common import (
+    MaxSkippedType,
     Progress,
     event_sources,
     format_summary,
     max_line_bytes_option,
+    max_playbook_bytes_option,
     open_out,
     print_diagnostics,
+    report_problems,
     user_errors,
 )
 from engine import (
@@ -40,6 +43,7 @@ from engine.errors import Diagnostic
 from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.output import write_actions
 from engine.schema import schema_text
+from engine.summary import MaxSkipped
 
 if TYPE_CHECKING:
     pass
@@ -94,12 +98,13 @@ def playbook_files(paths: tuple[str, ...]) -> list[str]:
     return files
 
 
-def load_all(paths: tuple[str, ...], schema_checked: frozenset[str] = frozenset()) -> tuple[list[Playbook], list[Diagnostic]]:
+def load_all(paths: tuple[str, ...], schema_checked: frozenset[str] = frozenset(),
+             max_bytes: int | None = None) -> tuple[list[Playbook], list[Diagnostic]]:
     playbooks: list[Playbook] = []
     diagnostics: list[Diagnostic] = []
     for file in playbook_files(paths):
         try:
-            playbooks.append(load_playbook(file, schema_checked=schema_checked))
+            playbooks.append(load_playbook(file, schema_checked=schema_checked, max_bytes=max_bytes))
         except PlaybookError as exc:
             diagnostics.extend(exc.diagnostics)
     return playbooks, diagnostics
@@ -145,10 +150,18 @@ def _few_collections() -> Iterator[None]:
 @click.option("--commit-every", type=click.IntRange(min=1), default=50_000, show_default=True, metavar="N",
               help="With --db: commit state, ledger and processed events every N events.")
 @max_line_bytes_option
+@max_playbook_bytes_option
+@click.option("--max-skipped", type=MaxSkippedType(), default=None,
+              help="Fail the run (exit 1, after writing its actions) when more than N events, or P% of the "
+                   "events read, are skipped as invalid or have no key field.")
+@click.option("--strict-calendars", is_flag=True,
+              help="Fail the run (exit 1, after writing its actions) when a rule's calendar template names a "
+                   "calendar the playbook does not declare (otherwise a warning, --quiet or not).")
 @_few_collections()
 def run(playbooks: tuple[str, ...], events_src: tuple[str, ...], events_format: str | None, until: str | None,
         fmt: str, out: str | None, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
-        allowed_lateness: str | None, commit_every: int, max_line_bytes: int) -> None:
+        allowed_lateness: str | None, commit_every: int, max_line_bytes: int, max_playbook_bytes: int,
+        max_skipped: MaxSkipped | None, strict_calendars: bool) -> None:
     """Evaluate playbooks over an event log; print the actions.
 
     \b
@@ -160,7 +173,7 @@ def run(playbooks: tuple[str, ...], events_src: tuple[str, ...], events_format: 
         from engine.store import schema_checked_in
 
         schema_checked = schema_checked_in(db_path)  # texts the store's last run checked need no second check
-    loaded, diagnostics = load_all(playbooks, schema_checked)
+    loaded, diagnostics = load_all(playbooks, schema_checked, max_playbook_bytes)
     if diagnostics:
         print_diagnostics(diagnostics)
         sys.exit(1)
@@ -180,12 +193,15 @@ def run(playbooks: tuple[str, ...], events_src: tuple[str, ...], events_format: 
             from engine.lint import ShapeChecker
 
             checkers = [ShapeChecker(pb) for pb in loaded if pb.events]
-        progress = Progress(sys.stderr.isatty() and not quiet, checkers=checkers)
+        # A progress line on a terminal, unless the actions are written to that terminal too.
+        to_terminal = out in (None, "-") and sys.stdout.isatty()
+        progress = Progress(sys.stderr.isatty() and not quiet and not to_terminal, checkers=checkers)
         if db_path is not None:
             from cli.store_commands import run_with_store
 
             run_with_store(engine, db_path, events_src, events_format, until_value, fmt, out, quiet,
                            reset_state, allowed_lateness, commit_every, progress, started, max_line_bytes)
+            report_problems(engine, max_skipped, strict_calendars)
             return
         events, ordered = event_sources(engine, events_src, events_format, max_line_bytes)
         stream = open_out(out)
@@ -202,12 +218,14 @@ def run(playbooks: tuple[str, ...], events_src: tuple[str, ...], events_format: 
         click.echo(format_summary(engine.summary, time.perf_counter() - started), err=True)
         for line in progress.shape_lines():
             click.echo(line, err=True)
+    report_problems(engine, max_skipped, strict_calendars)
 
 
 @main.command()
 @click.argument("playbooks", nargs=-1, required=True, metavar="PLAYBOOK_OR_DIR...")
 @click.option("--strict-lint", is_flag=True, help="Fail (exit 1) on lint warnings too, not only on errors.")
-def validate(playbooks: tuple[str, ...], strict_lint: bool) -> None:
+@max_playbook_bytes_option
+def validate(playbooks: tuple[str, ...], strict_lint: bool, max_playbook_bytes: int) -> None:
     """Check playbooks; print every error as FILE:LINE:COL: message (exit 1 if any).
 
     Lint warnings (FILE:LINE:COL: warning: ...) are printed too; they fail the
@@ -219,7 +237,7 @@ def validate(playbooks: tuple[str, ...], strict_lint: bool) -> None:
     diagnostics: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
     for file in files:
-        result = lint_file(file)
+        result = lint_file(file, max_playbook_bytes)
         if result.playbook is None:
             diagnostics.extend(result.errors)
             continue

@@ -10,7 +10,7 @@ from typing import IO, Any
 import click
 import orjson
 
-from cli.common import max_line_bytes_option, user_errors
+from cli.common import Progress, max_line_bytes_option, user_errors
 from engine import Engine, read_events
 from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.runtime import EventIds
@@ -109,7 +109,7 @@ def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: st
     damaged: list[str] = []  # loaded, though their input was damaged (invalid UTF-8, duplicate keys, NaN)
 
     def rows() -> Any:
-        for item in read_events(events_src, events_format, max_line_bytes=max_line_bytes):
+        for item in Progress(sys.stderr.isatty()).wrap(read_events(events_src, events_format, max_line_bytes=max_line_bytes)):
             if item.error is not None or not isinstance(item.data, dict):
                 skipped.append(f"{item.source}: {item.error}")
                 continue

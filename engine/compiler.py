@@ -26,7 +26,7 @@ from .expressions import (
     compile_template,
     equals,
 )
-from .loader import Path, Positions, load_yaml, read_yaml_file
+from .loader import MAX_PLAYBOOK_BYTES, Path, Positions, load_yaml, read_yaml_file
 from .messages import describe, did_you_mean, suggest_timezone
 from .model import (
     ActionSpec,
@@ -51,16 +51,19 @@ OUTCOMES = {
 }
 
 
-def load_playbook(path: str, *, display: str | None = None, schema_checked: Collection[str] = ()) -> Playbook:
+def load_playbook(path: str, *, display: str | None = None, schema_checked: Collection[str] = (),
+                  max_bytes: int | None = MAX_PLAYBOOK_BYTES) -> Playbook:
     """Load, validate and compile one playbook file.
 
     Raises :class:`PlaybookError` listing every problem with its position.
+    ``max_bytes``: a larger file (default: over 1 MiB) is refused before it is parsed;
+    None: no limit.
     ``schema_checked``: stamps (:func:`engine.schema.checked_stamp`) of playbook texts
     known to pass the schema, as a store keeps them (``SQLiteStore.schema_checked``):
     a text among them is not checked against the schema again.
     """
     name = display or path
-    text, text_digest = read_yaml_file(path, name)
+    text, text_digest = read_yaml_file(path, name, max_bytes)
     data, positions = load_yaml(text, name)
     return compile_playbook(data, positions, digest=text_digest, schema_checked=schema_checked)
 
@@ -145,6 +148,10 @@ class _Compiler:
 
         facts = self.compile_facts(data.get("facts"))
         rules = self.compile_rules(data.get("rules"), default_cal)
+        retention = data.get("retention")
+        facts_retention = None
+        if isinstance(retention, dict) and "facts" in retention:
+            facts_retention = self.duration(retention["facts"], ("retention", "facts"))
 
         # The schema and the compiler may both see one problem; keep the compiler's
         # (more specific) message where both point at the same place.
@@ -155,7 +162,8 @@ class _Compiler:
 
         fields = data.get("fields") or {}
         # What the saved state of a run depends on: not prose, not actions, not lint-only shapes.
-        settings = {k: v for k, v in data.items() if k not in ("rules", "description", "owner", "events")}
+        # Retention only limits how long state is kept: adding or changing it keeps a store's state.
+        settings = {k: v for k, v in data.items() if k not in ("rules", "description", "owner", "events", "retention")}
         return Playbook(
             name=data["playbook"],
             version=data["version"],
@@ -179,6 +187,7 @@ class _Compiler:
             facts=facts,
             rules=rules,
             events=_event_shapes(data.get("events")),
+            facts_retention_us=None if facts_retention is None else facts_retention.exact_us,
         )
 
     def timezone(self, name: Any, path: Path) -> ZoneInfo | None:

@@ -47,6 +47,7 @@ from .model import (
 )
 from .runtime import EventIds
 from .runtime.context import hashable
+from .runtime.context import reads_prev as playbook_reads_prev
 from .sources import SourceEvent, event_problem
 from .timecalc import Duration, TimeError, format_duration, format_local, format_time, parse_time
 
@@ -94,6 +95,7 @@ class Item:
     data: dict[str, Any]
     key: Any = None
     facts: dict[str, Any] = field(default_factory=dict)
+    prev_facts: dict[str, Any] | None = None  # the key's facts before this event (``prev.facts``)
 
     def label(self) -> str:
         where = f" ({self.source})" if self.source else ""
@@ -423,7 +425,8 @@ class _Evaluator:
 
     def scope(self, item: Item, trigger: Item | None) -> Scope:
         return Scope(
-            {"event": item.data, "trigger": (trigger or item).data, "facts": item.facts, "key": item.key},
+            {"event": item.data, "trigger": (trigger or item).data, "facts": item.facts, "key": item.key,
+             "prev": {"facts": item.facts if item.prev_facts is None else item.prev_facts}},
             item.data,
             self.tz,
         )
@@ -538,6 +541,7 @@ def explain(
     if limit is None and items:
         limit = items[-1].t
     get_key = make_getter(playbook.key_field)
+    reads_prev = playbook_reads_prev(playbook)
     patterns = _patterns(rule)
     key_of: dict[str, Any] = {}
     per_key: dict[Any, list[Item]] = {}
@@ -557,8 +561,9 @@ def explain(
     for item in items:
         if limit is not None and item.t > limit:
             continue
-        collect(engine.feed(item.data, item.source), item.serial)
         k = get_key(item.data)
+        before = engine.facts(k) if reads_prev and isinstance(k, (str, int, float)) and not isinstance(k, bool) else None
+        collect(engine.feed(item.data, item.source), item.serial)
         if k is None or isinstance(k, bool) or not isinstance(k, (str, int, float)):
             continue
         text = _key_text(k)
@@ -569,6 +574,7 @@ def explain(
         relevant = any(p.accepts_type(item.type) for p in patterns)
         if relevant or (why_not and difflib.get_close_matches(item.type, wanted_types, n=1, cutoff=0.75)):
             item.facts = engine.facts(k)
+            item.prev_facts = before
             (per_key if relevant else near).setdefault(hashable(k), []).append(item)
     if limit is not None:
         collect(engine.advance(format_time(limit)), -1)
@@ -795,9 +801,8 @@ class _ResponseWalk(_Walk):
         """Fire what the clock passes before ``t``: breaches at deadlines, expiries."""
         while True:
             nxt_probe = self.timed[0].at if self.timed and self.timed[0].at < t else None
-            expiring = [u for u in self.units if u.state == "breached" and u.breach_at is not None
-                        and u.breach_at + self.rule.expire_us < t]
-            nxt_expire = min((u.breach_at + self.rule.expire_us for u in expiring if u.breach_at is not None), default=None)
+            expiring = [(at, u) for u in self.units if (at := self._expiry(u)) is not None and at < t]
+            nxt_expire = min((at for at, _ in expiring), default=None)
             if nxt_probe is None and nxt_expire is None:
                 return
             if nxt_expire is None or (nxt_probe is not None and nxt_probe <= nxt_expire):
@@ -813,14 +818,24 @@ class _ResponseWalk(_Walk):
                 step.extra.append(_actions_text(o))
                 unit.steps.append(step)
             else:
-                for u in expiring:
-                    assert u.breach_at is not None
-                    at = u.breach_at + self.rule.expire_us
+                for at, u in expiring:
                     if at == nxt_expire:
-                        u.state = "expired"
-                        u.steps.append(Step(at, "expired", f"expired: no fulfilment within expire "
-                                            f"{format_duration(self.rule.expire_us / 1e6)} of the breach; dropped without action",
-                                            True))
+                        expire = format_duration(self.rule.expire_us / 1e6)
+                        if u.state == "open":
+                            text = (f"expired: no deadline, and neither fulfilled nor preempted within expire {expire} "
+                                    "of the trigger; dropped without action")
+                        else:
+                            text = f"expired: no fulfilment within expire {expire} of the breach; dropped without action"
+                        u.state = "expired" if u.state == "breached" else "expired-open"
+                        u.steps.append(Step(at, "expired", text, True))
+
+    def _expiry(self, u: Unit) -> int | None:
+        """When the obligation is dropped: ``expire`` after its breach, or after its trigger when it has no deadline."""
+        if u.state == "breached" and u.breach_at is not None:
+            return u.breach_at + self.rule.expire_us
+        if u.state == "open" and u.deadline is None and u.trigger is not None:
+            return u.trigger.t + self.rule.expire_us
+        return None
 
     def on_event(self, item: Item) -> None:
         rule = self.rule
@@ -921,7 +936,9 @@ class _ResponseWalk(_Walk):
             how = f"{rule.within.text if rule.within else ''}{words}"
             step.extra.append(f"deadline {_when(unit.deadline, unit.tz or self.tz)} ({how})")
         else:
-            step.extra.append("no deadline: only a competing event (before) can breach it")
+            step.extra.append("no deadline: only a competing event (before) can breach it; still open at "
+                              f"{_when(item.t + rule.expire_us, self.tz)} (expire {format_duration(rule.expire_us / 1e6)}), "
+                              "it is dropped without action")
         unit.steps.append(step)
         self.units.append(unit)
 
@@ -939,6 +956,8 @@ class _ResponseWalk(_Walk):
                             f"{format_time(u.breach_at + self.rule.expire_us)} at {end}")
             elif u.state == "expired":
                 u.status = "breached, then expired without a late fulfilment"
+            elif u.state == "expired-open":
+                u.status = "expired: neither fulfilled nor preempted within expire of the trigger"
             elif u.state == "late":
                 u.status = "breached, then fulfilled late"
             else:

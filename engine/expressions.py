@@ -60,7 +60,7 @@ __all__ = [
     "truthy",
 ]
 
-PATTERN_NAMES: frozenset[str] = frozenset({"event", "trigger", "facts", "key"})
+PATTERN_NAMES: frozenset[str] = frozenset({"event", "trigger", "facts", "key", "prev"})  # prev.facts: before this event
 TEMPLATE_NAMES: frozenset[str] = PATTERN_NAMES | {
     "subject",
     "rule",
@@ -984,7 +984,10 @@ class _Compiler:
         if name.startswith("__"):
             raise self.err(node, f"names beginning with '__' are not allowed ('{name}')")
         self.names.add(name)
-        kind = "var" if name in self.reserved else "bare"
+        # ``prev`` is reserved only as ``prev.facts`` (see _extend): alone, or with any other
+        # field after it, it stays the event's own field, so playbooks reading a field
+        # called ``prev`` mean what they meant before ``prev.facts`` existed.
+        kind = "var" if name in self.reserved and name != "prev" else "bare"
         if name == "facts" and kind == "var":
             self.facts_refs += 1
         path = (kind, name, ())
@@ -996,9 +999,13 @@ class _Compiler:
             return _const(_step(base.value, key))
         if base.path is not None:
             kind, name, keys = base.path
+            if kind == "bare" and name == "prev" and not keys and key == "facts" and "prev" in self.reserved:
+                kind = "var"  # prev.facts: the key's facts before this event
             if kind == "var" and name == "facts" and not keys and isinstance(key, str):
                 self.facts.add(key)
                 self.facts_keyed += 1
+            elif kind == "var" and name == "prev" and keys == ("facts",) and isinstance(key, str):
+                self.facts.add(key)  # prev.facts.x: checked like facts.x
             path = (kind, name, (*keys, key))
             return _C(_path_fn(kind, name, path[2]), path=path)
         bf = base.fn

@@ -18,6 +18,12 @@ Every warning ends with its name in brackets, e.g. ``[constant-where]``:
                      ``where`` or a template that the events it reads cannot have
                      (also ``subject.X`` not in ``same``/``group_by``, without ``events:``)
 ``match-type``       with ``events:``, a ``match`` value of a JSON type the field never has
+``open-state``       a response rule that can hold many obligations at once: ``overlap: each``
+                     without ``within`` (each trigger waits up to ``expire``), or an
+                     ``expire`` over a year
+``fact-fed-by-trigger`` a ``where``/``unless`` comparing ``facts.x`` with the event's own ``x``
+                     (or a multiple of it) while fact ``x`` is fed by that event type: facts
+                     update first, so both sides are the same value; use ``prev.facts.x``
 ==================== ==========================================================
 
 The schema already rejects an outcome key a rule kind cannot have at all
@@ -38,7 +44,7 @@ from typing import Any
 from .compiler import compile_playbook
 from .errors import Diagnostic, PlaybookError
 from .expressions import PATTERN_NAMES, TEMPLATE_NAMES, EvalError, ExprError, Scope, compile_expression, equals
-from .loader import Path, Positions, load_yaml_file
+from .loader import MAX_PLAYBOOK_BYTES, Path, Positions, load_yaml_file
 from .messages import did_you_mean
 from .model import Playbook
 from .sources import SourceEvent
@@ -58,10 +64,11 @@ class LintResult:
     warnings: list[Diagnostic] = field(default_factory=list)
 
 
-def lint_file(path: str) -> LintResult:
-    """Load, validate and lint one playbook file. Warnings only when there are no errors."""
+def lint_file(path: str, max_bytes: int | None = MAX_PLAYBOOK_BYTES) -> LintResult:
+    """Load, validate and lint one playbook file. Warnings only when there are no errors.
+    ``max_bytes`` as for :func:`engine.load_playbook`."""
     try:
-        data, positions = load_yaml_file(path)
+        data, positions = load_yaml_file(path, max_bytes=max_bytes)
         playbook = compile_playbook(data, positions)
     except PlaybookError as exc:
         return LintResult(path, None, exc.diagnostics)
@@ -257,6 +264,7 @@ class _Linter:
         self.pattern(r.get("when"), path + ("when",), when, when)
         if isinstance(r.get("unless"), str):
             self.expression(r["unless"], path + ("unless",), PATTERN_NAMES, when, when, "unless", constant="unless")
+        self.fed_by_trigger(r, path, when)
         self.pattern({k: v for k, v in exp.items() if k in ("type", "match", "where")}, path + ("expect",), expect, when)
         before = exp.get("before")
         before_types = _types_of(before) if before is not None else None
@@ -273,6 +281,7 @@ class _Linter:
             if isinstance(before, dict):
                 self.same_vs_match(name, spath, r.get("when"), before, "expect.before", "preempted")
         self.within_vs_expire(r, exp, path)
+        self.open_state(r, exp, path)
         if isinstance(exp.get("calendar"), str):
             self.template(exp["calendar"], path + ("expect", "calendar"), when, when, "the calendar")
         outcomes: dict[str, tuple[_Types, _Types, _Types]] = {
@@ -311,6 +320,7 @@ class _Linter:
         self.pattern(r.get("when"), path + ("when",), when, when)
         if isinstance(r.get("unless"), str):
             self.expression(r["unless"], path + ("unless",), PATTERN_NAMES, when, when, "unless", constant="unless")
+        self.fed_by_trigger(r, path, when)
         group_by = r.get("group_by") or []
         for j, name in enumerate(group_by):
             self.field(name, path + ("group_by", j), when, "group_by field")
@@ -526,6 +536,116 @@ class _Linter:
             self.warn(where, f"within ({within.text}) is longer than expire ({expire.text}){default}: a breached "
                       f"obligation waits only {expire.text} for a late fulfilment; did you mean a longer expire?",
                       "within-vs-expire")
+
+
+    def fed_by_trigger(self, r: dict[str, Any], path: Path, when: _Types) -> None:
+        """``wau < 0.5 * facts.wau`` where fact wau is fed by the trigger's type: both sides are this event's wau."""
+        texts: list[tuple[Path, str]] = []
+        if isinstance(r.get("when"), dict) and isinstance(r["when"].get("where"), str):
+            texts.append((path + ("when", "where"), r["when"]["where"]))
+        if isinstance(r.get("unless"), str):
+            texts.append((path + ("unless",), r["unless"]))
+        facts = self.data.get("facts") or {}
+        for epath, text in texts:
+            for segment, name, field_text in _fact_vs_field(text, facts):
+                fed = _types_of(facts[name].get("from"))
+                if not _overlap(fed, when):
+                    continue
+                self.warn(epath, f"'{' '.join(segment.split())}' compares facts.{name} with the event's own {field_text}, "
+                          f"but fact {name} is fed by {fed.text()} events: facts update before rules see an event, so "
+                          f"facts.{name} is already this event's value; to compare with the value before it, "
+                          f"write prev.facts.{name}", "fact-fed-by-trigger", offset=self.text_offset(epath, text, segment))
+
+    def open_state(self, r: dict[str, Any], exp: dict[str, Any], path: Path) -> None:
+        try:
+            expire = parse_duration(r.get("expire", "30d"))
+        except DurationError:
+            return
+        if r.get("overlap") == "each" and "within" not in exp:
+            self.warn(path + ("overlap",), f"overlap: each without within: every trigger opens an obligation that stays "
+                      f"open until its expected or competing event, or until expire ({expire.text}), so unanswered "
+                      "triggers accumulate; add within, use overlap: first, or shorten expire", "open-state")
+        if expire.exact_us > LONG_EXPIRE_US:
+            self.warn(path + ("expire",), f"expire {expire.text} is over a year: breached obligations (and those without "
+                      "a deadline) are kept that long, so open state grows with the triggers; is a shorter expire enough?",
+                      "open-state")
+
+
+def _chains(node: ast.AST) -> list[tuple[str, tuple[str | int, ...]]]:
+    """The outermost name paths (``facts.x``, ``event.x``, ``x``) read inside ``node``."""
+    out: list[tuple[str, tuple[str | int, ...]]] = []
+
+    def chain(n: ast.AST) -> tuple[str, tuple[str | int, ...]] | None:
+        if isinstance(n, ast.Name):
+            return n.id, ()
+        if isinstance(n, ast.Attribute):
+            base = chain(n.value)
+            return None if base is None else (base[0], base[1] + (n.attr,))
+        if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str):
+            base = chain(n.value)
+            return None if base is None else (base[0], base[1] + (n.slice.value,))
+        return None
+
+    def walk(n: ast.AST) -> None:
+        found = chain(n)
+        if found is not None:
+            out.append(found)
+            return
+        for child in ast.iter_child_nodes(n):
+            walk(child)
+
+    walk(node)
+    return out
+
+
+def _fact_vs_field(text: str, facts: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(comparison text, fact name, field as written) for each comparison of ``facts.x`` with a
+    field of the event that fact ``x`` (``collect: last``) takes its value from."""
+    src = text.strip()
+    tree = None
+    for candidate in (src, "(" + src + "\n)"):
+        try:
+            tree = ast.parse(candidate, mode="eval")
+            src = candidate
+            break
+        except SyntaxError:
+            continue
+    if tree is None:
+        return []
+    out: list[tuple[str, str, str]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        sides = [node.left, *node.comparators]
+        for a, b in zip(sides, sides[1:], strict=False):
+            for fact_side, field_side in ((a, b), (b, a)):
+                fields = {(".".join(map(str, keys)) if root == "event" else ".".join([root, *map(str, keys)]))
+                          for root, keys in _chains(field_side) if root not in ("facts", "prev", "trigger", "key")}
+                for root, keys in _chains(fact_side):
+                    if root != "facts" or len(keys) != 1 or not isinstance(keys[0], str):
+                        continue
+                    spec = facts.get(keys[0])
+                    if not isinstance(spec, dict) or spec.get("collect", "last") != "last":
+                        continue
+                    value = spec.get("value")
+                    fed_from = {keys[0]} | ({value.strip()} if isinstance(value, str) else set())
+                    hit = sorted(fields & fed_from)
+                    if hit:
+                        out.append((ast.get_source_segment(src, node) or text, keys[0], hit[0]))
+    return out
+
+
+def _overlap(a: _Types, b: _Types) -> bool:
+    """Can one event type be in both sets?"""
+    if a.names & b.names:
+        return True
+    if any(n.startswith(p) for n in a.names for p in b.prefixes) or any(n.startswith(p) for n in b.names for p in a.prefixes):
+        return True
+    return any(p.startswith(q) or q.startswith(p) for p in a.prefixes for q in b.prefixes)
+
+
+#: An ``expire`` longer than this is worth a warning (open state is kept that long).
+LONG_EXPIRE_US = 366 * 86400 * 10**6
 
 
 def _dotted(keys: tuple[str | int, ...]) -> str:

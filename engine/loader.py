@@ -13,6 +13,7 @@ from it ourselves so that we can
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,10 @@ Path = tuple[str | int, ...]
 
 #: The most nodes a document may expand to once aliases are followed.
 MAX_EXPANDED_NODES = 200_000
+
+#: The largest playbook file read by default (1 MiB, some hundred times the shipped playbook):
+#: a larger file is refused before parsing, which would take seconds per megabyte.
+MAX_PLAYBOOK_BYTES = 1024 * 1024
 
 
 class _Resolver(yaml.resolver.BaseResolver):
@@ -120,6 +125,31 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+def _node_weight(node: yaml.Node) -> int:
+    # A long string weighs as much as many small nodes: what is bounded is the
+    # size of the expanded document, not only its node count.
+    return 1 + (len(node.value) // 64 if isinstance(node, yaml.ScalarNode) else 0)
+
+
+def _written_size(root: yaml.Node) -> int:
+    """Count the nodes as written, each once however many aliases name it."""
+    seen: set[int] = set()
+    total = 0
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        total += _node_weight(node)
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                stack.extend((k, v))
+    return total
+
+
 def _expanded_size(root: yaml.Node, file: str) -> int:
     """Count nodes as a walk that follows aliases would see them, without walking."""
     sizes: dict[int, int] = {}
@@ -133,9 +163,7 @@ def _expanded_size(root: yaml.Node, file: str) -> int:
             line, col = _mark(node)
             raise PlaybookError([Diagnostic(file, line, col, "recursive YAML alias: an anchor may not contain itself")])
         active.add(nid)
-        # A long string weighs as much as many small nodes: what is bounded is the
-        # size of the expanded document, not only its node count.
-        total = 1 + (len(node.value) // 64 if isinstance(node, yaml.ScalarNode) else 0)
+        total = _node_weight(node)
         if isinstance(node, yaml.SequenceNode):
             total += sum(size(child) for child in node.value)
         elif isinstance(node, yaml.MappingNode):
@@ -179,9 +207,13 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, Positions]:
         return None, positions
     if _expanded_size(root, file) > MAX_EXPANDED_NODES:
         line, col = _mark(root)
-        raise PlaybookError(
-            [Diagnostic(file, line, col, f"YAML aliases expand the document beyond {MAX_EXPANDED_NODES} nodes (long strings count by size); refusing to load (an alias bomb?)")]
-        )
+        if _written_size(root) > MAX_EXPANDED_NODES:  # large as written: no alias is to blame
+            message = (f"the YAML document has more than {MAX_EXPANDED_NODES:,} nodes (long strings count by size); "
+                       "refusing to load it: split it into several playbooks")
+        else:
+            message = (f"YAML aliases expand the document beyond {MAX_EXPANDED_NODES} nodes (long strings count "
+                       "by size); refusing to load (an alias bomb?)")
+        raise PlaybookError([Diagnostic(file, line, col, message)])
 
     errors: list[Diagnostic] = []
     built: dict[int, Any] = {}
@@ -249,18 +281,28 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, Positions]:
     return data, positions
 
 
-def load_yaml_file(path: str, display: str | None = None) -> tuple[Any, Positions]:
-    """Read and parse a YAML file; unreadable files become a :class:`PlaybookError`."""
+def load_yaml_file(path: str, display: str | None = None, max_bytes: int | None = None) -> tuple[Any, Positions]:
+    """Read and parse a YAML file; unreadable files (or, with ``max_bytes``, larger
+    ones) become a :class:`PlaybookError`."""
     name = display or path
-    return load_yaml(read_yaml_file(path, name)[0], name)
+    return load_yaml(read_yaml_file(path, name, max_bytes)[0], name)
 
 
-def read_yaml_file(path: str, name: str) -> tuple[str, str]:
+def read_yaml_file(path: str, name: str, max_bytes: int | None = None) -> tuple[str, str]:
     """A YAML file's text (newlines as Python's text files read them) and the SHA-256
-    of its bytes, from one read; unreadable files become a :class:`PlaybookError`."""
+    of its bytes, from one read; unreadable files become a :class:`PlaybookError`.
+
+    A file of more than ``max_bytes`` bytes (None: no limit) is refused without being
+    read whole (reading stops one byte past the limit)."""
     try:
         with open(path, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+            if max_bytes is not None and len(raw) > max_bytes:
+                size = os.fstat(fh.fileno()).st_size
+                big = f"{size:,} bytes" if size > max_bytes else f"more than {max_bytes:,} bytes"
+                raise PlaybookError([Diagnostic(name, 0, 0, (
+                    f"the file is {big}, over the limit of {max_bytes:,} bytes for a playbook; refusing to parse it "
+                    "(raise the limit with --max-playbook-bytes, or max_bytes= of load_playbook)"))])
         text = raw.decode("utf-8")
     except FileNotFoundError:
         raise PlaybookError([Diagnostic(name, 0, 0, "file not found")]) from None

@@ -171,6 +171,8 @@ class Playbook:
     rules: tuple[Rule, ...]
     #: Declared event shapes (``events:``): type -> field path -> allowed JSON types. Lint only.
     events: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    #: ``retention: {facts: ...}``: a key's facts are dropped this long after its last event (None: kept).
+    facts_retention_us: int | None = None
 
     def rule(self, rule_id: str) -> Rule:
         for r in self.rules:

@@ -6,11 +6,17 @@ The CLI prints this to stderr; embedding tools read it from ``Engine.summary``.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 #: How many example places are kept per kind of problem (counts are always exact).
 MAX_SAMPLES = 20
+
+#: A run warns (``RunSummary.unused_warning``) when more than this share of the events
+#: it read was skipped as invalid or had no key field: a wrong key field or a log
+#: without ``type`` would otherwise end with no action and no sign of why.
+UNUSED_WARN_SHARE = 0.10
 
 
 @dataclass
@@ -42,6 +48,12 @@ class RuleStats:
     overdue: int = 0          # breached obligations still waiting for a late fulfilment
     cadences_running: int = 0
     cadences_overdue: int = 0
+    groups: int = 0           # signal rules: group_by groups held (cooldown or threshold window running)
+
+    @property
+    def open_state(self) -> int:
+        """How much this rule holds in memory: obligations, running cadences, signal groups."""
+        return self.pending + self.overdue + self.cadences_running + self.groups
 
 
 @dataclass
@@ -59,6 +71,9 @@ class RunSummary:
     input_warnings: dict[str, Problem] = field(default_factory=dict)
     expression_errors: dict[str, Problem] = field(default_factory=dict)
     rules: dict[str, RuleStats] = field(default_factory=dict)
+    # "playbook/rule" -> the triggers or starts whose calendar template named no declared
+    # calendar (each counted in RuleStats.calendar_fallbacks too), with example places.
+    calendar_fallbacks: dict[str, Problem] = field(default_factory=dict)
     first_time: int | None = None
     last_time: int | None = None
     until: int | None = None
@@ -94,6 +109,27 @@ class RunSummary:
     def expression_error(self, where: str, source: str | None, message: str) -> None:
         self.expression_errors.setdefault(where, Problem()).add(source, message)
 
+    def calendar_fallback(self, rule: str, source: str | None, name: Any, used: str | None) -> None:
+        """A rule's calendar template gave ``name``, not a declared calendar: ``used`` (a
+        calendar's name, None for exact time) applied instead."""
+        self.rule(rule).calendar_fallbacks += 1
+        instead = f"default_calendar '{used}'" if used else "exact time (24/7)"
+        gave = f"gave {name!r}, not a declared calendar" if name is not None else "gave no calendar name"
+        self.calendar_fallbacks.setdefault(rule, Problem()).add(source, f"the calendar template {gave}: {instead} used")
+
+    def calendar_warnings(self) -> list[str]:
+        """One line per rule whose calendar template named an undeclared calendar, with
+        example places; empty when there was none."""
+        lines = []
+        for rule, problem in sorted(self.calendar_fallbacks.items()):
+            n = problem.count
+            lines.append(f"{rule}: {n:,} trigger{'s' if n != 1 else ''} or start{'s' if n != 1 else ''} whose calendar "
+                         "template named no declared calendar")
+            lines.extend(f"  {source}: {message}" for source, message in problem.samples[:3])
+            if n > 3:
+                lines.append(f"  ... and {n - 3:,} more")
+        return lines
+
     def rule(self, key: str) -> RuleStats:
         stats = self.rules.get(key)
         if stats is None:
@@ -107,6 +143,39 @@ class RunSummary:
     @property
     def pending(self) -> int:
         return sum(r.pending for r in self.rules.values())
+
+    def most_open_state(self, n: int = 5) -> list[dict[str, Any]]:
+        """The ``n`` rules holding the most open state (obligations, cadences, groups), largest first."""
+        held = sorted(((r.open_state, name) for name, r in self.rules.items() if r.open_state), key=lambda x: (-x[0], x[1]))
+        out = []
+        for total, name in held[:n]:
+            r = self.rules[name]
+            out.append({"rule": name, "open": total, "obligations": r.pending + r.overdue,
+                        "cadences": r.cadences_running, "groups": r.groups})
+        return out
+
+    @property
+    def events_unused(self) -> int:
+        """Events read that no rule or fact could use: skipped as invalid, or without a key."""
+        return min(self.events_read, self.skipped_total + self.without_key)
+
+    def describe_unused(self, key_fields: Iterable[str] = ()) -> str:
+        """``N of M events (P%) were skipped or had no key field: ...``, with example places."""
+        share = self.events_unused / self.events_read if self.events_read else 0.0
+        fields = " or ".join(f"'{f}'" for f in dict.fromkeys(key_fields)) or "key"
+        parts = [f"{self.events_unused:,} of {self.events_read:,} events ({share:.1%}) were skipped or had no "
+                 f"key field: {self.skipped_total:,} skipped as invalid, {self.without_key:,} without the "
+                 f"{fields} field"]
+        for reason, problem in sorted(self.skipped.items(), key=lambda item: -item[1].count)[:3]:
+            source, message = problem.samples[0]
+            parts.append(f"  skipped ({reason}): {problem.count:,}, e.g. {source}: {message}")
+        return "\n".join(parts)
+
+    def unused_warning(self, key_fields: Iterable[str] = ()) -> str | None:
+        """A warning when more than :data:`UNUSED_WARN_SHARE` of the events read were not used."""
+        if not self.events_read or self.events_unused <= UNUSED_WARN_SHARE * self.events_read:
+            return None
+        return self.describe_unused(key_fields)
 
     def to_dict(self) -> dict[str, Any]:
         from .timecalc import format_time
@@ -124,8 +193,46 @@ class RunSummary:
                                for k, p in sorted(self.input_warnings.items())},
             "expression_errors": {k: {"count": p.count, "samples": [list(s) for s in p.samples]} for k, p in sorted(self.expression_errors.items())},
             "rules": {k: {f: v for f, v in vars(r).items() if v} for k, r in self.rules.items()},
+            "most_open_state": self.most_open_state(),
+            "calendar_fallbacks": {k: {"count": p.count, "samples": [list(s) for s in p.samples]} for k, p in sorted(self.calendar_fallbacks.items())},
             "first_time": None if self.first_time is None else format_time(self.first_time),
             "last_time": None if self.last_time is None else format_time(self.last_time),
             "until": None if self.until is None else format_time(self.until),
             "elapsed_seconds": round(self.elapsed_seconds, 3),
         }
+
+
+@dataclass(frozen=True)
+class MaxSkipped:
+    """A limit on the events a run may skip or find without a key (``--max-skipped``):
+    a count (``"100"``) or a share of the events read (``"5%"``)."""
+
+    count: int | None = None
+    percent: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> MaxSkipped:
+        """``"N"`` (events) or ``"P%"`` (of the events read); ValueError otherwise."""
+        value = text.strip()
+        try:
+            if value.endswith("%"):
+                percent = float(value[:-1])
+                if not 0 <= percent <= 100:
+                    raise ValueError
+                return cls(percent=percent)
+            count = int(value)
+            if count < 0:
+                raise ValueError
+            return cls(count=count)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a number of events (N) or a percentage of the events read "
+                             "(P%, 0 to 100)") from None
+
+    def __str__(self) -> str:
+        return f"{self.percent:g}%" if self.percent is not None else f"{self.count}"
+
+    def exceeded_by(self, summary: RunSummary) -> bool:
+        """Did the run skip (or find without a key) more events than this allows?"""
+        if self.percent is not None:
+            return summary.events_unused * 100 > self.percent * summary.events_read
+        return summary.events_unused > (self.count or 0)

@@ -24,7 +24,7 @@ from .compiler import load_playbook
 from .engine import Engine
 from .errors import Diagnostic, EngineError, PlaybookError
 from .expressions import equals
-from .loader import Positions, load_yaml_file
+from .loader import MAX_PLAYBOOK_BYTES, Positions, load_yaml_file
 from .model import Playbook
 from .sources import SourceEvent, read_events
 from .timecalc import TimeError, parse_time
@@ -143,8 +143,9 @@ def _index_of(entry: dict[str, Any], entries: list[dict[str, Any]]) -> int:
 # -- running -----------------------------------------------------------------------------
 
 
-def run_test_file(path: str) -> list[CaseResult]:
-    """Run every case of one test file. A bad file or playbook raises PlaybookError."""
+def run_test_file(path: str, max_playbook_bytes: int | None = MAX_PLAYBOOK_BYTES) -> list[CaseResult]:
+    """Run every case of one test file. A bad file or playbook raises PlaybookError.
+    ``max_playbook_bytes``: the playbooks' size limit (``max_bytes`` of :func:`engine.load_playbook`)."""
     data, pos = load_yaml_file(path)
     errors: list[Diagnostic] = []
     if not isinstance(data, dict):
@@ -170,7 +171,7 @@ def run_test_file(path: str) -> list[CaseResult]:
             errors.append(pos.diag(("playbooks", i), f"playbook file not found: {name} (paths are relative to the test file)"))
             continue
         try:
-            playbooks.append(load_playbook(full, display=os.path.relpath(full)))
+            playbooks.append(load_playbook(full, display=os.path.relpath(full), max_bytes=max_playbook_bytes))
         except PlaybookError as exc:
             errors.extend(exc.diagnostics)
     for i, case in enumerate(cases):
@@ -180,12 +181,12 @@ def run_test_file(path: str) -> list[CaseResult]:
     return [_run_case(path, base, playbooks, case, pos, ("cases", i)) for i, case in enumerate(cases)]
 
 
-def run_test_files(paths: Iterable[str]) -> list[FileResult]:
+def run_test_files(paths: Iterable[str], max_playbook_bytes: int | None = MAX_PLAYBOOK_BYTES) -> list[FileResult]:
     """Run several test files; a file that cannot run carries its errors instead of cases."""
     out = []
     for path in paths:
         try:
-            out.append(FileResult(path, run_test_file(path)))
+            out.append(FileResult(path, run_test_file(path, max_playbook_bytes)))
         except PlaybookError as exc:
             out.append(FileResult(path, [], exc.diagnostics))
     return out

@@ -88,10 +88,16 @@ class PlaybookRun:
 
     def dispatch(self, ev: Ev, key: Any, facts: tuple[Fact, ...], rules: tuple[RuleRuntime, ...]) -> None:
         """Let the facts, then the rules, that see ``ev`` act on it (see :meth:`reach`)."""
+        store = self.ctx.facts
+        if store.retention_us is not None:
+            store.touch(key, ev.t)
         if facts:
-            self.ctx.facts.update(facts, ev, key)
+            if self.ctx.reads_prev:
+                self.ctx.prev_facts = store.view(key)  # a view is never changed in place: updates make a new one
+            store.update(facts, ev, key)
         for runtime in rules:
             runtime.on_event(ev, key)
+        self.ctx.prev_facts = None
 
     def advance(self, until: int) -> None:
         """Move the clock to ``until``: fire every instant strictly earlier."""
@@ -105,17 +111,21 @@ class PlaybookRun:
         Pending instants (deadlines, dues, reminders, expiries) are not saved:
         they follow from the saved obligations and cadences and are rebuilt.
         """
-        return {
+        state = {
             "clock": self.clock,
             "facts": self.ctx.facts.state(),
             "rules": {rt.rule.id: rt.state() for rt in self.runtimes},
         }
+        if self.ctx.facts.retention_us is not None:
+            state["facts_seen"] = self.ctx.facts.seen_state()
+        return state
 
     def restore(self, state: dict[str, Any], rules: set[str] | None = None) -> None:
         """Load saved state; ``rules`` limits which rules' state is taken (the rest start fresh)."""
         self.clock = state["clock"]
         self.ctx.timers.heap.clear()
         self.ctx.facts.restore(state["facts"])
+        self.ctx.facts.restore_seen(state.get("facts_seen"), self.clock)
         saved_rules = state["rules"]
         for rt in self.runtimes:
             saved = saved_rules.get(rt.rule.id)

@@ -120,15 +120,50 @@ _EMPTY: dict[str, Any] = {}
 class FactStore:
     """Per-key facts (section 6), folded as events are processed."""
 
-    __slots__ = ("facts", "values", "views", "defaults", "set_names", "run")
+    __slots__ = ("facts", "values", "views", "defaults", "set_names", "run", "retention_us", "seen")
 
-    def __init__(self, facts: tuple[Fact, ...], run: RunContext):
+    def __init__(self, facts: tuple[Fact, ...], run: RunContext, retention_us: int | None = None):
         self.facts = facts
         self.values: dict[Any, dict[str, Any]] = {}
         self.views: dict[Any, dict[str, Any]] = {}
         self.defaults = {f.name: _initial(f.collect) for f in facts}
         self.set_names = frozenset(f.name for f in facts if f.collect == "set")
         self.run = run
+        self.retention_us = retention_us  # ``retention: {facts: ...}``; None keeps facts forever
+        self.seen: dict[Any, int] = {}     # with retention: key -> time of its last event
+
+    def touch(self, key: Any, t: int) -> None:
+        """With retention: the key had an event at ``t`` (one timer per key, moved on lazily)."""
+        hkey = hashable(key)
+        if hkey not in self.seen and self.retention_us is not None:
+            self.run.timers.push(t + self.retention_us, self._retire, hkey)
+        self.seen[hkey] = t
+
+    def _retire(self, at: int, hkey: Any) -> None:
+        last = self.seen.get(hkey)
+        if last is None or self.retention_us is None:
+            return
+        if last + self.retention_us > at:
+            self.run.timers.push(last + self.retention_us, self._retire, hkey)
+            return
+        del self.seen[hkey]
+        self.values.pop(hkey, None)
+        self.views.pop(hkey, None)
+
+    def seen_state(self) -> list[list[Any]]:
+        return [[k, t] for k, t in self.seen.items()]
+
+    def restore_seen(self, saved: list[list[Any]] | None, clock: int | None) -> None:
+        """Rebuild the last-event times and their timers; keys saved without one count from ``clock``."""
+        self.seen.clear()
+        if self.retention_us is None:
+            return
+        for key, t in saved or []:
+            self.touch(key, t)
+        if clock is not None:
+            for hkey in self.values:
+                if hkey not in self.seen:
+                    self.touch(hkey, clock)
 
     def view(self, key: Any) -> dict[str, Any]:
         """The facts of ``key`` as expressions see them (sets as sorted lists)."""
@@ -177,7 +212,8 @@ class FactStore:
                 value = fact.constant
             else:
                 try:
-                    value = fact.value.evaluate(Scope({"event": ev.data, "trigger": None, "facts": self.view(key), "key": key}, ev.data, self.run.tz))
+                    value = fact.value.evaluate(Scope({"event": ev.data, "trigger": None, "facts": self.view(key), "key": key,
+                                                       "prev": self.run.prev_of(key)}, ev.data, self.run.tz))
                 except EvalError as exc:
                     self.run.expression_error(f"facts.{fact.name} value", ev, exc.message)
                     value = None
@@ -232,9 +268,17 @@ class RunContext:
         self.out = out
         self.tz: tzinfo = playbook.timezone
         self.timers = Timers()
-        self.facts = FactStore(playbook.facts, self)
+        self.facts = FactStore(playbook.facts, self, playbook.facts_retention_us)
+        self.reads_prev = reads_prev(playbook)
+        self.prev_facts: dict[str, Any] | None = None  # while an event is processed: its key's facts before it
         self._where = ""
         self._names_used: dict[tuple[str, str], frozenset[str]] = {}
+
+    def prev_of(self, key: Any) -> dict[str, Any]:
+        """``prev``: ``prev.facts`` are the key's facts before the event being processed
+        (outside an event, at a deadline or a due date, its current facts)."""
+        prev = self.prev_facts
+        return {"facts": self.facts.view(key) if prev is None else prev}
 
     # -- reporting ---------------------------------------------------------------------
 
@@ -253,9 +297,11 @@ class RunContext:
                     return False
         if pattern.where is None:
             return True
+        used = pattern.where.names_used
         scope = Scope(
             {"event": ev.data, "trigger": (trigger or ev).data,
-             "facts": self.facts.view(key) if "facts" in pattern.where.names_used else None, "key": key},
+             "facts": self.facts.view(key) if "facts" in used else None, "key": key,
+             "prev": self.prev_of(key) if "prev" in used else None},
             ev.data,
             self.tz,
         )
@@ -268,7 +314,8 @@ class RunContext:
     def condition(self, expr: Any, ev: Ev, key: Any, where: str) -> bool:
         """Evaluate an ``unless``: an error counts as false (the trigger stands)."""
         facts = self.facts.view(key) if "facts" in expr.names_used else None
-        scope = Scope({"event": ev.data, "trigger": ev.data, "facts": facts, "key": key}, ev.data, self.tz)
+        prev = self.prev_of(key) if "prev" in expr.names_used else None
+        scope = Scope({"event": ev.data, "trigger": ev.data, "facts": facts, "key": key, "prev": prev}, ev.data, self.tz)
         try:
             return truthy(expr.evaluate(scope))
         except EvalError as exc:
@@ -317,6 +364,8 @@ class RunContext:
             used = self._names_used[(rule.id, outcome)] = frozenset().union(*(spec.names_used for spec in specs))
         if "facts" in used:
             names["facts"] = self.facts.view(key)
+        if "prev" in used:
+            names["prev"] = self.prev_of(key)
         if "at" in used:
             names["at"] = format_time(at)
         if "deadline" in used:
@@ -375,7 +424,8 @@ def resolve_calendar(run: RunContext, choice: CalendarChoice | None, ev: Ev, key
         return None
     if choice.template is None:
         return choice.fixed
-    scope = Scope({"event": ev.data, "trigger": ev.data, "facts": run.facts.view(key), "key": key}, ev.data, run.tz)
+    scope = Scope({"event": ev.data, "trigger": ev.data, "facts": run.facts.view(key), "key": key, "prev": run.prev_of(key)},
+                  ev.data, run.tz)
     try:
         name = choice.template.render(scope)
     except EvalError as exc:
@@ -383,6 +433,33 @@ def resolve_calendar(run: RunContext, choice: CalendarChoice | None, ev: Ev, key
         name = None
     calendar = choice.calendars.get(name) if isinstance(name, str) else None
     if calendar is None:
-        run.summary.rule(f"{run.playbook.name}/{rule_id}").calendar_fallbacks += 1
+        used = choice.default.name if choice.default is not None else None
+        run.summary.calendar_fallback(f"{run.playbook.name}/{rule_id}", ev.source, name, used)
         return choice.default
     return calendar
+
+
+def reads_prev(playbook: Playbook) -> bool:
+    """Does any expression or template of the playbook read ``prev`` (then facts are kept from before each event)?"""
+    from ..model import CadenceRule, ResponseRule
+
+    exprs: list[Any] = []
+    for fact in playbook.facts:
+        exprs += [fact.value, fact.source.where]
+    for rule in playbook.rules:
+        patterns: list[Pattern | None]
+        if isinstance(rule, ResponseRule):
+            patterns = [rule.when, rule.expect, rule.before]
+            exprs.append(rule.unless)
+        elif isinstance(rule, CadenceRule):
+            patterns = [rule.start, rule.stop, rule.expect]
+        else:
+            patterns = [rule.when]
+            exprs.append(rule.unless)
+        exprs += [p.where for p in patterns if p is not None]
+        calendar = getattr(rule, "calendar", None)
+        if calendar is not None:
+            exprs.append(calendar.template)
+        if any("prev" in spec.names_used for specs in rule.actions.values() for spec in specs):
+            return True
+    return any(e is not None and "prev" in e.names_used for e in exprs)

@@ -154,6 +154,10 @@ class ResponseRuntime:
             bucket.append(ob)
         if deadline is not None:
             run.timers.push(deadline, self._deadline, ob)
+        else:
+            # Without a deadline only the expected or the competing event closes it: it
+            # must still expire, or a rule whose triggers go unanswered holds them forever.
+            run.timers.push(ev.t + rule.expire_us, self._expire_open, ob)
 
     def _deadline(self, at: int, ob: Obligation) -> None:
         if ob.status != OPEN:
@@ -166,6 +170,12 @@ class ResponseRuntime:
 
     def _expire(self, at: int, ob: Obligation) -> None:
         if ob.status == BREACHED:
+            self.stats.expired += 1
+            self._close(ob)
+
+    def _expire_open(self, at: int, ob: Obligation) -> None:
+        """An obligation without a deadline, still open ``expire`` after its trigger: dropped."""
+        if ob.status == OPEN:
             self.stats.expired += 1
             self._close(ob)
 
@@ -207,6 +217,8 @@ class ResponseRuntime:
             self.open.setdefault(bk, []).append(ob)
             if ob.status == OPEN and ob.deadline is not None:
                 self.run.timers.push(ob.deadline, self._deadline, ob)
+            elif ob.status == OPEN:
+                self.run.timers.push(trigger.t + rule.expire_us, self._expire_open, ob)
             elif ob.status == BREACHED and ob.breach_at is not None:
                 self.run.timers.push(ob.breach_at + rule.expire_us, self._expire, ob)
 

@@ -11,14 +11,19 @@ from .context import Ev, RunContext, hashable
 
 
 class Group:
-    __slots__ = ("last_firing", "window")
+    __slots__ = ("last_firing", "window", "drop_at", "timer")
 
     def __init__(self) -> None:
         self.last_firing: int | None = None
         self.window: deque[int] = deque()
+        self.drop_at = 0      # once the clock passes this instant, nothing in the group can matter
+        self.timer = False    # a drop timer is pending for the group
 
 
 class SignalRuntime:
+    #: Drop a group once nothing in it can matter (tests turn this off to compare).
+    evict = True
+
     def __init__(self, rule: SignalRule, run: RunContext):
         self.rule = rule
         self.run = run
@@ -65,10 +70,46 @@ class SignalRuntime:
                 window.popleft()
             window.append(t)
             if len(window) < rule.threshold_count:
+                self._settle(group_key, group)
                 return
             window.clear()
         group.last_firing = t
+        self._settle(group_key, group)
         run.emit(rule, "match", t, key, subject, canonical_json(subject), ev, ev, None)
+
+    def _settle(self, group_key: tuple[Any, ...], group: Group) -> None:
+        """After a change: when the group stops mattering (its cooldown over, its window
+        empty), or drop it now. From then on, a fresh group would act exactly as it would."""
+        if not self.evict:
+            return
+        rule = self.rule
+        drop_at: int | None = None
+        if group.last_firing is not None and rule.cooldown_us is not None:
+            drop_at = group.last_firing + rule.cooldown_us  # a match at that instant is no longer suppressed
+        if group.window:
+            assert rule.threshold_within_us is not None
+            last = group.window[-1] + rule.threshold_within_us  # leaves the window of any match after it
+            drop_at = last if drop_at is None or last > drop_at else drop_at
+        if drop_at is None:
+            self._drop(group_key)
+            return
+        group.drop_at = drop_at
+        if not group.timer:
+            group.timer = True
+            self.run.timers.push(drop_at, self._expire, (group_key, group))
+
+    def _expire(self, at: int, payload: tuple[tuple[Any, ...], Group]) -> None:
+        group_key, group = payload
+        if self.groups.get(group_key) is not group:
+            return
+        if group.drop_at > at:  # touched since: wait for its new instant (one timer per group)
+            self.run.timers.push(group.drop_at, self._expire, payload)
+            return
+        self._drop(group_key)
+
+    def _drop(self, group_key: tuple[Any, ...]) -> None:
+        self.groups.pop(group_key, None)
+        self._keys.pop(group_key, None)
 
     def state(self) -> dict[str, Any]:
         groups = []
@@ -88,6 +129,7 @@ class SignalRuntime:
             group.window.extend(saved["window"])
             self.groups[gk] = group
             self._keys[gk] = (saved["key"], subject)
+            self._settle(gk, group)
 
     def count_open(self) -> None:
-        pass
+        self.stats.groups = len(self.groups)
