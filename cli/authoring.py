@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from cli.common import max_playbook_bytes_option, open_out, print_diagnostics, user_errors
+from cli.common import max_line_bytes_option, max_playbook_bytes_option, open_out, print_diagnostics, user_errors
 from engine import EngineError, PlaybookError, UsageError, load_playbook
 from engine.output import safe_text
 from engine.testing import FileResult, junit_xml, run_test_files
@@ -139,8 +139,9 @@ def _subject_option(values: tuple[str, ...]) -> dict[str, str]:
 
 @click.command("explain")
 @click.argument("playbook", metavar="PLAYBOOK")
-@click.option("--events", "events_src", required=True, metavar="SRC",
-              help="Events: a JSON Lines (.jsonl) or CSV (.csv) file, optionally .gz, or - for JSON Lines on stdin.")
+@click.option("--events", "events_src", required=True, multiple=True, metavar="SRC",
+              help="Events: a JSON Lines (.jsonl) or CSV (.csv) file, optionally .gz, or - for JSON Lines on stdin. "
+                   "Repeat it for several sources, merged in time order.")
 @click.option("--events-format", type=click.Choice(["jsonl", "csv"]), default=None,
               help="The events' format when the file name does not tell.")
 @click.option("--rule", "rule_id", required=True, metavar="ID", help="The rule to explain.")
@@ -152,9 +153,11 @@ def _subject_option(values: tuple[str, ...]) -> dict[str, str]:
               help="text for people, json for tools.")
 @click.option("--until", metavar="TIME|now", default=None,
               help="End of the run, as for run (default: the greatest event time).")
+@max_line_bytes_option
 @max_playbook_bytes_option
-def explain_cmd(playbook: str, events_src: str, events_format: str | None, rule_id: str, key: str | None,
-                subject: tuple[str, ...], why_not: bool, fmt: str, until: str | None, max_playbook_bytes: int) -> None:
+def explain_cmd(playbook: str, events_src: tuple[str, ...], events_format: str | None, rule_id: str, key: str | None,
+                subject: tuple[str, ...], why_not: bool, fmt: str, until: str | None, max_line_bytes: int,
+                max_playbook_bytes: int) -> None:
     """Why a rule did or did not act: the timeline of each obligation, cadence or signal group.
 
     \b
@@ -166,7 +169,7 @@ def explain_cmd(playbook: str, events_src: str, events_format: str | None, rule_
     from datetime import UTC, datetime
 
     from engine.explain import explain
-    from engine.sources import read_events
+    from engine.sources import read_sources
 
     if not os.path.exists(playbook):
         raise click.UsageError(f"{playbook}: no such file")
@@ -182,14 +185,17 @@ def explain_cmd(playbook: str, events_src: str, events_format: str | None, rule_
     if until == "now":
         until_value = datetime.now(UTC).isoformat()  # the CLI may read the clock; the engine never does
     try:
-        result = explain(pb, read_events(events_src, events_format), rule_id, key=key, subject=wanted,
-                         until=until_value, why_not=why_not, source="<stdin>" if events_src == "-" else events_src)
+        result = explain(pb, read_sources(events_src, events_format, max_line_bytes=max_line_bytes), rule_id, key=key,
+                         subject=wanted, until=until_value, why_not=why_not,
+                         source=", ".join("<stdin>" if src == "-" else src for src in events_src))
     except UsageError as exc:
         raise click.UsageError(str(exc)) from None
     except EngineError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    click.echo(result.to_json() if fmt == "json" else result.to_text(), nl=False)
+    text = result.to_json() if fmt == "json" else result.to_text()
+    # An event's lone surrogate (valid JSON, not UTF-8) is shown as its escape, not a UnicodeEncodeError.
+    click.echo(text.encode("utf-8", "backslashreplace").decode("utf-8"), nl=False)
 
 
 # -- playbook init ---------------------------------------------------------------------------

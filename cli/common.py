@@ -14,12 +14,17 @@ import click
 from engine import Engine, EngineError, EventError, SourceEvent, UsageError
 from engine.errors import Diagnostic
 from engine.loader import MAX_PLAYBOOK_BYTES
-from engine.sources import detect_format
+from engine.sources import MAX_LINE_BYTES, detect_format
 from engine.summary import MaxSkipped, RunSummary
 from engine.timecalc import format_time
 
 if TYPE_CHECKING:
     from engine.lint import ShapeChecker
+
+
+max_line_bytes_option = click.option(
+    "--max-line-bytes", type=click.IntRange(min=1), default=MAX_LINE_BYTES, show_default=True, metavar="N",
+    help="Skip event lines longer than N bytes (reported with file:line; never read whole).")
 
 
 @contextmanager
@@ -176,6 +181,12 @@ def format_summary(summary: RunSummary, elapsed: float) -> str:
         lines.append(f"  duplicates (an id processed before, skipped): {summary.duplicates.count:,}")
         for source, message in summary.duplicates.samples[:5]:
             lines.append(f"    {source}: {message}")
+    for kind, problem in sorted(summary.input_warnings.items()):
+        lines.append(f"  read from damaged input ({kind}): {problem.count:,} (processed; --strict refuses them)")
+        for source, message in problem.samples[:5]:
+            lines.append(f"    {source}: {message}")
+        if problem.count > 5:
+            lines.append(f"    ... and {problem.count - 5:,} more")
     if summary.until is not None:
         lines.append(f"clock: until {format_time(summary.until)}")
     outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.outcomes.items())) or "none"
@@ -223,6 +234,28 @@ def streamable(engine: Engine, events_src: str, events_format: str | None) -> bo
     except UsageError:
         return False
     return True
+
+
+def event_sources(engine: Engine, sources: tuple[str, ...], events_format: str | None,
+                  max_line_bytes: int) -> tuple[Iterator[SourceEvent], bool]:
+    """The events of one or more ``--events`` sources, and whether they come in time order.
+
+    Plain JSON Lines files are each read in time order and merged (memory does not grow
+    with the logs); otherwise all are read one after the other, for a stable sort by time.
+    Either way equal times keep the order of the sources, then each one's order.
+    """
+    from engine.sources import read_sources
+
+    if "db" in sources and len(sources) > 1:
+        raise click.UsageError("--events db reads the events ingested into the store: give it alone")
+    if sources.count("-") > 1:
+        raise click.UsageError("--events -: stdin can be read only once")
+    for src in sources:
+        if src not in ("-", "db") and not os.path.exists(src):
+            raise click.UsageError(f"--events {src}: no such file")
+    if all(streamable(engine, src, events_format) for src in sources):
+        return engine.ordered_events(list(sources), max_line_bytes=max_line_bytes), True
+    return read_sources(sources, events_format, max_line_bytes=max_line_bytes), False
 
 
 def open_out(path: str | None, append: bool = False) -> IO[str]:

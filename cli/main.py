@@ -23,12 +23,13 @@ import click
 from cli.common import (
     MaxSkippedType,
     Progress,
+    event_sources,
     format_summary,
+    max_line_bytes_option,
     max_playbook_bytes_option,
     open_out,
     print_diagnostics,
     report_problems,
-    streamable,
     user_errors,
 )
 from engine import (
@@ -37,7 +38,6 @@ from engine import (
     PlaybookError,
     __version__,
     load_playbook,
-    read_events,
 )
 from engine.errors import Diagnostic
 from engine.output import FORMATS as OUTPUT_FORMATS
@@ -130,9 +130,9 @@ def _few_collections() -> Iterator[None]:
 
 @main.command()
 @click.argument("playbooks", nargs=-1, required=True, metavar="PLAYBOOK_OR_DIR...")
-@click.option("--events", "events_src", required=True, metavar="SRC",
+@click.option("--events", "events_src", required=True, multiple=True, metavar="SRC",
               help="Events: a JSON Lines (.jsonl) or CSV (.csv) file, optionally .gz, - for JSON Lines on stdin, "
-                   "or db for the events ingested into --db.")
+                   "or db for the events ingested into --db. Repeat it for several sources, merged in time order.")
 @click.option("--events-format", type=click.Choice(["jsonl", "csv"]), default=None,
               help="The events' format when the file name does not tell.")
 @click.option("--until", metavar="TIME|now", default=None,
@@ -152,6 +152,7 @@ def _few_collections() -> Iterator[None]:
               help="With --db: hold the clock this far behind the newest event, so late events are still processed in order.")
 @click.option("--commit-every", type=click.IntRange(min=1), default=50_000, show_default=True, metavar="N",
               help="With --db: commit state, ledger and processed events every N events.")
+@max_line_bytes_option
 @max_playbook_bytes_option
 @click.option("--max-skipped", type=MaxSkippedType(), default=None,
               help="Fail the run (exit 1, after writing its actions) when more than N events, or P% of the "
@@ -160,10 +161,10 @@ def _few_collections() -> Iterator[None]:
               help="Fail the run (exit 1, after writing its actions) when a rule's calendar template names a "
                    "calendar the playbook does not declare (otherwise a warning, --quiet or not).")
 @_few_collections()
-def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, until: str | None,
+def run(playbooks: tuple[str, ...], events_src: tuple[str, ...], events_format: str | None, until: str | None,
         fmt: str, out: str | None, wide: bool, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
-        allowed_lateness: str | None, commit_every: int, max_playbook_bytes: int, max_skipped: MaxSkipped | None,
-        strict_calendars: bool, max_future: str | None) -> None:
+        allowed_lateness: str | None, commit_every: int, max_line_bytes: int, max_playbook_bytes: int,
+        max_skipped: MaxSkipped | None, strict_calendars: bool, max_future: str | None) -> None:
     """Evaluate playbooks over an event log; print the actions.
 
     \b
@@ -185,7 +186,7 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
     started = time.perf_counter()
     if wide and fmt != "table":
         raise click.UsageError("--wide applies to --format table")
-    if db_path is None and (reset_state or allowed_lateness or events_src == "db"):
+    if db_path is None and (reset_state or allowed_lateness or "db" in events_src):
         raise click.UsageError("--reset-state, --allowed-lateness and --events db need --db FILE")
     if max_future is not None:
         from engine.timecalc import DurationError, parse_duration
@@ -211,19 +212,18 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
             from cli.store_commands import run_with_store
 
             run_with_store(engine, db_path, events_src, events_format, until_value, fmt, out, quiet,
-                           reset_state, allowed_lateness, commit_every, progress, started)
+                           reset_state, allowed_lateness, commit_every, progress, started, max_line_bytes)
             report_problems(engine, max_skipped, strict_calendars)
             return
+        events, ordered = event_sources(engine, events_src, events_format, max_line_bytes)
         stream = open_out(out)
         notes: list[str] = []
         try:
-            if streamable(engine, events_src, events_format):
-                # Two passes over the file: memory does not grow with the log.
-                events = progress.wrap(engine.ordered_events(events_src))
-                write_actions(engine.stream(events, until=until_value), stream, fmt, wide=wide, notes=notes)
+            if ordered:
+                # Two passes over each file: memory does not grow with the log.
+                write_actions(engine.stream(progress.wrap(events), until=until_value), stream, fmt, wide=wide, notes=notes)
             else:
-                events = progress.wrap(read_events(events_src, events_format))
-                write_actions(engine.run(events, until=until_value), stream, fmt, wide=wide, notes=notes)
+                write_actions(engine.run(progress.wrap(events), until=until_value), stream, fmt, wide=wide, notes=notes)
         finally:
             if stream is not sys.stdout:
                 stream.close()

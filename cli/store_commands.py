@@ -10,7 +10,7 @@ from typing import IO, Any
 import click
 import orjson
 
-from cli.common import Progress, user_errors
+from cli.common import Progress, max_line_bytes_option, user_errors
 from engine import Engine, read_events
 from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.runtime import EventIds
@@ -25,11 +25,11 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run_with_store(engine: Engine, db_path: str, events_src: str, events_format: str | None, until: Any,
+def run_with_store(engine: Engine, db_path: str, events_src: tuple[str, ...], events_format: str | None, until: Any,
                    fmt: str, out: str | None, quiet: bool, reset_state: bool, allowed_lateness: str | None,
-                   commit_every: int, progress: Any, started: float) -> None:
+                   commit_every: int, progress: Any, started: float, max_line_bytes: int = 1 << 20) -> None:
     """``playbook run ... --db FILE``: an incremental, crash-safe run."""
-    from cli.common import format_summary, open_out, streamable  # shared with run, not imported from cli.main
+    from cli.common import event_sources, format_summary, open_out  # shared with run, not imported from cli.main
     from engine.durable import DurableRun
     from engine.schema import checked_stamp
     from engine.store import SQLiteStore
@@ -48,13 +48,10 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
         with user_errors():
             store = SQLiteStore(db_path)
             store.note_schema_checked(checked_stamp(pb.digest) for pb in engine.playbooks)
-            ordered = events_src != "db" and streamable(engine, events_src, events_format)
-            if events_src == "db":
-                events = store.unprocessed_events()
-            elif ordered:
-                events = engine.ordered_events(events_src)  # two passes: memory does not grow with the log
-            else:
-                events = read_events(events_src, events_format)
+            if events_src == ("db",):
+                events, ordered = store.unprocessed_events(), False
+            else:  # plain JSON Lines files in two passes: memory does not grow with the log
+                events, ordered = event_sources(engine, events_src, events_format, max_line_bytes)
 
             def emit(lines: list[str]) -> None:
                 stream.write("\n".join(lines) + "\n")
@@ -63,7 +60,7 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
             durable = DurableRun(engine, store, reset_state=reset_state, allowed_lateness_us=lateness,
                                  commit_every=commit_every)
             result = durable.run(progress.wrap(events), emit=emit, until=until, started=_now(),
-                                 source=events_src, now=_now, ordered=ordered)
+                                 source=" ".join(events_src), now=_now, ordered=ordered)
     finally:
         if stream is not sys.stdout:
             stream.close()
@@ -90,7 +87,8 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
               help="The events' format when the file name does not tell.")
 @click.option("--timezone", "tz_name", default="UTC", show_default=True,
               help="Time zone for times without an offset (for the table's time index).")
-def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: str) -> None:
+@max_line_bytes_option
+def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: str, max_line_bytes: int) -> None:
     """Load events into the store's events table (idempotent on event id).
 
     \b
@@ -108,12 +106,14 @@ def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: st
         raise click.UsageError(f"--timezone: unknown time zone {tz_name!r}") from None
     ids = EventIds("id")
     skipped: list[str] = []
+    damaged: list[str] = []  # loaded, though their input was damaged (invalid UTF-8, duplicate keys, NaN)
 
     def rows() -> Any:
-        for item in Progress(sys.stderr.isatty()).wrap(read_events(events_src, events_format)):
+        for item in Progress(sys.stderr.isatty()).wrap(read_events(events_src, events_format, max_line_bytes=max_line_bytes)):
             if item.error is not None or not isinstance(item.data, dict):
                 skipped.append(f"{item.source}: {item.error}")
                 continue
+            damaged.extend(f"{item.source}: {note}" for note in item.notes)
             data = item.data
             etype, raw = data.get("type"), data.get("time")
             try:
@@ -133,6 +133,10 @@ def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: st
     click.echo(f"{inserted:,} events loaded into {db_path}, {present:,} already there, {len(skipped):,} unreadable", err=True)
     for line in skipped[:10]:
         click.echo(f"  {line}", err=True)
+    if damaged:
+        click.echo(f"{len(damaged):,} problems in the input of events loaded anyway (run --strict refuses them):", err=True)
+        for line in damaged[:10]:
+            click.echo(f"  {line}", err=True)
 
 
 @click.command("actions")

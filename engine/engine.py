@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import operator
 import time as _time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from .actions import Action
 from .errors import EventError, StateError, UsageError
 from .model import Playbook
 from .runtime import Ev, EventIds, PlaybookRun
-from .sources import SourceEvent, time_ordered
+from .sources import MAX_LINE_BYTES, SourceEvent, event_problem, merge_ordered, time_ordered
 from .summary import RunSummary
 from .timecalc import US, DurationError, TimeError, format_time, parse_duration, parse_time
 
@@ -38,6 +39,33 @@ class _Reader:
         self.ids = EventIds(playbook.id_field)
         self.tz = playbook.timezone
         self.runs: list[PlaybookRun] = []
+        self.keys: tuple[tuple[str, Callable[[Any], Any]], ...] = ()  # each key field its playbooks read, with its getter
+
+    def add(self, run: PlaybookRun) -> None:
+        self.runs.append(run)
+        name = run.playbook.key_field
+        if all(name != field for field, _ in self.keys):
+            from .model import make_getter
+
+            getter: Callable[[Any], Any] = make_getter(name) if "." in name else operator.methodcaller("get", name)
+            self.keys += ((name, getter),)
+
+    def invalid_key(self, data: dict[str, Any]) -> str | None:
+        """Why the event's key (of any of these playbooks) is not one, or None: a key is a string
+        or a number (or absent). Checked before any playbook sees the event, so that an event
+        with an invalid key is skipped whole, never half processed."""
+        for name, get in self.keys:
+            key = get(data)
+            kind = type(key)
+            if key is None or kind is str or kind is int or kind is float:
+                continue
+            if isinstance(key, (str, int, float)) and not isinstance(key, bool):
+                continue
+            shown = repr(key)
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            return f"invalid key: the key field '{name}' must be a string or a number, got {shown}"
+        return None
 
     def normalize(self, data: Any, source: str | None, serial: int, in_order: bool = False,
                   t: int | None = None) -> Ev | str:
@@ -243,7 +271,7 @@ class Engine:
                 self._signatures.append([str(part) for part in signature])
             run = PlaybookRun(pb, index, self.summary, self._out)
             run.counts_events = reader is next(iter(readers.values()))
-            reader.runs.append(run)
+            reader.add(run)
             self._runs.append(run)
         self._readers = tuple(readers.values())
         self._gates[self._readers[0]].counts = True
@@ -337,12 +365,24 @@ class Engine:
                 data: Any = event.data
                 if single:  # a time read by time_ordered is this engine's reading when one reader reads all
                     known_t = event.time
+                checked = event.checked
+                notes = event.notes
             else:
                 data = event
+                checked = False
+                notes = ()
             self._serial += 1
             serial = self._serial
             summary.events_read += 1
+            if notes:
+                self._warn(notes, source)
+            if not checked:
+                problem = event_problem(data)
+                if problem is not None:
+                    self._skip(problem, source, serial)
+                    continue
             processed = False
+            skipped: str | None = None
             for reader in readers:
                 etype: Any = data.get(reader.type_field) if type(data) is dict else None
                 t = known_t
@@ -354,20 +394,25 @@ class Engine:
                 if t is None:
                     normal = reader.normalize(data, source, serial)
                     if isinstance(normal, str):  # the reason it is skipped
-                        self._skip(normal, source, serial)
+                        if single or self.strict:
+                            self._skip(normal, source, serial)
+                        elif skipped is None:  # counted only if no other reader processes it
+                            skipped = normal
                         continue
                     ev, t, etype = normal, normal.t, normal.type
                 if self._deliver(reader, data, t, etype, serial, source, ev):
                     processed = True
             if processed:
                 summary.events_processed += 1
+            elif skipped is not None:
+                self._skip(skipped, source, serial)
         return taken
 
-    def _process(self, reader: _Reader, ev: Ev) -> bool:
-        return self._deliver(reader, ev.data, ev.t, ev.type, ev.serial, ev.source, ev)
+    def _process(self, reader: _Reader, ev: Ev, count: bool = True) -> bool:
+        return self._deliver(reader, ev.data, ev.t, ev.type, ev.serial, ev.source, ev, count)
 
     def _deliver(self, reader: _Reader, data: dict[str, Any], t: int, etype: str, serial: int,
-                 source: str | None, ev: Ev | None, hold: bool = True) -> bool:
+                 source: str | None, ev: Ev | None, count: bool = True, hold: bool = True) -> bool:
         """Let an event in: skip it if it is a duplicate, hold it back for lateness (unless
         not ``hold``), else hand it on (:meth:`_handle`); False if it was not processed (yet)."""
         gate = self._gates[reader]
@@ -385,7 +430,7 @@ class Engine:
             return self._hold(reader, gate, data, t, etype, serial, source, ev, eid)
         if gate.held:  # held back before (a restored state, or fed before a driver's events): they go first
             self._release(reader, gate, t)
-        done = self._handle(reader, data, t, etype, serial, source, ev)
+        done = self._handle(reader, data, t, etype, serial, source, ev, count)
         if done:
             if gate.newest is None or t > gate.newest:
                 gate.newest = t
@@ -463,14 +508,21 @@ class Engine:
         self.summary.skip("earlier than the clock", place, message, serial)
 
     def _handle(self, reader: _Reader, data: dict[str, Any], t: int, etype: str, serial: int,
-                source: str | None, ev: Ev | None) -> bool:
+                source: str | None, ev: Ev | None, count: bool = True) -> bool:
         """Hand an event to ``reader``'s playbooks; False if none processed it (after until, late).
 
         ``ev`` is made here, with its id, only when a fact or rule sees the event's type.
+        ``count``: count the event when it is not processed (in a batch, the first group of
+        playbooks counts events, see :meth:`run`).
         """
         summary = self.summary
         if self._until is not None and t > self._until:
-            summary.after_until += 1
+            if count:
+                summary.after(serial)
+            return False
+        invalid = reader.invalid_key(data)
+        if invalid is not None:
+            self._skip(invalid, source, serial, count)
             return False
         done = False
         for run in reader.runs:
@@ -548,11 +600,23 @@ class Engine:
         """
         return self._single_reader().time_of(data)
 
-    def ordered_events(self, path: str, *, display: str | None = None) -> Iterator[SourceEvent]:
+    def ordered_events(self, path: str | Sequence[str], *, display: str | None = None,
+                       max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[SourceEvent]:
         """The events of a JSON Lines file in the time order these playbooks read (see
-        :func:`engine.sources.time_ordered`), for :meth:`stream`."""
+        :func:`engine.sources.time_ordered`), for :meth:`stream`. Lines longer than
+        ``max_line_bytes`` are skipped with their place.
+
+        Several files (a list of paths) are merged into one time order: equal times
+        in the order of the files, then in each file's order."""
         reader = self._single_reader()
-        return time_ordered(path, reader.time_of, display=display, field=reader.time_field, parse_text=reader.time_of_text)
+        if not isinstance(path, str):
+            paths = list(path)
+            if len(paths) != 1:
+                return merge_ordered([self.ordered_events(p, max_line_bytes=max_line_bytes) for p in paths],
+                                     reader.time_of)
+            path = paths[0]
+        return time_ordered(path, reader.time_of, display=display, field=reader.time_field, parse_text=reader.time_of_text,
+                            max_line_bytes=max_line_bytes)
 
     def _skip(self, reason: str, source: str | None, serial: int, count: bool = True) -> None:
         if self.strict:
@@ -561,6 +625,13 @@ class Engine:
             return
         label = reason.split(":")[0]
         self.summary.skip(label, source, reason, serial)
+
+    def _warn(self, notes: tuple[str, ...], source: str | None) -> None:
+        """An event read from damaged input (see ``SourceEvent.notes``): counted, or refused when strict."""
+        if self.strict:
+            raise EventError(source or "<event>", notes[0])
+        for note in notes:
+            self.summary.input_warning(note, source)
 
     def _advance(self, t: int) -> None:
         for reader in self._readers:
@@ -612,7 +683,7 @@ class Engine:
     def _run_group(self, reader: _Reader, items: list[Any], limit: int | None, count: bool) -> None:
         ready = self._read(reader, items, count)
         ready.sort(key=event_time)  # stable: equal times keep input order
-        processed = sum(1 for ev in ready if self._process(reader, ev))
+        processed = sum(1 for ev in ready if self._process(reader, ev, count))
         # By default the run ends at the greatest time of an event let in (not one set aside).
         end = limit if limit is not None else self._gates[reader].newest
         if count:
@@ -628,11 +699,18 @@ class Engine:
         for item in items:
             serial += 1
             if isinstance(item, SourceEvent):
-                if item.error is not None:
-                    self._skip(item.error, item.source, serial, count)
+                problem = item.error if item.error is not None or item.checked else event_problem(item.data)
+                if problem is not None:
+                    self._skip(problem, item.source, serial, count)
                     continue
+                if item.notes and (count or self.strict):
+                    self._warn(item.notes, item.source)
                 ev = reader.normalize(item.data, item.source, serial)
             else:
+                problem = event_problem(item)
+                if problem is not None:
+                    self._skip(problem, None, serial, count)
+                    continue
                 ev = reader.normalize(item, None, serial)
             if isinstance(ev, str):
                 self._skip(ev, item.source if isinstance(item, SourceEvent) else None, serial, count)
@@ -668,12 +746,19 @@ class Engine:
                 read += 1
                 self._serial = serial = self._serial + 1
                 if isinstance(item, SourceEvent):
-                    if item.error is not None:
-                        self._skip(item.error, item.source, serial)
+                    problem = item.error if item.error is not None or item.checked else event_problem(item.data)
+                    if problem is not None:
+                        self._skip(problem, item.source, serial)
                         continue
+                    if item.notes:
+                        self._warn(item.notes, item.source)
                     # A time read by time_ordered is this reader's reading (there is one reader).
                     ev = reader.normalize(item.data, item.source, serial, True, item.time)
                 else:
+                    problem = event_problem(item)
+                    if problem is not None:
+                        self._skip(problem, None, serial)
+                        continue
                     ev = reader.normalize(item, None, serial, True)
                 if isinstance(ev, str):
                     self._skip(ev, item.source if isinstance(item, SourceEvent) else None, serial)

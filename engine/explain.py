@@ -49,7 +49,7 @@ from .output import safe_text
 from .runtime import EventIds
 from .runtime.context import hashable
 from .runtime.context import reads_prev as playbook_reads_prev
-from .sources import SourceEvent
+from .sources import SourceEvent, event_problem
 from .timecalc import Duration, TimeError, format_duration, format_local, format_time, parse_time
 
 if TYPE_CHECKING:
@@ -642,7 +642,7 @@ def _read(playbook: Playbook, events: Iterable[Mapping[str, Any] | SourceEvent])
             data, source = raw.data, raw.source
         else:
             data, source = raw, None
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or event_problem(data) is not None:
             continue
         etype = data.get(playbook.type_field)
         if not isinstance(etype, str) or not etype:

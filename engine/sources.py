@@ -9,20 +9,35 @@ from __future__ import annotations
 
 import csv
 import gzip
+import heapq
 import io
+import itertools
 import json
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
 from .errors import UsageError
 
 FORMATS = ("jsonl", "csv")
+
+#: How deep an event may nest objects and lists (the event object itself is level 1).
+#: Deeper events are skipped with their place: no walk over a value (a derived id, a
+#: saved state, a rendering) may then run out of stack.
+MAX_DEPTH = 100
+#: The most digits an integer in an event may have (Python's limit for turning one into text).
+MAX_INT_DIGITS = 4300
+_BIG = 10**MAX_INT_DIGITS
+#: The longest event line read, in bytes (its line ending not counted): a longer line is
+#: skipped with its place, read past in chunks, never held whole (``--max-line-bytes``).
+MAX_LINE_BYTES = 1 << 20
+_SKIP_CHUNK = 1 << 16  # bytes read at a time past a line that is too long
 
 
 @dataclass(slots=True)
@@ -33,6 +48,61 @@ class SourceEvent:
     source: str
     error: str | None = None
     time: int | None = None  # the time already read by time_ordered (microseconds), to save reading it twice
+    checked: bool = False  # the reader made sure the data passes value_problem (no need to look again)
+    #: What was wrong with the input though the event could be read ("invalid UTF-8: ...", "duplicate
+    #: key: ...", "NaN or Infinity: ...", "duplicate CSV column: ..."): counted in the summary, refused by strict.
+    notes: tuple[str, ...] = ()
+
+
+def value_problem(value: Any) -> str | None:
+    """Why an event's value cannot be processed, or None: nested deeper than
+    :data:`MAX_DEPTH` levels, or an integer longer than :data:`MAX_INT_DIGITS` digits.
+
+    Iterative, so that it is itself safe for any depth.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, Mapping):
+            children: Iterable[Any] = v.values()
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            children = v
+        elif isinstance(v, int) and not isinstance(v, bool):
+            if not -_BIG < v < _BIG:
+                return f"number too long: more than {MAX_INT_DIGITS} digits"
+            continue
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return f"too deeply nested: more than {MAX_DEPTH} levels of objects and lists"
+        for c in children:
+            t = type(c)
+            if t is not str and t is not float and t is not bool and c is not None:
+                stack.append((c, depth + 1))
+    return None
+
+
+def event_problem(data: Any) -> str | None:
+    """:func:`value_problem`, cheap for a flat object (the common event)."""
+    if type(data) is dict:
+        for v in data.values():
+            t = type(v)
+            if not (t is str or t is float or t is bool or v is None or (t is int and -_BIG < v < _BIG)):
+                return value_problem(data)
+        return None
+    return value_problem(data)
+
+
+def _bracket_problem(raw: bytes | str, data: Any) -> str | None:
+    """:func:`value_problem` of a line's parsed value, looked at only when the line
+    has more brackets than the depth limit (else it cannot nest that deep)."""
+    n = raw.count(b"[") + raw.count(b"{") if isinstance(raw, bytes) else raw.count("[") + raw.count("{")
+    if n <= MAX_DEPTH:
+        return None
+    problem = value_problem(data)
+    if problem is not None and problem.startswith("too deeply nested"):
+        return _too_deep(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
+    return problem
 
 
 def detect_format(path: str) -> str:
@@ -61,18 +131,111 @@ def open_text(path: str) -> IO[str]:
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def read_events(path: str, fmt: str | None = None, *, display: str | None = None) -> Iterator[SourceEvent]:
-    """Events from a JSON Lines or CSV file (``-`` is stdin, read as JSON Lines)."""
+def read_sources(paths: Iterable[str], fmt: str | None = None, *,
+                 max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[SourceEvent]:
+    """The events of several sources, one after the other (each format by its name unless
+    ``fmt``). For :meth:`Engine.run`, whose stable sort by time then orders equal times by
+    the order of the sources, then by their order in each."""
+    paths = list(paths)
+    for path in paths:
+        if path != "-" and not os.path.exists(path):
+            raise UsageError(f"{path}: no such file")
+    if paths.count("-") > 1:
+        raise UsageError("stdin (-) can be read only once")
+    for path in paths:
+        yield from read_events(path, fmt, max_line_bytes=max_line_bytes)
+
+
+def merge_ordered(streams: Iterable[Iterable[SourceEvent]], time_of: Callable[[Any], int | None]) -> Iterator[SourceEvent]:
+    """One stream in time order from several, each in time order (as :func:`time_ordered`
+    gives them): equal times in the order of the streams, then in each one's order.
+
+    ``time_of`` reads an event's time where its reader did not (kept in ``SourceEvent.time``);
+    events without a valid time (skipped anyway) pass as soon as they are read.
+    """
+
+    def timed(stream: Iterable[SourceEvent]) -> Iterator[SourceEvent]:
+        for ev in stream:
+            if ev.time is None and ev.error is None:
+                ev.time = time_of(ev.data)
+            yield ev
+
+    return heapq.merge(*(timed(s) for s in streams), key=_merge_key)
+
+
+def _merge_key(ev: SourceEvent) -> int:
+    return -(1 << 62) if ev.time is None else ev.time
+
+
+def open_binary(path: str) -> IO[bytes]:
+    """Open a file (or ``-`` for stdin) as bytes; gzip by extension."""
+    try:
+        if path == "-":
+            import sys
+
+            return sys.stdin.buffer
+        if path.lower().endswith(".gz"):
+            return cast(IO[bytes], gzip.open(path, "rb"))
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not an event file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def check_max_line_bytes(max_line_bytes: int) -> int:
+    if isinstance(max_line_bytes, bool) or not isinstance(max_line_bytes, int) or max_line_bytes < 1:
+        raise UsageError(f"max_line_bytes must be a positive number of bytes, not {max_line_bytes!r}")
+    return max_line_bytes
+
+
+def bounded_lines(fh: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes | int]:
+    """The lines of a binary stream (each with its line ending), or, for a line longer
+    than ``limit`` bytes, its length (an ``int``): that line is read past in chunks
+    of 64 KiB, so memory stays bounded by ``limit`` whatever the input."""
+    readline = fh.readline
+    while True:
+        raw = readline(limit + 1)
+        if not raw:
+            return
+        if len(raw) <= limit or raw[-1] == 10:
+            yield raw
+            continue
+        size = len(raw)
+        while raw[-1] != 10:
+            raw = readline(_SKIP_CHUNK)
+            if not raw:
+                break
+            size += len(raw)
+        yield size
+
+
+def _too_long(source: str, size: int, limit: int) -> SourceEvent:
+    return SourceEvent(None, source, f"line too long: {size:,} bytes, more than the limit of {limit:,} "
+                                     "(raise it with --max-line-bytes)")
+
+
+def read_events(path: str, fmt: str | None = None, *, display: str | None = None,
+                max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[SourceEvent]:
+    """Events from a JSON Lines or CSV file (``-`` is stdin, read as JSON Lines).
+
+    A line longer than ``max_line_bytes`` is skipped with its place, never read whole.
+    """
     fmt = fmt or ("jsonl" if path == "-" else detect_format(path))
     if fmt not in FORMATS:
         raise UsageError(f"unknown event format {fmt!r}: use one of {', '.join(FORMATS)}")
+    check_max_line_bytes(max_line_bytes)
     name = display or ("<stdin>" if path == "-" else path)
     if path != "-" and not os.path.exists(path):
         raise UsageError(f"{path}: no such file")
-    stream = open_text(path)
+    stream = open_binary(path)
     try:
-        reader = read_jsonl(stream, name) if fmt == "jsonl" else read_csv(stream, name)
-        yield from reader
+        if fmt == "jsonl":
+            yield from read_jsonl_binary(stream, name, max_line_bytes)
+        else:
+            yield from read_csv_binary(stream, name, max_line_bytes)
     except (OSError, EOFError, zlib.error) as exc:  # a damaged .gz, a disk error
         raise UsageError(f"{path}: cannot read further: {exc}") from None
     finally:
@@ -100,8 +263,11 @@ def parse_json_line(line: str | bytes) -> Any:
     return _parse(line)[0]
 
 
-def _parse(line: str | bytes) -> tuple[Any, bool]:
-    """The value, and whether orjson alone read the line (so it may again)."""
+def _parse(line: str | bytes, notes: list[str] | None = None) -> tuple[Any, bool]:
+    """The value, and whether orjson alone read the line (so it may again).
+
+    ``notes``, when given, receives what was wrong with a line read anyway, for lines
+    orjson does not read alone (see :func:`_notes` for those it does)."""
     raw = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
     bom = raw.startswith(b"\xef\xbb\xbf")  # a byte-order mark (spreadsheet exports)
     if bom:
@@ -114,15 +280,112 @@ def _parse(line: str | bytes) -> tuple[Any, bool]:
     else:
         if not _suspicious(value):
             return value, not bom
-    text = line if isinstance(line, str) else line.decode("utf-8", "replace")
+    if isinstance(line, str):
+        text = line
+    else:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            text = line.decode("utf-8", "replace")
+            if notes is not None:
+                column = len(line[:exc.start].decode("utf-8", "replace")) + 1
+                notes.append(f"invalid UTF-8: byte 0x{line[exc.start]:02x} at column {column} read as U+FFFD "
+                             "(two different values may now read the same): save the file as UTF-8")
+    text = text.rstrip()  # the line ending and trailing blanks: an error is placed on the line, not after it
     try:
-        return json.loads(text), False
+        if notes is None:
+            return json.loads(text), False
+        return json.loads(text, parse_constant=_Constants(notes), object_pairs_hook=_Pairs(notes)), False
     except RecursionError:
-        raise ValueError("nested too deeply") from None
+        raise LineProblem(_too_deep(text)) from None
+    except json.JSONDecodeError as exc:
+        if exc.pos >= len(text):
+            raise LineProblem(f"invalid JSON: the line ends at column {exc.colno}, where more is expected "
+                              f"({exc.msg.lower()}): is it cut short?") from None
+        raise LineProblem(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    except ValueError:  # an integer too long to read (more than 4300 digits)
+        digits = re.search(r"\d{" + str(MAX_INT_DIGITS + 1) + ",}", text)
+        where = f", at column {digits.start() + 1}" if digits else ""
+        raise LineProblem(f"number too long: more than {MAX_INT_DIGITS} digits{where}") from None
+
+
+class _Constants:
+    """json's parse_constant: NaN and Infinity are read, and noted."""
+
+    def __init__(self, notes: list[str]):
+        self.notes = notes
+
+    def __call__(self, name: str) -> float:
+        if not any(n.startswith("NaN or Infinity") for n in self.notes):
+            self.notes.append(f"NaN or Infinity: {name} is not JSON (read as a number equal to nothing)")
+        return float(name)
+
+
+class _Pairs:
+    """json's object_pairs_hook: a key given twice in an object is noted (the last value is used)."""
+
+    def __init__(self, notes: list[str]):
+        self.notes = notes
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) < len(pairs) and not any(n.startswith("duplicate key") for n in self.notes):
+            seen: set[str] = set()
+            dupe = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+            self.notes.append(f"duplicate key: {dupe!r} is given more than once in an object (the last value is used)")
+        return obj
+
+
+def _notes(raw: bytes, data: Any) -> tuple[str, ...]:
+    """What was wrong with a line orjson read alone: a duplicate key (orjson keeps the last).
+
+    Cheap in the common case: every colon outside strings separates a key from its
+    value, and orjson writes the value back with one per key kept and the colons of
+    its strings; the line has as many colons exactly when no key was dropped (unless
+    an escape spells a colon: then the line is read again to be sure).
+    """
+    if raw.count(b":") == orjson.dumps(data).count(b":") and b"\\u003a" not in raw and b"\\u003A" not in raw:
+        return ()
+    notes: list[str] = []
+    json.loads(raw.decode("utf-8", "replace"), object_pairs_hook=_Pairs(notes))
+    return tuple(notes)
+
+
+class LineProblem(ValueError):
+    """Why a line is not an event, in full (its place is added by the reader)."""
+
+
+def _too_deep(text: str) -> str:
+    return f"too deeply nested: more than {MAX_DEPTH} levels of objects and lists, at column {_depth_column(text)}"
+
+
+def _depth_column(text: str) -> int:
+    """The column (from 1) of the first bracket beyond :data:`MAX_DEPTH` levels, outside strings."""
+    depth = 0
+    in_string = escaped = False
+    for i, c in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return i + 1
+        elif c in "]}":
+            depth -= 1
+    return 1
 
 
 def _invalid_json(source: str, exc: ValueError) -> SourceEvent:
-    return SourceEvent(None, source, f"invalid JSON: {getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')}")
+    if isinstance(exc, LineProblem):
+        return SourceEvent(None, source, str(exc))
+    return SourceEvent(None, source, f"invalid JSON: {getattr(exc, 'msg', exc)}")
 
 
 def _not_an_object(source: str, data: Any) -> SourceEvent:
@@ -142,7 +405,11 @@ def read_jsonl(stream: IO[str], name: str, first_line: int = 1) -> Iterator[Sour
         if not isinstance(data, dict):
             yield _not_an_object(f"{name}:{lineno}", data)
             continue
-        yield SourceEvent(data, f"{name}:{lineno}")
+        problem = _bracket_problem(line, data)
+        if problem is not None:
+            yield SourceEvent(None, f"{name}:{lineno}", problem)
+            continue
+        yield SourceEvent(data, f"{name}:{lineno}", checked=True)
 
 
 def csv_value(text: str) -> Any:
@@ -159,32 +426,99 @@ def csv_value(text: str) -> Any:
     return text
 
 
-def read_csv(stream: IO[str], name: str) -> Iterator[SourceEvent]:
-    """CSV with a header row. Empty cells are absent fields; ``a.b`` headers nest."""
-    reader = csv.reader(stream)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    except csv.Error as exc:
-        yield SourceEvent(None, f"{name}:1", f"invalid CSV header: {exc}")
-        return
-    paths = [h.strip().split(".") for h in header]
+def read_csv_binary(fh: IO[bytes], name: str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[SourceEvent]:
+    """:func:`read_csv` over a binary stream, lines longer than ``max_line_bytes`` skipped
+    with their place (an empty line takes the place of each, so line numbers stay right)."""
+    errors: list[SourceEvent] = []
+    line_notes: dict[int, str] = {}
+
+    def lines() -> Iterator[str]:
+        for lineno, raw in enumerate(bounded_lines(fh, max_line_bytes), 1):
+            if isinstance(raw, int):
+                errors.append(_too_long(f"{name}:{lineno}", raw, max_line_bytes))
+                yield "\n"
+                continue
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark (spreadsheet exports)
+                raw = raw[3:]
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                text = raw.decode("utf-8", "replace")
+                column = len(raw[:exc.start].decode("utf-8", "replace")) + 1
+                line_notes[lineno] = (f"invalid UTF-8: byte 0x{raw[exc.start]:02x} at column {column} of line {lineno} "
+                                      "read as U+FFFD (two different values may now read the same): save the file as UTF-8")
+                yield text
+
+    for item in read_csv(lines(), name, line_notes):
+        if errors:
+            yield from errors
+            errors.clear()
+        yield item
+    yield from errors
+
+
+def read_csv(stream: Iterable[str], name: str, line_notes: Mapping[int, str] | None = None) -> Iterator[SourceEvent]:
+    """CSV with a header row. Empty cells are absent fields; ``a.b`` headers nest.
+
+    A row's place is the line it starts on. A damaged row (a quote that never
+    closes, text after a closing quote) is reported at that line, and the lines
+    it would have swallowed are read again as rows of their own. ``line_notes``: notes
+    on lines (by number), given to the rows read from them (see ``SourceEvent.notes``).
+    """
+    source = iter(stream)
+    numbers = itertools.count(1)
+    again: deque[tuple[int, str]] = deque()  # lines of a damaged row, to read again
+    consumed: list[tuple[int, str]] = []     # the lines of the row being read
+
+    def lines() -> Iterator[str]:
+        while True:
+            if again:
+                item = again.popleft()
+            else:
+                text = next(source, None)
+                if text is None:
+                    return
+                item = (next(numbers), text)
+            consumed.append(item)
+            yield item[1]
+
+    # strict: an unbalanced quote is an error (at the end of the data at the latest), not rows run together
+    reader = csv.reader(lines(), strict=True)
+    paths: list[list[str]] | None = None
     while True:
+        consumed.clear()
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield SourceEvent(None, f"{name}:{reader.line_num}", f"invalid CSV: {exc}")
+            first = consumed[0][0] if consumed else next(numbers)
+            if paths is None:
+                yield SourceEvent(None, f"{name}:1", f"invalid CSV header: {exc}")
+                return
+            yield SourceEvent(None, f"{name}:{first}", _csv_damage(str(exc), consumed))
+            if len(consumed) > 1:
+                again.extendleft(reversed(consumed[1:]))
+                reader = csv.reader(lines(), strict=True)
             continue
-        lineno = reader.line_num
+        lineno = consumed[0][0] if consumed else 0
+        if paths is None:
+            paths = [h.strip().split(".") for h in row]
+            deepest = max((len(p) for p in paths), default=0)
+            if deepest > MAX_DEPTH:
+                yield SourceEvent(None, f"{name}:1", f"invalid CSV header: a column name has {deepest} dotted parts "
+                                  f"(at most {MAX_DEPTH}): its rows are not read")
+                return
+            continue
         if not any(cell.strip() for cell in row):
             continue
         if len(row) > len(paths):
             yield SourceEvent(None, f"{name}:{lineno}", f"{len(row)} cells but the header names {len(paths)} columns")
             continue
         data: dict[str, Any] = {}
+        notes: list[str] = []
+        if line_notes:
+            notes.extend(line_notes[n] for n, _ in consumed if n in line_notes)
         for path, cell in zip(paths, row, strict=False):
             if cell == "":
                 continue
@@ -192,10 +526,30 @@ def read_csv(stream: IO[str], name: str) -> Iterator[SourceEvent]:
             for part in path[:-1]:
                 nxt = target.get(part)
                 if not isinstance(nxt, dict):
+                    if nxt is not None:
+                        notes.append(_csv_overwrite(path))
                     nxt = target[part] = {}
                 target = nxt
+            if path[-1] in target:
+                notes.append(_csv_overwrite(path))
             target[path[-1]] = csv_value(cell)
-        yield SourceEvent(data, f"{name}:{lineno}")
+        yield SourceEvent(data, f"{name}:{lineno}", checked=True, notes=tuple(dict.fromkeys(notes)))
+
+
+def _csv_overwrite(path: list[str]) -> str:
+    return (f"duplicate CSV column: {'.'.join(path)!r} sets a field another column of the header sets too "
+            "(the last non-empty cell is used)")
+
+
+def _csv_damage(error: str, lines: list[tuple[int, str]]) -> str:
+    if len(lines) <= 1:
+        return f"invalid CSV: {error} (a quote in the middle of a cell? double it, or quote the whole cell)"
+    last = lines[-1][0]
+    if "end of data" in error:
+        return (f"invalid CSV: a quote opened in this row is never closed (it would take in lines "
+                f"{lines[0][0]} to {last}, to the end of the file): the row is skipped, the lines after it are read")
+    return (f"invalid CSV: {error} on line {last}, in a row starting here (an unbalanced quote?): "
+            "the row is skipped, the lines after it are read")
 
 
 def _time_text(raw: bytes, needle: bytes) -> str | None:
@@ -242,18 +596,23 @@ def _line_time(raw: bytes, time_of: Callable[[Any], int | None], needle: bytes |
 _UNPARSED = object()
 
 
-def read_jsonl_binary(fh: IO[bytes], name: str) -> Iterator[SourceEvent]:
+def read_jsonl_binary(fh: IO[bytes], name: str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[SourceEvent]:
     """Like :func:`read_jsonl` over a file opened in binary (faster: no decoding to text first)."""
     loads = orjson.loads
-    for lineno, raw in enumerate(fh, 1):
+    for lineno, raw in enumerate(bounded_lines(fh, max_line_bytes), 1):
+        if isinstance(raw, int):
+            yield _too_long(f"{name}:{lineno}", raw, max_line_bytes)
+            continue
+        notes: list[str] | None = None
         try:
             # What _parse does, inline for the common case: orjson read it, no float that may be a long integer.
             data = loads(raw)
             if type(data) is dict and float in map(type, data.values()) and _suspicious(data):
                 raise orjson.JSONDecodeError("", "", 0)
         except orjson.JSONDecodeError:
+            notes = []
             try:
-                data = _parse(raw)[0]
+                data, exact = _parse(raw, notes)
             except ValueError as exc:
                 if not raw.strip():
                     continue
@@ -262,11 +621,18 @@ def read_jsonl_binary(fh: IO[bytes], name: str) -> Iterator[SourceEvent]:
         if type(data) is not dict:
             yield _not_an_object(f"{name}:{lineno}", data)
             continue
-        yield SourceEvent(data, f"{name}:{lineno}")
+        problem = _bracket_problem(raw, data)
+        if problem is not None:
+            yield SourceEvent(None, f"{name}:{lineno}", problem)
+            continue
+        # Where orjson read the line alone, look for what it does not tell.
+        found = _notes(raw, data) if notes is None else (*notes, *(_notes(raw, data) if exact else ()))
+        yield SourceEvent(data, f"{name}:{lineno}", checked=True, notes=found)
 
 
 def time_ordered(path: str, time_of: Callable[[Any], int | None], *, display: str | None = None,
-                 field: str | None = None, parse_text: Callable[[str], int | None] | None = None) -> Iterator[SourceEvent]:
+                 field: str | None = None, parse_text: Callable[[str], int | None] | None = None,
+                 max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[SourceEvent]:
     """The events of a JSON Lines file in time order (stable), reading it twice.
 
     A first pass reads only each line's time and checks the order. A file
@@ -282,18 +648,19 @@ def time_ordered(path: str, time_of: Callable[[Any], int | None], *, display: st
     their JSON; ``parse_text`` must agree with ``time_of``.
     """
     name = display or path
+    limit = check_max_line_bytes(max_line_bytes)
     needle = orjson.dumps(field) if field is not None and parse_text is not None else None
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the "with fh" below
     except OSError as exc:
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
     with fh:
-        if _in_time_order(fh, time_of, needle, parse_text):
+        if _in_time_order(fh, time_of, needle, parse_text, limit):
             fh.seek(0)
-            yield from read_jsonl_binary(fh, name)
+            yield from read_jsonl_binary(fh, name, limit)
             return
         fh.seek(0)
-        yield from _sorted_by_time(fh, name, time_of, field if needle is not None else None, parse_text)
+        yield from _sorted_by_time(fh, name, time_of, field if needle is not None else None, parse_text, limit)
 
 
 _CHUNK = 1 << 22  # bytes the order check reads at a time
@@ -301,7 +668,7 @@ _ASCII_ESCAPE = re.compile(rb"\\u00[0-7]")  # a \u escape of an ASCII character
 
 
 def _in_time_order(fh: IO[bytes], time_of: Callable[[Any], int | None], needle: bytes | None,
-                   parse_text: Callable[[str], int | None] | None) -> bool:
+                   parse_text: Callable[[str], int | None] | None, limit: int = MAX_LINE_BYTES) -> bool:
     """Are the events with a valid time in time order (unreadable lines aside)?
 
     Read in chunks of whole lines. Where every occurrence of the time field's
@@ -318,8 +685,17 @@ def _in_time_order(fh: IO[bytes], time_of: Callable[[Any], int | None], needle: 
         shaped = re.compile(re.escape(needle) + rb'\s*:\s*"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"')
     last: int | None = None
     rest = b""
+    skipping = False  # in a line longer than the limit: read on to its end (the second pass skips it)
     while True:
         block = fh.read(_CHUNK)
+        if skipping and block:
+            end = block.find(b"\n")
+            if end < 0:
+                continue
+            skipping = False
+            block = block[end + 1:]
+            if not block:
+                continue
         if not block:
             chunk, rest = rest, b""
         else:
@@ -327,8 +703,12 @@ def _in_time_order(fh: IO[bytes], time_of: Callable[[Any], int | None], needle: 
             cut = block.rfind(b"\n") + 1
             if cut == 0:
                 rest = block
+                if len(rest) > limit:
+                    rest, skipping = b"", True
                 continue
             chunk, rest = block[:cut], block[cut:]
+            if len(rest) > limit:
+                rest, skipping = b"", True
         if not chunk:
             return True
         found: list[bytes] | None = None
@@ -346,6 +726,8 @@ def _in_time_order(fh: IO[bytes], time_of: Callable[[Any], int | None], needle: 
                 last = _first_valid(reversed(found), parse_text)
         else:
             for raw in chunk.split(b"\n"):  # lines as the second pass reads them (a lone CR is whitespace)
+                if len(raw) > limit:
+                    continue
                 try:
                     t = _line_time(raw, time_of, needle, parse_text)[0]
                 except ValueError:
@@ -369,7 +751,7 @@ def _first_valid(texts: Iterable[bytes], parse_text: Callable[[str], int | None]
 
 
 def _sorted_by_time(fh: IO[bytes], name: str, time_of: Callable[[Any], int | None], field: str | None,
-                    parse_text: Callable[[str], int | None] | None) -> Iterator[SourceEvent]:
+                    parse_text: Callable[[str], int | None] | None, limit: int = MAX_LINE_BYTES) -> Iterator[SourceEvent]:
     from array import array
 
     needle = orjson.dumps(field) if field is not None else None
@@ -377,8 +759,12 @@ def _sorted_by_time(fh: IO[bytes], name: str, time_of: Callable[[Any], int | Non
     plain = bytearray()  # how the second read parses the line (see _line_time)
     invalid: list[SourceEvent] = []
     offset = 0
-    for lineno, raw in enumerate(fh, 1):
+    for lineno, raw in enumerate(bounded_lines(fh, limit), 1):
         start = offset
+        if isinstance(raw, int):
+            offset += raw
+            invalid.append(_too_long(f"{name}:{lineno}", raw, limit))
+            continue
         offset += len(raw)
         if not raw.strip():
             continue
@@ -403,15 +789,27 @@ def _sorted_by_time(fh: IO[bytes], name: str, time_of: Callable[[Any], int | Non
         source = f"{name}:{lines[i]}"
         how = plain[i]
         if how == 1:
-            yield SourceEvent(orjson.loads(raw), source, None, times[i])
+            data = orjson.loads(raw)
+            problem = _bracket_problem(raw, data)
+            if problem is not None:
+                yield SourceEvent(None, source, problem)
+                continue
+            yield SourceEvent(data, source, None, times[i], True, _notes(raw, data))
             continue
+        notes: list[str] = []
         try:
-            data = parse_json_line(raw)
+            data, exact = _parse(raw, notes)
         except ValueError as exc:
             yield _invalid_json(source, exc)
             continue
         if not isinstance(data, dict):
             yield _not_an_object(source, data)
             continue
+        problem = _bracket_problem(raw, data)
+        if problem is not None:
+            yield SourceEvent(None, source, problem)
+            continue
+        if exact:  # orjson read it alone: look for what it does not tell
+            notes.extend(_notes(raw, data))
         # A time found without parsing is the event's own only when the field is there (see _time_text).
-        yield SourceEvent(data, source, None, times[i] if how == 0 or field in data else None)
+        yield SourceEvent(data, source, None, times[i] if how == 0 or field in data else None, True, tuple(notes))

@@ -68,6 +68,9 @@ class RunSummary:
     late_events: int = 0  # fed (streaming) with a time earlier than the clock
     duplicates: Problem = field(default_factory=Problem)  # an id the engine processed before (Engine dedupe)
     time_outliers: Problem = field(default_factory=Problem)  # processed far beyond the rest of the log (a warning)
+    #: Events read and processed although their input was damaged (invalid UTF-8, a duplicate
+    #: key or CSV column, NaN/Infinity), by kind; ``strict`` refuses them instead.
+    input_warnings: dict[str, Problem] = field(default_factory=dict)
     expression_errors: dict[str, Problem] = field(default_factory=dict)
     rules: dict[str, RuleStats] = field(default_factory=dict)
     # "playbook/rule" -> the triggers or starts whose calendar template named no declared
@@ -82,6 +85,7 @@ class RunSummary:
     _last_nokey: int = -1
     _last_duplicate: int = -1
     _last_outlier: int = -1
+    _last_after: int = -1
 
     def skip(self, reason: str, source: str | None, detail: str | None = None, serial: int = -1) -> None:
         """Count a skipped event once, however many playbooks skip it."""
@@ -107,10 +111,20 @@ class RunSummary:
             self._last_outlier = serial
         self.time_outliers.add(source, message)
 
+    def after(self, serial: int) -> None:
+        """Count an event after ``until`` once, however many groups of playbooks read it."""
+        if serial < 0 or serial != self._last_after:
+            self._last_after = serial
+            self.after_until += 1
+
     def no_key(self, serial: int) -> None:
         if serial != self._last_nokey:
             self._last_nokey = serial
             self.without_key += 1
+
+    def input_warning(self, note: str, source: str | None) -> None:
+        """Count an event whose input had a problem (``note`` is ``"kind: detail"``)."""
+        self.input_warnings.setdefault(note.split(":")[0], Problem()).add(source, note)
 
     def expression_error(self, where: str, source: str | None, message: str) -> None:
         self.expression_errors.setdefault(where, Problem()).add(source, message)
@@ -197,6 +211,8 @@ class RunSummary:
             "late_events": self.late_events,
             "duplicates": {"count": self.duplicates.count, "samples": [list(s) for s in self.duplicates.samples]},
             "time_outliers": {"count": self.time_outliers.count, "samples": [list(s) for s in self.time_outliers.samples]},
+            "input_warnings": {k: {"count": p.count, "samples": [list(s) for s in p.samples]}
+                               for k, p in sorted(self.input_warnings.items())},
             "expression_errors": {k: {"count": p.count, "samples": [list(s) for s in p.samples]} for k, p in sorted(self.expression_errors.items())},
             "rules": {k: {f: v for f, v in vars(r).items() if v} for k, r in self.rules.items()},
             "most_open_state": self.most_open_state(),

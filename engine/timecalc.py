@@ -123,7 +123,11 @@ def parse_time(value: object, tz: tzinfo = UTC) -> int:
         if isinstance(value, float) and not math.isfinite(value):
             raise TimeError(f"time {value!r} is not a finite number")
         if not _MIN_EPOCH <= value < _MAX_EPOCH:
-            raise TimeError(f"time {value!r} is out of range: epoch seconds between years 1 and 9000")
+            if _MAX_EPOCH <= value < _MAX_MS:
+                # Too large for seconds (year 9000 or later), twelve or thirteen digits: milliseconds
+                # (1977-01-11 to 2286-11-20). A number in the range of seconds is always seconds.
+                return value * 1000 if isinstance(value, int) else int(round(value * 1000))
+            raise TimeError(_epoch_out_of_range(value))
         if isinstance(value, int):
             return value * US
         return int(round(value * US))
@@ -206,10 +210,26 @@ def _remember(value: str, us: int) -> None:
     _TAILS[tail] = past
 
 
+_RANGE_TEXT = "from 0001-01-02T00:00:00Z up to (not including) 9000-01-01T00:00:00Z"
+
+
 def _in_range(us: int, value: object) -> int:
     if not _MIN_EPOCH * US <= us < _MAX_EPOCH * US:
-        raise TimeError(f"time {value!r} is out of the supported range (years 1 to 9000)")
+        raise TimeError(f"time {value!r} is out of the supported range: {_RANGE_TEXT}")
     return us
+
+
+_MAX_MS = 10**13  # epoch milliseconds are read below this: 2286-11-20T17:46:40Z
+
+
+def _epoch_out_of_range(value: float) -> str:
+    text = (f"time {value!r} is out of range: epoch seconds {_MIN_EPOCH} to {_MAX_EPOCH - 1} "
+            f"({_RANGE_TEXT}), or epoch milliseconds {_MAX_EPOCH} to {_MAX_MS - 1}")
+    if 10**15 <= value < 10**17:
+        return text + "; this looks like microseconds: divide by 1,000,000"
+    if 10**18 <= value < 10**20:
+        return text + "; this looks like nanoseconds: divide by 1,000,000,000"
+    return text
 
 
 def _naive_us(dt: datetime) -> int:
