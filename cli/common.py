@@ -7,12 +7,12 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from engine import Engine, EngineError, EventError, SourceEvent, UsageError
-from engine.errors import Diagnostic
+from engine.errors import Diagnostic, StoreBusy
 from engine.sources import detect_format
 from engine.summary import RunSummary
 from engine.timecalc import format_time
@@ -21,13 +21,20 @@ if TYPE_CHECKING:
     from engine.lint import ShapeChecker
 
 
+EXIT_STORE_BUSY = 75  # EX_TEMPFAIL (sysexits.h): a store is in use by another run; try again later
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Usage errors exit 2 (click's way); every other engine error prints ``error: ...`` and exits 1."""
+    """Usage errors exit 2 (click's way); a store in use by another run exits 75
+    (EX_TEMPFAIL); every other engine error prints ``error: ...`` and exits 1."""
     try:
         yield
     except UsageError as exc:
         raise click.UsageError(str(exc)) from None
+    except StoreBusy as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_STORE_BUSY)
     except EventError as exc:
         click.echo(f"error: {exc} (--strict)", err=True)
         sys.exit(1)
@@ -132,6 +139,32 @@ def open_out(path: str | None, append: bool = False) -> IO[str]:
         return open(path, "a" if append else "w", encoding="utf-8", newline="")
     except OSError as exc:
         raise click.UsageError(f"--out {path}: cannot write ({exc.strerror})") from None
+
+
+def lock_timeout_option(function: Any) -> Any:
+    """``--lock-timeout SECONDS`` of the commands that write a store."""
+    from engine.storelock import DEFAULT_LOCK_TIMEOUT
+
+    return click.option(
+        "--lock-timeout", type=click.FloatRange(min=0), default=DEFAULT_LOCK_TIMEOUT, show_default=True,
+        metavar="SECONDS",
+        help=f"With --db: wait this long for another run writing the store to finish, then exit {EXIT_STORE_BUSY}.",
+    )(function)
+
+
+def waiting_notice(db_path: str, timeout: float, quiet: bool) -> Any:
+    """What a command says (once) when it has to wait for another run writing the store."""
+    def notice(holder: dict[str, Any] | None) -> None:
+        if quiet:
+            return
+        who = f"pid {holder.get('pid')} on {holder.get('host')}" if holder and holder.get("pid") else "another run"
+        click.echo(f"waiting for {db_path}: in use by {who}; up to {timeout:g} s (--lock-timeout)", err=True)
+    return notice
+
+
+def command_line() -> str:
+    """This command as typed, for the record of a store's writer lock."""
+    return " ".join(["playbook", *sys.argv[1:]])
 
 
 def print_diagnostics(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> None:

@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import Progress, format_summary, open_out, print_diagnostics, streamable, user_errors
+from cli.common import (
+    Progress,
+    format_summary,
+    lock_timeout_option,
+    open_out,
+    print_diagnostics,
+    streamable,
+    user_errors,
+)
 from engine import (
     Engine,
     Playbook,
@@ -137,10 +145,11 @@ def _few_collections() -> Iterator[None]:
               help="With --db: hold the clock this far behind the newest event, so late events are still processed in order.")
 @click.option("--commit-every", type=click.IntRange(min=1), default=50_000, show_default=True, metavar="N",
               help="With --db: commit state, ledger and processed events every N events.")
+@lock_timeout_option
 @_few_collections()
 def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, until: str | None,
         fmt: str, out: str | None, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
-        allowed_lateness: str | None, commit_every: int) -> None:
+        allowed_lateness: str | None, commit_every: int, lock_timeout: float) -> None:
     """Evaluate playbooks over an event log; print the actions.
 
     \b
@@ -177,7 +186,7 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
             from cli.store_commands import run_with_store
 
             run_with_store(engine, db_path, events_src, events_format, until_value, fmt, out, quiet,
-                           reset_state, allowed_lateness, commit_every, progress, started)
+                           reset_state, allowed_lateness, commit_every, progress, started, lock_timeout)
             return
         stream = open_out(out)
         try:

@@ -10,7 +10,7 @@ from typing import IO, Any
 import click
 import orjson
 
-from cli.common import user_errors
+from cli.common import command_line, lock_timeout_option, user_errors, waiting_notice
 from engine import Engine, read_events
 from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.runtime import EventIds
@@ -27,13 +27,15 @@ def _now() -> str:
 
 def run_with_store(engine: Engine, db_path: str, events_src: str, events_format: str | None, until: Any,
                    fmt: str, out: str | None, quiet: bool, reset_state: bool, allowed_lateness: str | None,
-                   commit_every: int, progress: Any, started: float) -> None:
+                   commit_every: int, progress: Any, started: float, lock_timeout: float | None = None) -> None:
     """``playbook run ... --db FILE``: an incremental, crash-safe run."""
     from cli.common import format_summary, open_out, streamable  # shared with run, not imported from cli.main
     from engine.durable import DurableRun
     from engine.schema import checked_stamp
-    from engine.store import SQLiteStore
+    from engine.store import DEFAULT_LOCK_TIMEOUT, SQLiteStore
 
+    if lock_timeout is None:
+        lock_timeout = DEFAULT_LOCK_TIMEOUT
     if fmt != "jsonl":
         raise click.UsageError("with --db, actions are written as JSON Lines (list them later with 'playbook actions --format')")
     lateness = 0
@@ -46,7 +48,8 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
     store = None
     try:
         with user_errors():
-            store = SQLiteStore(db_path)
+            store = SQLiteStore(db_path, lock_timeout=lock_timeout,
+                                on_wait=waiting_notice(db_path, lock_timeout, quiet), command=command_line())
             store.note_schema_checked(checked_stamp(pb.digest) for pb in engine.playbooks)
             ordered = events_src != "db" and streamable(engine, events_src, events_format)
             if events_src == "db":
@@ -90,7 +93,8 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
               help="The events' format when the file name does not tell.")
 @click.option("--timezone", "tz_name", default="UTC", show_default=True,
               help="Time zone for times without an offset (for the table's time index).")
-def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: str) -> None:
+@lock_timeout_option
+def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: str, lock_timeout: float) -> None:
     """Load events into the store's events table (idempotent on event id).
 
     \b
@@ -125,7 +129,8 @@ def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: st
     store = None
     try:
         with user_errors():
-            store = SQLiteStore(db_path)
+            store = SQLiteStore(db_path, lock_timeout=lock_timeout, on_wait=waiting_notice(db_path, lock_timeout, False),
+                                command=command_line())
             inserted, present = store.ingest(rows())
     finally:
         if store is not None:
@@ -160,7 +165,7 @@ def actions_cmd(db_path: str, since: str | None, before: str | None, rule: str |
     store = None
     try:
         with user_errors():
-            store = SQLiteStore(db_path, create=False)
+            store = SQLiteStore(db_path, create=False, writer=False)  # a reader: never waits for a run
             lines = list(store.actions(since=bounds[0], until=bounds[1], rule=rule, playbook=playbook_name,
                                        key=key, outcome=outcome))
     finally:

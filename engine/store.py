@@ -31,7 +31,7 @@ import os
 import pathlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -41,6 +41,7 @@ import sqlite_utils
 from .actions import Action, dumps, dumps_utf8
 from .errors import StateError
 from .sources import SourceEvent, parse_json_line
+from .storelock import DEFAULT_LOCK_TIMEOUT, WriterLock, lock_path  # noqa: F401 (lock_path: API)
 from .timecalc import format_time
 
 STORE_FORMAT = "playbook-store"
@@ -218,11 +219,29 @@ def schema_checked_in(path: str) -> frozenset[str]:
 class SQLiteStore:
     """A playbook store in one SQLite file (WAL mode)."""
 
-    def __init__(self, path: str, *, create: bool = True, max_pages: int | None = None):
+    def __init__(self, path: str, *, create: bool = True, max_pages: int | None = None, writer: bool = True,
+                 lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+                 on_wait: Callable[[dict[str, Any] | None], None] | None = None, command: str | None = None):
+        """``writer``: this store will be written (a run, ingest): take the store's writer
+        lock first, waiting up to ``lock_timeout`` seconds for another writer to finish
+        (``on_wait(holder)`` is called once if it has to wait), else raise
+        :class:`~engine.errors.StoreBusy`. The lock is held until :meth:`close`; ``command``
+        names this process in the lock's record (default: its command line). Readers
+        (``writer=False``) never wait: they read the last committed batch."""
         self.path = path
         self._lock = threading.RLock()  # batches may be written by another thread (DurableRun)
+        self._writer_lock: WriterLock | None = None
         if not create and not os.path.exists(path):
             raise StateError(f"{path}: no such store (run 'playbook run ... --db {path}' or 'playbook ingest' first)")
+        if writer and path != ":memory:":
+            self._writer_lock = WriterLock(path, lock_timeout, on_wait, command)
+        try:
+            self._open(path, max_pages)
+        except BaseException:
+            self._release()
+            raise
+
+    def _open(self, path: str, max_pages: int | None) -> None:
         try:
             # Batches may be written by a background thread (DurableRun), one call at a time.
             self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
@@ -268,8 +287,19 @@ class SQLiteStore:
                              f"version {STORE_VERSION} (and migrates version 1): use the playbook release that wrote it")
 
     def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(sqlite3.Error, AttributeError):
             self.db.conn.close()
+        self._release()
+
+    def _release(self) -> None:
+        lock = getattr(self, "_writer_lock", None)
+        if lock is not None:
+            lock.release()
+            self._writer_lock = None
+
+    def __del__(self) -> None:  # a store dropped without close() still lets the next writer in
+        with contextlib.suppress(Exception):
+            self._release()
 
     def _guard(self) -> _Guard:
         return _Guard(self.path, self._lock)

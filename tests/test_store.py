@@ -623,3 +623,72 @@ def test_store_columns_are_text_with_their_characters(tmp_path: Path) -> None:
     assert sorted(ledger) == sorted(r.stdout.splitlines())
     assert conn.execute("SELECT key, subject, status FROM obligations").fetchall() == [
         ('"café ☕"', '{"thread":"São Paulo"}', "breached")]
+
+
+# -- one writer per store ------------------------------------------------------------------
+
+
+def test_a_second_writer_waits_then_exits_75_naming_the_holder(tmp_path: Path) -> None:
+    """While a run holds the store, another run (or ingest) waits --lock-timeout, then
+    exits 75 (EX_TEMPFAIL) with the holder's pid, host, command and start; nothing written."""
+    import socket
+
+    from engine.errors import StoreBusy
+
+    db = str(tmp_path / "cs.db")
+    holder = SQLiteStore(db, command="playbook run nightly --db cs.db")
+    try:
+        for args in (["run", SHIPPED, "--events", str(SAMPLE)], ["ingest", str(SAMPLE)]):
+            r = cli(*args, "--db", db, "--lock-timeout", "0.2")
+            assert r.exit_code == 75, r.stderr
+            assert f"pid {os.getpid()} on {socket.gethostname()}" in r.stderr
+            assert "playbook run nightly --db cs.db" in r.stderr and "since 20" in r.stderr
+            assert "--lock-timeout" in r.stderr and "Traceback" not in r.stderr and r.stdout == ""
+        with pytest.raises(StoreBusy) as busy:
+            SQLiteStore(db, lock_timeout=0)
+        assert busy.value.holder["pid"] == os.getpid()
+        assert busy.value.holder["command"] == "playbook run nightly --db cs.db"
+        assert isinstance(busy.value, StateError)
+        con = sqlite3.connect(db)
+        assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+        con.close()
+    finally:
+        holder.close()
+    r = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "--lock-timeout", "0")
+    assert r.exit_code == 0 and r.stdout == EXPECTED, r.stderr
+
+
+def test_readers_never_wait_for_the_writer(tmp_path: Path) -> None:
+    db = str(tmp_path / "cs.db")
+    assert cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "-q").exit_code == 0
+    holder = SQLiteStore(db)
+    try:
+        r = cli("actions", "--db", db)
+        assert r.exit_code == 0 and sorted(r.stdout.splitlines()) == sorted(EXPECTED.splitlines())
+    finally:
+        holder.close()
+
+
+def test_a_dead_holder_never_blocks_the_next_run(tmp_path: Path) -> None:
+    """A holder killed with SIGKILL leaves its record in the lock file; the kernel has
+    released the lock, so the next run does not wait at all."""
+    import signal
+    import subprocess
+    import sys
+
+    db = str(tmp_path / "cs.db")
+    code = ("import sys, time\nfrom engine.store import SQLiteStore\n"
+            f"s = SQLiteStore({db!r})\nprint('held', flush=True)\ntime.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+        r = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "--lock-timeout", "0")
+        assert r.exit_code == 75 and f"pid {proc.pid}" in r.stderr
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert f'"pid":{proc.pid}' in Path(db + ".lock").read_text()  # a stale record
+    r = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "--lock-timeout", "0")
+    assert r.exit_code == 0 and r.stdout == EXPECTED, r.stderr
+    assert not Path(db + ".lock").exists()  # a finished run leaves nothing beside the store
