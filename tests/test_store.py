@@ -539,7 +539,6 @@ def test_a_batch_waits_for_another_writer(tmp_path: Path) -> None:
     """A batch's transaction starts with a write, so SQLite waits (busy_timeout) for a
     writer holding the store instead of failing at once with "in use"."""
     import threading
-    import time
 
     from engine import read_events
     from engine.store import Batch
@@ -549,14 +548,25 @@ def test_a_batch_waits_for_another_writer(tmp_path: Path) -> None:
     actions = engine.run(read_events(str(SAMPLE)))
     store = SQLiteStore(db)
     other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    # No timing: the other connection commits once the batch's first statement has started
+    # (SQLite's trace says so), and the batch must then finish, not fail with "in use".
+    # (A busy timeout longer than the store's 5 s, so that a loaded machine cannot make it run out.)
+    store.db.conn.execute("PRAGMA busy_timeout = 600000")
+    started = threading.Event()
+    store.db.conn.set_trace_callback(lambda sql: started.set() if "INTO ledger" in sql else None)
     try:
         other.execute("BEGIN IMMEDIATE")
         other.execute("INSERT INTO store_meta (key, value) VALUES ('elsewhere', 'x')")
-        threading.Timer(0.3, lambda: other.execute("COMMIT")).start()
-        started = time.perf_counter()
-        new = store.write(store.prepare(Batch(run_id=1, snapshot=engine.snapshot(), actions=actions,
-                                              processed=[("e1", 1)])))
-        assert time.perf_counter() - started >= 0.25
+        result: list[Any] = []
+        writer = threading.Thread(target=lambda: result.append(store.write(store.prepare(
+            Batch(run_id=1, snapshot=engine.snapshot(), actions=actions, processed=[("e1", 1)])))))
+        writer.start()
+        assert started.wait(timeout=600)
+        assert not result  # it cannot have finished: the other one holds the store
+        other.execute("COMMIT")
+        writer.join(timeout=600)
+        store.db.conn.set_trace_callback(None)
+        new = result[0]
         assert new == len({a.id for a in actions}) > 0
         assert store.unprinted_ids() == {a.id for a in actions}
         # Again: nothing new, nothing more to write out.
