@@ -175,7 +175,9 @@ class Prepared:
 
 def _fail(path: str, exc: sqlite3.Error) -> StateError:
     text = str(exc)
-    if "file is not a database" in text or "malformed" in text:
+    if "malformed" in text:
+        return StateError(_damaged(path, text))
+    if "file is not a database" in text:
         return StateError(f"{path}: not a playbook store (not a SQLite database, or a damaged one): use another --db file")
     if "readonly" in text or "unable to open" in text:
         return StateError(f"{path}: cannot write the store ({text}): check the file's and its folder's permissions")
@@ -184,6 +186,11 @@ def _fail(path: str, exc: sqlite3.Error) -> StateError:
     if "locked" in text or "busy" in text:
         return StateError(f"{path}: the store is in use by another run; wait for it to finish")
     return StateError(f"{path}: store error: {text}")
+
+
+def _damaged(path: str, detail: str) -> str:
+    return (f"{path}: the store is damaged ({detail}): restore it from a backup, or start a new store "
+            "with another --db file (the sqlite3 shell's .recover may save its tables)")
 
 
 def _read_stamps(conn: sqlite3.Connection) -> frozenset[str]:
@@ -221,13 +228,20 @@ class SQLiteStore:
 
     def __init__(self, path: str, *, create: bool = True, max_pages: int | None = None, writer: bool = True,
                  lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-                 on_wait: Callable[[dict[str, Any] | None], None] | None = None, command: str | None = None):
+                 on_wait: Callable[[dict[str, Any] | None], None] | None = None, command: str | None = None,
+                 check: bool = True):
         """``writer``: this store will be written (a run, ingest): take the store's writer
         lock first, waiting up to ``lock_timeout`` seconds for another writer to finish
         (``on_wait(holder)`` is called once if it has to wait), else raise
         :class:`~engine.errors.StoreBusy`. The lock is held until :meth:`close`; ``command``
         names this process in the lock's record (default: its command line). Readers
-        (``writer=False``) never wait: they read the last committed batch."""
+        (``writer=False``) never wait: they read the last committed batch.
+
+        ``check``: a writer checks the whole file for damage (SQLite's ``quick_check``) in a
+        second thread, on a connection of its own, while the run reads and processes its
+        events; the first batch written (or actions marked written, or events ingested)
+        waits for the verdict, and a damaged store raises StateError before anything new
+        is saved. Pages a run never reads are checked too."""
         self.path = path
         self._lock = threading.RLock()  # batches may be written by another thread (DurableRun)
         self._writer_lock: WriterLock | None = None
@@ -235,11 +249,42 @@ class SQLiteStore:
             raise StateError(f"{path}: no such store (run 'playbook run ... --db {path}' or 'playbook ingest' first)")
         if writer and path != ":memory:":
             self._writer_lock = WriterLock(path, lock_timeout, on_wait, command)
+        self._check: threading.Thread | None = None
+        self._check_problem: str | None = None
         try:
             self._open(path, max_pages)
         except BaseException:
             self._release()
             raise
+        if writer and check and path != ":memory:":
+            self._check = threading.Thread(target=self._quick_check, name="playbook-store-check", daemon=True)
+            self._check.start()
+
+    def _quick_check(self) -> None:
+        """Runs in its own thread: SQLite's quick_check of the whole file (its first problem, if any)."""
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA busy_timeout = 5000")
+                conn.execute("PRAGMA query_only = 1")
+                rows = conn.execute("PRAGMA quick_check(1)").fetchall()
+            finally:
+                conn.close()
+            if rows != [("ok",)]:
+                self._check_problem = "SQLite's quick_check: " + ("; ".join(str(r[0]).replace("\n", " ") for r in rows) or "no answer")
+        except sqlite3.DatabaseError as exc:
+            self._check_problem = str(exc)
+        except sqlite3.Error:  # no verdict (busy): what the run reads is still checked as it reads it
+            pass
+
+    def checked(self) -> None:
+        """Wait for the damage check started when the store was opened; StateError if damaged."""
+        check, self._check = getattr(self, "_check", None), None
+        if check is not None:
+            check.join()
+        problem = getattr(self, "_check_problem", None)
+        if problem is not None:
+            raise StateError(_damaged(self.path, problem))
 
     def _open(self, path: str, max_pages: int | None) -> None:
         try:
@@ -287,6 +332,9 @@ class SQLiteStore:
                              f"version {STORE_VERSION} (and migrates version 1): use the playbook release that wrote it")
 
     def close(self) -> None:
+        check, self._check = getattr(self, "_check", None), None
+        if check is not None:
+            check.join()
         with contextlib.suppress(sqlite3.Error, AttributeError):
             self.db.conn.close()
         self._release()
@@ -392,6 +440,7 @@ class SQLiteStore:
         Rows go in as one JSON text per table, unpacked by SQLite (json_each): one
         statement each, whatever the batch's size.
         """
+        self.checked()
         conn = self.db.conn
         with self._guard(), self.db.atomic():
             # The ledger takes the actions it does not hold yet (a write first: a busy store is
@@ -453,6 +502,7 @@ class SQLiteStore:
 
     def mark_printed(self, before_us: int | None = None) -> None:
         """Mark as written what :meth:`unprinted` with the same bound returned."""
+        self.checked()
         with self._guard(), self.db.atomic():
             if before_us is None:
                 self.db.execute("DELETE FROM outbox")
@@ -497,6 +547,7 @@ class SQLiteStore:
     def ingest(self, rows: Iterable[tuple[str, str, str, int | None, str, Any]]) -> tuple[int, int]:
         """Insert (id, type, time, t, source, data) rows; returns (inserted, already there)."""
         inserted = total = 0
+        self.checked()
         with self._guard(), self.db.atomic():
             before = self.db.execute("SELECT count(*) FROM events").fetchone()[0]
             batch: list[tuple[Any, ...]] = []

@@ -702,3 +702,31 @@ def test_a_dead_holder_never_blocks_the_next_run(tmp_path: Path) -> None:
     r = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "--lock-timeout", "0")
     assert r.exit_code == 0 and r.stdout == EXPECTED, r.stderr
     assert not Path(db + ".lock").exists()  # a finished run leaves nothing beside the store
+
+
+def _overwrite_a_ledger_page(db: str) -> None:
+    """Garbage over one page in the middle of the ledger (not its last: runs append there)."""
+    con = sqlite3.connect(db)
+    pages = [p for (p,) in con.execute("SELECT pageno FROM dbstat WHERE name = 'ledger' AND pagetype = 'leaf' "
+                                       "ORDER BY pageno")]
+    size = con.execute("PRAGMA page_size").fetchone()[0]
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    assert len(pages) >= 3
+    with open(db, "r+b") as f:
+        f.seek((pages[len(pages) // 2] - 1) * size)
+        f.write(b"\xde\xad\xbe\xef" * (size // 4))
+
+
+def test_a_store_damaged_in_the_middle_stops_the_run(tmp_path: Path) -> None:
+    """A page the run would never read is damaged: run --db says so (exit 1), as actions
+    does, instead of counting every event a duplicate with exit 0; nothing is written out."""
+    db = str(tmp_path / "cs.db")
+    assert cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "-q").exit_code == 0
+    _overwrite_a_ledger_page(db)
+    for args in (["run", SHIPPED, "--events", str(SAMPLE)], ["ingest", str(SAMPLE)], ["actions"]):
+        r = cli(*args, "--db", db)
+        assert r.exit_code == 1 and "the store is damaged" in r.stderr, (args, r.stderr)
+        assert "--db" in r.stderr and "Traceback" not in r.stderr and r.stdout == ""
+    con = sqlite3.connect(db)
+    assert [r[0] for r in con.execute("SELECT status FROM runs ORDER BY id")] == ["completed", "failed"]
