@@ -23,9 +23,10 @@ from typing import Any, Protocol, runtime_checkable
 
 from .actions import Action, dumps
 from .engine import Engine, event_time
+from .errors import StateError
 from .runtime import Ev
 from .sources import SourceEvent
-from .store import Batch
+from .store import Batch, state_damaged
 from .timecalc import format_time
 
 _LOOKUP = 5_000  # events at or before the saved clock looked up in the store at once
@@ -116,11 +117,16 @@ class DurableRun:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playbook-store")
         try:
             self._write_leftovers()
-            saved = store.load_state()
+            try:
+                saved = store.load_state()
+            except StateError:
+                if not self.reset_state:
+                    raise
+                saved = {}  # unreadable (a hand-edited store): the reset is how to recover
             if saved is not None and self.reset_state:
                 summary.notes.append("saved state reset (--reset-state): starting over from these events")
             elif saved is not None:
-                summary.notes.extend(engine.restore(saved))
+                summary.notes.extend(self._restore(saved))
             del saved  # what the engine did not take from it is garbage now (tens of MB for 10k accounts)
             clock = engine.clock
 
@@ -191,6 +197,15 @@ class DurableRun:
                 "actions_new": summary.actions_new, "notes": "\n".join(summary.notes),
             })
         return summary
+
+    def _restore(self, saved: dict[str, Any]) -> list[str]:
+        """The engine continues from the saved state; a state the engine cannot read (edited
+        by hand) is a StateError saying how to start over, not a traceback."""
+        try:
+            return self.engine.restore(saved)
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError, OverflowError) as exc:
+            raise StateError(state_damaged(getattr(self.store, "path", "the store"),
+                                           f"{type(exc).__name__}: {exc}")) from None
 
     def _screen(self, evs: Iterable[Ev], clock: int | None, held_ids: set[str]) -> Iterator[Ev]:
         """The new events to process: duplicates skipped, late events set aside (both counted).

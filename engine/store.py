@@ -193,6 +193,20 @@ def _damaged(path: str, detail: str) -> str:
             "with another --db file (the sqlite3 shell's .recover may save its tables)")
 
 
+def state_damaged(path: str, detail: str) -> str:
+    """The message for a saved state that cannot be read (a hand-edited store, say)."""
+    return (f"{path}: the store's saved state is damaged ({detail}): run again with --reset-state to start the "
+            "state over from the new events (the ledger and processed events are kept), or restore the store "
+            "from a backup")
+
+
+def _snapshot_shape(saved: Any) -> bool:
+    """Has a saved playbook state the fields every engine writes? (What they hold, the engine checks.)"""
+    return (isinstance(saved, dict) and isinstance(saved.get("_format"), str) and isinstance(saved.get("name"), str)
+            and isinstance(saved.get("state"), dict) and isinstance(saved.get("settings_digest"), str)
+            and isinstance(saved.get("rule_digests"), dict))
+
+
 def _read_stamps(conn: sqlite3.Connection) -> frozenset[str]:
     """The schema-check stamps kept in a store's ``store_meta`` (none if unreadable)."""
     rows = conn.execute("SELECT value FROM store_meta WHERE key = 'schema_checked'").fetchall()
@@ -360,11 +374,19 @@ class SQLiteStore:
             rows = list(self.db.query("SELECT playbook, snapshot FROM state ORDER BY playbook"))
         if not rows:
             return None
-        try:
-            playbooks = [parse_json_line(r["snapshot"]) for r in rows]
-        except ValueError:
-            raise StateError(f"{self.path}: the saved state is damaged; start over with --reset-state") from None
-        return {"format": playbooks[0].pop("_format", None), "playbooks": playbooks}
+        playbooks: list[dict[str, Any]] = []
+        for row in rows:
+            text = row["snapshot"]
+            try:
+                saved = parse_json_line(text) if isinstance(text, str) else None
+            except ValueError:
+                saved = None
+            if not isinstance(saved, dict) or not _snapshot_shape(saved):
+                raise StateError(state_damaged(self.path, f"table state, playbook {row['playbook']!r}: "
+                                               f"{'not JSON' if isinstance(text, str) and saved is None else 'not a saved state'}"))
+            playbooks.append(saved)
+        formats = {p.pop("_format") for p in playbooks}
+        return {"format": formats.pop() if len(formats) == 1 else None, "playbooks": playbooks}
 
     def processed(self, ids: Sequence[str]) -> set[str]:
         """Which of these event ids were processed by an earlier run."""

@@ -730,3 +730,26 @@ def test_a_store_damaged_in_the_middle_stops_the_run(tmp_path: Path) -> None:
         assert "--db" in r.stderr and "Traceback" not in r.stderr and r.stdout == ""
     con = sqlite3.connect(db)
     assert [r[0] for r in con.execute("SELECT status FROM runs ORDER BY id")] == ["completed", "failed"]
+
+
+@pytest.mark.parametrize("edit", [
+    "'[]'", "NULL", "'3'", "'{}'", "'not json'", "x'00ff'",
+    "json_set(snapshot, '$.state.rules', json('[1, 2]'))",
+    "json_set(snapshot, '$.state', json('{\"rules\": 5}'))",
+    "json_remove(snapshot, '$.rule_digests')",
+])
+def test_a_hand_edited_state_says_damaged_and_how_to_start_over(tmp_path: Path, edit: str) -> None:
+    """UPDATE state SET snapshot = ...: a message naming the store and --reset-state, no
+    traceback; --reset-state then recovers (the ledger kept: nothing written twice)."""
+    db = str(tmp_path / "cs.db")
+    assert cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "-q").exit_code == 0
+    con = sqlite3.connect(db)
+    con.execute(f"UPDATE state SET snapshot = {edit}")
+    con.commit()
+    con.close()
+    r = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db)
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.exception
+    assert f"{db}: the store's saved state is damaged" in r.stderr and "--reset-state" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    r = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "--reset-state")
+    assert r.exit_code == 0 and r.stdout == "", r.stderr  # every action was written before
