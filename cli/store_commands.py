@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from datetime import UTC, datetime
 from typing import IO, Any
 
 import click
-import orjson
 
 from cli.common import command_line, lock_timeout_option, user_errors, waiting_notice
 from engine import Engine, read_events
@@ -154,7 +154,7 @@ def actions_cmd(db_path: str, since: str | None, before: str | None, rule: str |
     """List the actions in a store's ledger, in output order."""
     from engine.actions import Action
     from engine.output import write_actions
-    from engine.store import SQLiteStore
+    from engine.store import SQLiteStore, load_json
 
     bounds = []
     for name, value in (("--since", since), ("--before", before)):
@@ -177,4 +177,17 @@ def actions_cmd(db_path: str, since: str | None, before: str | None, rule: str |
             out.write(line + "\n")
         return
 
-    write_actions((Action.from_record(orjson.loads(line)) for line in lines), out, fmt)
+    # A lone surrogate in an event's value ("\udfff") cannot be written as UTF-8: csv and
+    # table show it as the escape the JSON lines have, instead of stopping at it.
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        write_actions((Action.from_record(load_json(line)) for line in lines), out, fmt)
+        return
+    out.flush()
+    lenient = io.TextIOWrapper(buffer, encoding=getattr(out, "encoding", None) or "utf-8",
+                               errors="backslashreplace", newline="")
+    try:
+        write_actions((Action.from_record(load_json(line)) for line in lines), lenient, fmt)
+    finally:
+        lenient.flush()
+        lenient.detach()

@@ -514,7 +514,7 @@ class SQLiteStore:
         sql += " ORDER BY o.at_us"  # nearly the output order: the sort below has little left to do
         with self._guard():
             rows = list(self.db.execute(sql, args))
-        rows.sort(key=lambda r: orjson.loads(r[2]))
+        rows.sort(key=lambda r: load_json(r[2]))
         return [(r[0], r[1]) for r in rows]
 
     def unprinted_ids(self) -> set[str]:
@@ -548,7 +548,7 @@ class SQLiteStore:
         sql = "SELECT record, sort_key FROM actions" + (" WHERE " + " AND ".join(where) if where else "")
         with self._guard():
             rows = list(self.db.execute(sql, args))
-        rows.sort(key=lambda r: orjson.loads(r[1]))
+        rows.sort(key=lambda r: load_json(r[1]))
         for record, _ in rows:
             yield record
 
@@ -616,6 +616,15 @@ def _sql_text(text: str | None) -> str | None:
     except UnicodeEncodeError:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
+
+
+def load_json(text: str) -> Any:
+    """JSON the store wrote (an action's line, its sort key): orjson, or the json module
+    for what orjson refuses, lone surrogates ("\\udfff") among them."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return parse_json_line(text)
 
 
 def _json(value: Any) -> str:

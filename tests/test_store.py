@@ -753,3 +753,31 @@ def test_a_hand_edited_state_says_damaged_and_how_to_start_over(tmp_path: Path, 
     assert "Traceback" not in r.stderr and r.stdout == ""
     r = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "--reset-state")
     assert r.exit_code == 0 and r.stdout == "", r.stderr  # every action was written before
+
+
+def test_actions_with_a_lone_surrogate_are_listed_with_the_others(tmp_path: Path) -> None:
+    """An event's "\\udfff" ends up in an action (its key): actions --db lists every action
+    in every format, and a run writes such an action out when it was left unwritten."""
+    pb = str(ROOT / "tests/golden/response/playbook.yaml")
+    log = write_lines(tmp_path / "e.jsonl", [
+        '{"id": "e1", "time": "2026-03-02T14:00:00Z", "type": "ask", "account": "\\udfff", "thread": "t", "channel": "email"}',
+        '{"id": "e2", "time": "2026-03-02T14:00:00Z", "type": "ask", "account": "a", "thread": "t", "channel": "email"}',
+        '{"id": "e3", "time": "2026-03-03T14:00:00Z", "type": "tick", "account": "a"}',
+    ])
+    db = str(tmp_path / "cs.db")
+    r = cli("run", pb, "--events", str(log), "--db", db, "-q")
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 2, r.stderr
+    listed = cli("actions", "--db", db)
+    assert listed.exit_code == 0, listed.stderr
+    assert sorted(listed.stdout.splitlines()) == sorted(r.stdout.splitlines())
+    assert any('"key":"\\udfff"' in line for line in listed.stdout.splitlines())
+    for fmt in ("csv", "table"):
+        shown = cli("actions", "--db", db, "--format", fmt)
+        assert shown.exit_code == 0 and shown.exception is None, shown.exception
+        assert "\\udfff" in shown.stdout and len(shown.stdout.splitlines()) == 3
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO outbox (id, at_us) SELECT id, at_us FROM ledger")  # as if a kill came before marking
+    con.commit()
+    con.close()
+    again = cli("run", pb, "--events", str(log), "--db", db, "-q")
+    assert again.exit_code == 0 and again.stdout == r.stdout, again.exception
