@@ -103,7 +103,7 @@ SELECT l.id AS id, l.run_id AS run_id, {_record("playbook")} AS playbook, {_reco
        {_json_of(_record("params"))} AS params, l.record AS record, l.sort_key AS sort_key,
        NOT EXISTS (SELECT 1 FROM outbox AS o WHERE o.id = l.id) AS printed
   FROM ledger AS l"""
-_PROCESSED = "CREATE TABLE processed (id TEXT PRIMARY KEY, t INTEGER, run_id INTEGER) WITHOUT ROWID"
+_PROCESSED = "CREATE TABLE processed (id TEXT PRIMARY KEY, t INTEGER, run_id INTEGER, digest INTEGER) WITHOUT ROWID"
 _OBLIGATIONS = f"CREATE VIEW obligations AS {_OBLIGATIONS_VIEW}"
 
 # The schema (docs/store.md describes it for readers).
@@ -149,7 +149,7 @@ class Batch:
     run_id: int
     snapshot: dict[str, Any]
     actions: list[Action]
-    processed: list[tuple[str, int]]               # (event id, time)
+    processed: list[tuple[Any, ...]]               # (event id, time[, digest of its content])
     late: list[tuple[str, int, str, str, str | None, Any]] = field(default_factory=list)  # id, t, type, reason, source, data
     pending_add: list[tuple[str, int, str | None, Any]] = field(default_factory=list)     # id, t, source, data
     pending_done: list[str] = field(default_factory=list)
@@ -266,7 +266,7 @@ class SQLiteStore:
         self._check: threading.Thread | None = None
         self._check_problem: str | None = None
         try:
-            self._open(path, max_pages)
+            self._open(path, max_pages, writer)
         except BaseException:
             self._release()
             raise
@@ -300,7 +300,7 @@ class SQLiteStore:
         if problem is not None:
             raise StateError(_damaged(self.path, problem))
 
-    def _open(self, path: str, max_pages: int | None) -> None:
+    def _open(self, path: str, max_pages: int | None, writer: bool = True) -> None:
         try:
             # Batches may be written by a background thread (DurableRun), one call at a time.
             self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
@@ -323,6 +323,9 @@ class SQLiteStore:
             if not names:
                 self._create()
             self._check_meta()
+            if writer and "digest" not in {row[1] for row in self.db.conn.execute("PRAGMA table_info(processed)")}:
+                with self.db.atomic():  # a store made before digests were kept: its rows have none
+                    self.db.execute("ALTER TABLE processed ADD COLUMN digest INTEGER")
         except sqlite3.Error as exc:
             raise _fail(path, exc) from None
 
@@ -387,6 +390,22 @@ class SQLiteStore:
             playbooks.append(saved)
         formats = {p.pop("_format") for p in playbooks}
         return {"format": formats.pop() if len(formats) == 1 else None, "playbooks": playbooks}
+
+    def has_processed(self) -> bool:
+        """Has any event been processed (a new store has nothing to look up)?"""
+        with self._guard():
+            return self.db.execute("SELECT 1 FROM processed LIMIT 1").fetchone() is not None
+
+    def processed_before(self, ids: Sequence[str], run_id: int) -> dict[str, tuple[Any, Any]]:
+        """(time, content digest) of those of these ids processed by a run other than
+        ``run_id`` (this run's own are not duplicates: an input's copies are processed)."""
+        stored = {_sql_text(eid): eid for eid in ids}
+        # One statement, the ids as one JSON text: ~0.2 µs an id not found (new events), ~2 µs one found.
+        with self._guard():
+            rows = self.db.execute(
+                "SELECT p.id, p.t, p.digest FROM json_each(CAST(? AS TEXT)) AS j CROSS JOIN processed AS p "
+                "ON p.id = j.value WHERE p.run_id IS NOT ?", [_processed_json(list(stored)), run_id]).fetchall()
+        return {stored[eid]: (t, digest) for eid, t, digest in rows}
 
     def processed(self, ids: Sequence[str]) -> set[str]:
         """Which of these event ids were processed by an earlier run."""
@@ -480,8 +499,8 @@ class SQLiteStore:
                 conn.execute("INSERT OR IGNORE INTO outbox (id, at_us) SELECT id, at_us FROM ledger "
                              "WHERE rowid > (SELECT max(rowid) FROM ledger) - ?", [new])
             conn.execute(
-                "INSERT OR IGNORE INTO processed (id, t, run_id) "
-                "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ? FROM json_each(CAST(? AS TEXT))",
+                "INSERT OR IGNORE INTO processed (id, t, run_id, digest) SELECT json_extract(value, '$[0]'), "
+                "json_extract(value, '$[1]'), ?, json_extract(value, '$[2]') FROM json_each(CAST(? AS TEXT))",
                 [prepared.run_id, prepared.processed],
             )
             if prepared.late:
@@ -631,9 +650,10 @@ def _json(value: Any) -> str:
     return dumps(value)
 
 
-def _processed_json(processed: list[tuple[str, int]]) -> bytes:
-    """JSON of (event id, time) pairs, ids as :func:`_sql_text` stores them."""
+def _processed_json(processed: list[Any]) -> bytes:
+    """JSON of (event id, time[, digest]) rows, or of ids, ids as :func:`_sql_text` stores them."""
     try:
         return orjson.dumps(processed)  # refuses lone surrogates, the only ids _sql_text changes
     except (TypeError, orjson.JSONEncodeError):
-        return dumps_utf8([(_sql_text(eid), t) for eid, t in processed])
+        return dumps_utf8([_sql_text(row) if isinstance(row, str) else (_sql_text(row[0]), *row[1:])
+                           for row in processed])

@@ -753,6 +753,7 @@ def test_a_hand_edited_state_says_damaged_and_how_to_start_over(tmp_path: Path, 
     assert "Traceback" not in r.stderr and r.stdout == ""
     r = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "--reset-state")
     assert r.exit_code == 0 and r.stdout == "", r.stderr  # every action was written before
+    assert "400 duplicate events" in r.stderr  # the processed events are kept
 
 
 def test_actions_with_a_lone_surrogate_are_listed_with_the_others(tmp_path: Path) -> None:
@@ -781,3 +782,46 @@ def test_actions_with_a_lone_surrogate_are_listed_with_the_others(tmp_path: Path
     con.close()
     again = cli("run", pb, "--events", str(log), "--db", db, "-q")
     assert again.exit_code == 0 and again.stdout == r.stdout, again.exception
+
+
+def test_an_id_given_again_later_is_a_duplicate_and_a_conflict_is_reported(tmp_path: Path) -> None:
+    """The same event ids again with a later time (or other content at the same time): not
+    processed again but counted as duplicates, and reported as conflicting duplicates with
+    the first one's place; the exact same event again is a duplicate and no conflict."""
+    lines = SAMPLE.read_text().splitlines()[:200]
+    first = write_lines(tmp_path / "a.jsonl", lines)
+    events = [json.loads(line) for line in lines]
+    last = events[-1]["time"]
+    again = [dict(events[0], time=last), dict(events[1], time=last), dict(events[5], account="someone-else"),
+             events[7]]
+    second = write_lines(tmp_path / "b.jsonl", [json.dumps(e) for e in again])
+    db = str(tmp_path / "cs.db")
+    assert cli("run", SHIPPED, "--events", str(first), "--db", db, "-q").exit_code == 0
+    before = sorted(cli("actions", "--db", db).stdout.splitlines())
+    r = cli("run", SHIPPED, "--events", str(second), "--db", db)
+    assert r.exit_code == 0 and r.stdout == "", r.stderr
+    assert "4 duplicate events skipped" in r.stderr and "0 processed" in r.stderr
+    assert "3 conflicting duplicates" in r.stderr and f"{second}:3" in r.stderr, r.stderr  # the first in time
+    assert sorted(cli("actions", "--db", db).stdout.splitlines()) == before
+    notes = sqlite3.connect(db).execute("SELECT notes FROM runs ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert "3 conflicting duplicates" in notes
+    # A store made before digests were kept: conflicts by time are still seen.
+    con = sqlite3.connect(db)
+    con.execute("ALTER TABLE processed DROP COLUMN digest")
+    con.commit()
+    con.close()
+    r = cli("run", SHIPPED, "--events", str(second), "--db", db)
+    assert r.exit_code == 0 and r.stdout == "" and "4 duplicate events skipped" in r.stderr, r.stderr
+    assert "2 conflicting duplicates" in r.stderr
+
+
+def test_copies_within_one_input_are_still_processed_across_commits(tmp_path: Path) -> None:
+    """Copies of an event within one input are this run's own (as without --db): a commit
+    between them does not make the second a duplicate."""
+    event = {"id": "e1", "type": "ask", "time": "2026-03-02T14:00:00Z", "account": "a", "thread": "t", "channel": "email"}
+    other = {"id": "e2", "type": "ask", "time": "2026-03-02T14:00:00Z", "account": "b", "thread": "t", "channel": "email"}
+    for every in (1, 1000):
+        store = SQLiteStore(str(tmp_path / f"{every}.db"))
+        summary = DurableRun(Engine(PB), store, commit_every=every).run([event, other, event], emit=lambda lines: None)
+        store.close()
+        assert summary.duplicates == 0
