@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -165,6 +167,47 @@ def waiting_notice(db_path: str, timeout: float, quiet: bool) -> Any:
 def command_line() -> str:
     """This command as typed, for the record of a store's writer lock."""
     return " ".join(["playbook", *sys.argv[1:]])
+
+
+_FULL = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EFBIG: "file too large"}
+
+
+def output_size(stream: IO[str]) -> int | None:
+    """The size of the file the actions go to, when it is a regular file (else None)."""
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError):  # no file behind it (io.UnsupportedOperation is both)
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+@contextmanager
+def output_full(stream: IO[str], where: str, mark: Callable[[], int | None], then: str = "") -> Iterator[None]:
+    """A full disk (or quota, or file size limit) while writing actions: a message and exit
+    1, no traceback. A regular file is cut back to ``mark()`` (what was there before the
+    failed write), so no truncated JSON line is left; what the stream still buffers goes
+    nowhere (its descriptor is pointed at /dev/null), so closing it does not fail again."""
+    try:
+        yield
+    except OSError as exc:
+        reason = _FULL.get(exc.errno or 0)
+        if reason is None:
+            raise
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError):
+            fd = None
+        if fd is not None:
+            size = mark()
+            if size is not None:
+                with suppress(OSError):
+                    os.ftruncate(fd, size)
+            with suppress(OSError):
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, fd)
+                os.close(null)
+        click.echo(f"error: {reason}: cannot write the actions to {where} ({exc.strerror}){then}", err=True)
+        sys.exit(1)
 
 
 def print_diagnostics(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> None:

@@ -25,6 +25,8 @@ from cli.common import (
     format_summary,
     lock_timeout_option,
     open_out,
+    output_full,
+    output_size,
     print_diagnostics,
     streamable,
     user_errors,
@@ -189,14 +191,16 @@ def run(playbooks: tuple[str, ...], events_src: str, events_format: str | None, 
                            reset_state, allowed_lateness, commit_every, progress, started, lock_timeout)
             return
         stream = open_out(out)
+        start = output_size(stream)  # a full disk cuts the file back to this: no half line left
         try:
-            if streamable(engine, events_src, events_format):
-                # Two passes over the file: memory does not grow with the log.
-                events = progress.wrap(engine.ordered_events(events_src))
-                write_actions(engine.stream(events, until=until_value), stream, fmt)
-            else:
-                events = progress.wrap(read_events(events_src, events_format))
-                write_actions(engine.run(events, until=until_value), stream, fmt)
+            with output_full(stream, out or "stdout", lambda: start):
+                if streamable(engine, events_src, events_format):
+                    # Two passes over the file: memory does not grow with the log.
+                    events = progress.wrap(engine.ordered_events(events_src))
+                    write_actions(engine.stream(events, until=until_value), stream, fmt)
+                else:
+                    events = progress.wrap(read_events(events_src, events_format))
+                    write_actions(engine.run(events, until=until_value), stream, fmt)
         finally:
             if stream is not sys.stdout:
                 stream.close()

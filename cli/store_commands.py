@@ -29,7 +29,7 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
                    fmt: str, out: str | None, quiet: bool, reset_state: bool, allowed_lateness: str | None,
                    commit_every: int, progress: Any, started: float, lock_timeout: float | None = None) -> None:
     """``playbook run ... --db FILE``: an incremental, crash-safe run."""
-    from cli.common import format_summary, open_out, streamable  # shared with run, not imported from cli.main
+    from cli.common import format_summary, open_out, output_full, output_size, streamable  # not from cli.main
     from engine.durable import DurableRun
     from engine.schema import checked_stamp
     from engine.store import DEFAULT_LOCK_TIMEOUT, SQLiteStore
@@ -46,8 +46,13 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
             raise click.UsageError(f"--allowed-lateness: {exc}") from None
     stream = open_out(out, append=True)
     store = None
+    # Each batch's lines are written, then marked written in the store: a full disk cuts the
+    # file back to where the failed batch began, and the next run writes that batch again.
+    batch_start = [output_size(stream)]
     try:
-        with user_errors():
+        with user_errors(), output_full(stream, out or "stdout", lambda: batch_start[0],
+                                        f"; the actions not written are kept in {db_path} and the next run "
+                                        "over it writes them (free some space first)"):
             store = SQLiteStore(db_path, lock_timeout=lock_timeout,
                                 on_wait=waiting_notice(db_path, lock_timeout, quiet), command=command_line())
             store.note_schema_checked(checked_stamp(pb.digest) for pb in engine.playbooks)
@@ -60,6 +65,7 @@ def run_with_store(engine: Engine, db_path: str, events_src: str, events_format:
                 events = read_events(events_src, events_format)
 
             def emit(lines: list[str]) -> None:
+                batch_start[0] = output_size(stream)
                 stream.write("\n".join(lines) + "\n")
                 stream.flush()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import sqlite3
@@ -825,3 +827,86 @@ def test_copies_within_one_input_are_still_processed_across_commits(tmp_path: Pa
         summary = DurableRun(Engine(PB), store, commit_every=every).run([event, other, event], emit=lambda lines: None)
         store.close()
         assert summary.duplicates == 0
+
+
+# -- a full disk -------------------------------------------------------------------------------
+
+
+class _FillingFile(io.FileIO):
+    """A file on a disk that fills up after ``room`` more bytes: the write that crosses it
+    writes what fits, then fails with ENOSPC (as a real full disk does)."""
+
+    room = 0
+
+    def write(self, data: Any) -> int:
+        import stat
+
+        data = bytes(data)
+        if not stat.S_ISREG(os.fstat(self.fileno()).st_mode):  # pointed elsewhere (/dev/null)
+            return super().write(data)
+        if len(data) > type(self).room:
+            fits = type(self).room
+            type(self).room = 0
+            super().write(data[:fits])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        type(self).room -= len(data)
+        return super().write(data)
+
+
+def _filling_out(monkeypatch: pytest.MonkeyPatch, room: int) -> None:
+    import cli.common
+    import cli.main
+
+    def open_out(path: str | None, append: bool = False) -> Any:
+        assert path is not None
+        _FillingFile.room = room
+        return io.TextIOWrapper(io.BufferedWriter(_FillingFile(path, "a" if append else "w")), encoding="utf-8",
+                                newline="")
+
+    monkeypatch.setattr(cli.common, "open_out", open_out)
+    monkeypatch.setattr(cli.main, "open_out", open_out)
+
+
+@pytest.mark.parametrize("db", [False, True])
+def test_a_full_disk_says_so_and_leaves_no_half_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     db: bool) -> None:
+    """--out on a disk that fills up half way: "disk full", exit 1, no traceback, no cut
+    JSON line. With --db the next run writes exactly the actions not written: the file
+    then holds every action once."""
+    out = tmp_path / "out.jsonl"
+    store = ["--db", str(tmp_path / "cs.db"), "--commit-every", "50"] if db else []
+    _filling_out(monkeypatch, len(EXPECTED) // 2)
+    r = cli("run", SHIPPED, "--events", str(SAMPLE), "--out", str(out), *store)
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.exception
+    assert "error: disk full: cannot write the actions to" in r.stderr and "Traceback" not in r.stderr
+    written = out.read_text()
+    assert written == "" or written.endswith("\n")
+    assert all(json.loads(line) for line in written.splitlines())
+    if not db:
+        return
+    assert "the next run over it writes them" in r.stderr
+    assert 0 < len(written.splitlines()) < len(EXPECTED.splitlines())  # earlier batches were written
+    monkeypatch.undo()
+    again = cli("run", SHIPPED, "--events", str(SAMPLE), "--out", str(out), *store)
+    assert again.exit_code == 0, again.stderr
+    assert sorted(out.read_text().splitlines()) == sorted(EXPECTED.splitlines())
+
+
+@pytest.mark.parametrize("where", ["stdout", "--out"])
+@pytest.mark.parametrize("db", [False, True])
+def test_output_to_dev_full_says_disk_full_and_the_next_run_writes_it(tmp_path: Path, where: str, db: bool) -> None:
+    import subprocess
+    import sys
+
+    store = ["--db", str(tmp_path / "cs.db")] if db else []
+    command = [sys.executable, "-m", "cli.main", "run", SHIPPED, "--events", str(SAMPLE), "-q", *store]
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(command + (["--out", "/dev/full"] if where == "--out" else []), cwd=ROOT,
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "Exception" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("error: disk full: cannot write the actions to ")
+    assert proc.stderr.count("\n") == 1
+    if db:
+        assert "the next run over it writes them" in proc.stderr
+        again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0 and again.stdout == EXPECTED, again.stderr
