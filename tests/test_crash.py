@@ -117,9 +117,11 @@ class Pipe:
                 return  # no writer at the moment
             self.data += chunk
 
-    def lines(self) -> list[str]:
-        """Whole lines written so far (a kill may leave the last one cut)."""
-        return [line for line in self.data.decode().split("\n")[:-1]]
+    def lines(self, start: int = 0) -> list[str]:
+        """Whole lines written so far, from byte ``start`` (a kill may leave one cut, even
+        inside a character; the next attempt's first line then goes on from it)."""
+        end = self.data.rfind(b"\n") + 1
+        return [line.decode("utf-8", "replace") for line in bytes(self.data[start:end]).split(b"\n")[:-1]]
 
     def close(self) -> None:
         os.close(self.fd)
@@ -152,10 +154,12 @@ def test_sigkill_at_random_points_loses_and_repeats_nothing(log: Path, tmp_path:
     rng = random.Random(2026)
     targets = [last * (k + 1) // KILLS for k in range(KILLS)]
     seen: set[str] = set()
+    parsed = [0]  # bytes of out.data whose lines are in `seen`
 
     def read() -> None:
         out.pump()
-        seen.update(_ids(out.lines()))
+        seen.update(_ids(out.lines(parsed[0])))
+        parsed[0] = out.data.rfind(b"\n") + 1
 
     kills = 0
     try:
