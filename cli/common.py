@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import IO, TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from engine import Engine, EngineError, EventError, SourceEvent, UsageError
-from engine.errors import Diagnostic
+from engine.errors import Diagnostic, StoreBusy
 from engine.loader import MAX_PLAYBOOK_BYTES
 from engine.sources import MAX_LINE_BYTES, detect_format
 from engine.summary import MaxSkipped, RunSummary
@@ -26,14 +28,20 @@ max_line_bytes_option = click.option(
     "--max-line-bytes", type=click.IntRange(min=1), default=MAX_LINE_BYTES, show_default=True, metavar="N",
     help="Skip event lines longer than N bytes (reported with file:line; never read whole).")
 
+EXIT_STORE_BUSY = 75  # EX_TEMPFAIL (sysexits.h): a store is in use by another run; try again later
+
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Usage errors exit 2 (click's way); every other engine error prints ``error: ...`` and exits 1."""
+    """Usage errors exit 2 (click's way); a store in use by another run exits 75
+    (EX_TEMPFAIL); every other engine error prints ``error: ...`` and exits 1."""
     try:
         yield
     except UsageError as exc:
         raise click.UsageError(str(exc)) from None
+    except StoreBusy as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_STORE_BUSY)
     except EventError as exc:
         click.echo(f"error: {exc} (--strict)", err=True)
         sys.exit(1)
@@ -265,6 +273,73 @@ def open_out(path: str | None, append: bool = False) -> IO[str]:
         return open(path, "a" if append else "w", encoding="utf-8", newline="")
     except OSError as exc:
         raise click.UsageError(f"--out {path}: cannot write ({exc.strerror})") from None
+
+
+def lock_timeout_option(function: Any) -> Any:
+    """``--lock-timeout SECONDS`` of the commands that write a store."""
+    from engine.storelock import DEFAULT_LOCK_TIMEOUT
+
+    return click.option(
+        "--lock-timeout", type=click.FloatRange(min=0), default=DEFAULT_LOCK_TIMEOUT, show_default=True,
+        metavar="SECONDS",
+        help=f"With --db: wait this long for another run writing the store to finish, then exit {EXIT_STORE_BUSY}.",
+    )(function)
+
+
+def waiting_notice(db_path: str, timeout: float, quiet: bool) -> Any:
+    """What a command says (once) when it has to wait for another run writing the store."""
+    def notice(holder: dict[str, Any] | None) -> None:
+        if quiet:
+            return
+        who = f"pid {holder.get('pid')} on {holder.get('host')}" if holder and holder.get("pid") else "another run"
+        click.echo(f"waiting for {db_path}: in use by {who}; up to {timeout:g} s (--lock-timeout)", err=True)
+    return notice
+
+
+def command_line() -> str:
+    """This command as typed, for the record of a store's writer lock."""
+    return " ".join(["playbook", *sys.argv[1:]])
+
+
+_FULL = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EFBIG: "file too large"}
+
+
+def output_size(stream: IO[str]) -> int | None:
+    """The size of the file the actions go to, when it is a regular file (else None)."""
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError):  # no file behind it (io.UnsupportedOperation is both)
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+@contextmanager
+def output_full(stream: IO[str], where: str, mark: Callable[[], int | None], then: str = "") -> Iterator[None]:
+    """A full disk (or quota, or file size limit) while writing actions: a message and exit
+    1, no traceback. A regular file is cut back to ``mark()`` (what was there before the
+    failed write), so no truncated JSON line is left; what the stream still buffers goes
+    nowhere (its descriptor is pointed at /dev/null), so closing it does not fail again."""
+    try:
+        yield
+    except OSError as exc:
+        reason = _FULL.get(exc.errno or 0)
+        if reason is None:
+            raise
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError):
+            fd = None
+        if fd is not None:
+            size = mark()
+            if size is not None:
+                with suppress(OSError):
+                    os.ftruncate(fd, size)
+            with suppress(OSError):
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, fd)
+                os.close(null)
+        click.echo(f"error: {reason}: cannot write the actions to {where} ({exc.strerror}){then}", err=True)
+        sys.exit(1)
 
 
 def print_diagnostics(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> None:

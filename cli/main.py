@@ -25,9 +25,12 @@ from cli.common import (
     Progress,
     event_sources,
     format_summary,
+    lock_timeout_option,
     max_line_bytes_option,
     max_playbook_bytes_option,
     open_out,
+    output_full,
+    output_size,
     print_diagnostics,
     report_problems,
     user_errors,
@@ -160,11 +163,12 @@ def _few_collections() -> Iterator[None]:
 @click.option("--strict-calendars", is_flag=True,
               help="Fail the run (exit 1, after writing its actions) when a rule's calendar template names a "
                    "calendar the playbook does not declare (otherwise a warning, --quiet or not).")
+@lock_timeout_option
 @_few_collections()
 def run(playbooks: tuple[str, ...], events_src: tuple[str, ...], events_format: str | None, until: str | None,
         fmt: str, out: str | None, wide: bool, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
         allowed_lateness: str | None, commit_every: int, max_line_bytes: int, max_playbook_bytes: int,
-        max_skipped: MaxSkipped | None, strict_calendars: bool, max_future: str | None) -> None:
+        max_skipped: MaxSkipped | None, strict_calendars: bool, max_future: str | None, lock_timeout: float) -> None:
     """Evaluate playbooks over an event log; print the actions.
 
     \b
@@ -212,18 +216,23 @@ def run(playbooks: tuple[str, ...], events_src: tuple[str, ...], events_format: 
             from cli.store_commands import run_with_store
 
             run_with_store(engine, db_path, events_src, events_format, until_value, fmt, out, quiet,
-                           reset_state, allowed_lateness, commit_every, progress, started, max_line_bytes)
+                           reset_state, allowed_lateness, commit_every, progress, started,
+                           max_line_bytes=max_line_bytes, lock_timeout=lock_timeout)
             report_problems(engine, max_skipped, strict_calendars)
             return
         events, ordered = event_sources(engine, events_src, events_format, max_line_bytes)
         stream = open_out(out)
         notes: list[str] = []
+        start = output_size(stream)  # a full disk cuts the file back to this: no half line left
         try:
-            if ordered:
-                # Two passes over each file: memory does not grow with the log.
-                write_actions(engine.stream(progress.wrap(events), until=until_value), stream, fmt, wide=wide, notes=notes)
-            else:
-                write_actions(engine.run(progress.wrap(events), until=until_value), stream, fmt, wide=wide, notes=notes)
+            with output_full(stream, out or "stdout", lambda: start):
+                if ordered:
+                    # Two passes over each file: memory does not grow with the log.
+                    write_actions(engine.stream(progress.wrap(events), until=until_value), stream, fmt,
+                                  wide=wide, notes=notes)
+                else:
+                    write_actions(engine.run(progress.wrap(events), until=until_value), stream, fmt,
+                                  wide=wide, notes=notes)
         finally:
             if stream is not sys.stdout:
                 stream.close()

@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 import click
-import orjson
 
-from cli.common import Progress, max_line_bytes_option, user_errors
+from cli.common import Progress, command_line, lock_timeout_option, max_line_bytes_option, user_errors, waiting_notice
 from engine import Engine, read_events
 from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.runtime import EventIds
@@ -27,13 +26,16 @@ def _now() -> str:
 
 def run_with_store(engine: Engine, db_path: str, events_src: tuple[str, ...], events_format: str | None, until: Any,
                    fmt: str, out: str | None, quiet: bool, reset_state: bool, allowed_lateness: str | None,
-                   commit_every: int, progress: Any, started: float, max_line_bytes: int = 1 << 20) -> None:
+                   commit_every: int, progress: Any, started: float, max_line_bytes: int = 1 << 20,
+                   lock_timeout: float | None = None) -> None:
     """``playbook run ... --db FILE``: an incremental, crash-safe run."""
-    from cli.common import event_sources, format_summary, open_out  # shared with run, not imported from cli.main
+    from cli.common import event_sources, format_summary, open_out, output_full, output_size  # not from cli.main
     from engine.durable import DurableRun
     from engine.schema import checked_stamp
-    from engine.store import SQLiteStore
+    from engine.store import DEFAULT_LOCK_TIMEOUT, SQLiteStore
 
+    if lock_timeout is None:
+        lock_timeout = DEFAULT_LOCK_TIMEOUT
     if fmt != "jsonl":
         raise click.UsageError("with --db, actions are written as JSON Lines (list them later with 'playbook actions --format')")
     lateness = 0
@@ -44,9 +46,15 @@ def run_with_store(engine: Engine, db_path: str, events_src: tuple[str, ...], ev
             raise click.UsageError(f"--allowed-lateness: {exc}") from None
     stream = open_out(out, append=True)
     store = None
+    # Each batch's lines are written, then marked written in the store: a full disk cuts the
+    # file back to where the failed batch began, and the next run writes that batch again.
+    batch_start = [output_size(stream)]
     try:
-        with user_errors():
-            store = SQLiteStore(db_path)
+        with user_errors(), output_full(stream, out or "stdout", lambda: batch_start[0],
+                                        f"; the actions not written are kept in {db_path} and the next run "
+                                        "over it writes them (free some space first)"):
+            store = SQLiteStore(db_path, lock_timeout=lock_timeout,
+                                on_wait=waiting_notice(db_path, lock_timeout, quiet), command=command_line())
             store.note_schema_checked(checked_stamp(pb.digest) for pb in engine.playbooks)
             if events_src == ("db",):
                 events, ordered = store.unprocessed_events(), False
@@ -54,6 +62,7 @@ def run_with_store(engine: Engine, db_path: str, events_src: tuple[str, ...], ev
                 events, ordered = event_sources(engine, events_src, events_format, max_line_bytes)
 
             def emit(lines: list[str]) -> None:
+                batch_start[0] = output_size(stream)
                 stream.write("\n".join(lines) + "\n")
                 stream.flush()
 
@@ -88,7 +97,9 @@ def run_with_store(engine: Engine, db_path: str, events_src: tuple[str, ...], ev
 @click.option("--timezone", "tz_name", default="UTC", show_default=True,
               help="Time zone for times without an offset (for the table's time index).")
 @max_line_bytes_option
-def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: str, max_line_bytes: int) -> None:
+@lock_timeout_option
+def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: str, max_line_bytes: int,
+           lock_timeout: float) -> None:
     """Load events into the store's events table (idempotent on event id).
 
     \b
@@ -125,7 +136,8 @@ def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: st
     store = None
     try:
         with user_errors():
-            store = SQLiteStore(db_path)
+            store = SQLiteStore(db_path, lock_timeout=lock_timeout, on_wait=waiting_notice(db_path, lock_timeout, False),
+                                command=command_line())
             inserted, present = store.ingest(rows())
     finally:
         if store is not None:
@@ -156,7 +168,7 @@ def actions_cmd(db_path: str, since: str | None, before: str | None, rule: str |
         raise click.UsageError("--wide applies to --format table")
     from engine.actions import Action
     from engine.output import write_actions
-    from engine.store import SQLiteStore
+    from engine.store import SQLiteStore, load_json
 
     bounds = []
     for name, value in (("--since", since), ("--before", before)):
@@ -167,7 +179,7 @@ def actions_cmd(db_path: str, since: str | None, before: str | None, rule: str |
     store = None
     try:
         with user_errors():
-            store = SQLiteStore(db_path, create=False)
+            store = SQLiteStore(db_path, create=False, writer=False)  # a reader: never waits for a run
             lines = list(store.actions(since=bounds[0], until=bounds[1], rule=rule, playbook=playbook_name,
                                        key=key, outcome=outcome))
     finally:
@@ -180,6 +192,6 @@ def actions_cmd(db_path: str, since: str | None, before: str | None, rule: str |
         return
 
     notes: list[str] = []
-    write_actions((Action.from_record(orjson.loads(line)) for line in lines), out, fmt, wide=wide, notes=notes)
+    write_actions((Action.from_record(load_json(line)) for line in lines), out, fmt, wide=wide, notes=notes)
     for note in notes:
         click.echo(note, err=True)

@@ -15,17 +15,21 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+import orjson
+
 from .actions import Action, dumps
 from .engine import Engine, event_time
+from .errors import StateError
 from .runtime import Ev
 from .sources import SourceEvent
-from .store import Batch
+from .store import Batch, state_damaged
 from .timecalc import format_time
 
 _LOOKUP = 5_000  # events at or before the saved clock looked up in the store at once
@@ -56,6 +60,23 @@ class PreparingStore(Store, Protocol):
     def write(self, prepared: Any) -> int: ...
 
 
+@runtime_checkable
+class ProcessedInfoStore(Protocol):
+    """A store that also tells when and with what content an id was processed, so that an
+    id given again with other content is reported as a conflicting duplicate."""
+
+    def processed_before(self, ids: Sequence[str]) -> dict[str, tuple[Any, Any]]: ...
+
+
+def event_digest(data: Any) -> int | None:
+    """A short digest of an event's content (CRC-32 of its JSON, keys sorted), kept with its
+    id to recognise the same id given again with other content; None if not JSON-able."""
+    try:
+        return zlib.crc32(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+
+
 @dataclass
 class DurableSummary:
     run_id: int = 0
@@ -64,6 +85,8 @@ class DurableSummary:
     held_back: int = 0          # events after the watermark, kept for the next run
     actions_new: int = 0
     actions_written: int = 0
+    conflicting: int = 0        # duplicates (by id) whose time or content differs from what was processed
+    conflicting_example: str | None = None  # where the first one was (file:line)
     notes: list[str] = field(default_factory=list)
 
 
@@ -81,7 +104,8 @@ class DurableRun:
         self._emit: Callable[[list[str]], None] = lambda lines: None
         self._run_id = 0
         self._held_ids: set[str] = set()
-        self._batch: list[tuple[str, int]] = []  # (id, time) of the events processed since the last commit
+        self._batch: list[tuple[str, int, int | None]] = []  # (id, time, digest) of the events processed since the last commit
+        self._asked = True  # has the store processed ids to ask about (False for a new store)
         self._late: list[tuple[str, int, str, str, str | None, Any]] = []
         self._unwritten: list[tuple[Action, str]] = []  # made by this run, not written out yet (with their lines)
         # Batches are written in a second thread, one at a time, while the next is processed.
@@ -117,14 +141,21 @@ class DurableRun:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playbook-store")
         try:
             self._write_leftovers()
-            saved = store.load_state()
+            try:
+                saved = store.load_state()
+            except StateError:
+                if not self.reset_state:
+                    raise
+                saved = {}  # unreadable (a hand-edited store): the reset is how to recover
             if saved is not None and self.reset_state:
                 summary.notes.append("saved state reset (--reset-state): starting over from these events")
             elif saved is not None:
-                summary.notes.extend(engine.restore(saved))
+                summary.notes.extend(self._restore(saved))
             del saved  # what the engine did not take from it is garbage now (tens of MB for 10k accounts)
             clock = engine.clock
 
+            has = getattr(store, "has_processed", None)
+            self._asked = bool(has()) if callable(has) else True  # a new store: no id to look up
             held = engine.read(store.pending())  # held back by an earlier run, in time order
             held_ids = {ev.id for ev in held}
             # Sorting is stable: equal times keep input order.
@@ -172,6 +203,11 @@ class DurableRun:
                     end = clock
             while waiting and end is not None and waiting[0].t <= end:
                 self._take(waiting.popleft())
+            if summary.conflicting:
+                summary.notes.append(
+                    f"{summary.conflicting:,} conflicting duplicate{'s' if summary.conflicting != 1 else ''}: "
+                    f"an id processed before came again with another time or content (first at "
+                    f"{summary.conflicting_example}); skipped as duplicates: give a changed event a new id")
             keep = beyond if limit is not None else list(waiting)
             summary.held_back = len(keep)
             if end is not None:
@@ -196,43 +232,59 @@ class DurableRun:
             })
         return summary
 
+    def _restore(self, saved: dict[str, Any]) -> list[str]:
+        """The engine continues from the saved state; a state the engine cannot read (edited
+        by hand) is a StateError saying how to start over, not a traceback."""
+        try:
+            return self.engine.restore(saved)
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError, OverflowError) as exc:
+            raise StateError(state_damaged(getattr(self.store, "path", "the store"),
+                                           f"{type(exc).__name__}: {exc}")) from None
+
     def _screen(self, evs: Iterable[Ev], clock: int | None, held_ids: set[str]) -> Iterator[Ev]:
         """The new events to process: duplicates skipped, late events set aside (both counted).
 
-        A duplicate is an event processed before or one held back from an earlier run
-        (that copy is processed); only an event at or before the saved clock can have
-        been processed, or be late: the store is asked about those in chunks.
+        A duplicate is an event whose id an earlier run processed, whatever its time now
+        (the store's ``processed`` table is the truth), or one held back from an earlier
+        run (that copy is processed); an event earlier than the saved clock that is no
+        duplicate is late. The store is asked about the ids in chunks.
         """
-        old: list[Ev] = []
-        it = iter(evs)
-        for ev in it:
+        chunk: list[Ev] = []
+        for ev in evs:
             if ev.id in held_ids:
                 self.summary.duplicates += 1
                 continue
-            if clock is not None and ev.t <= clock:
-                old.append(ev)
-                if len(old) >= _LOOKUP:
-                    yield from self._sort_out(old, clock)
-                    old = []
-                continue
-            if old:
-                yield from self._sort_out(old, clock)
-                old = []
-            yield ev
-            if not held_ids:
-                break  # in time order: the rest are after the clock, none can be a duplicate
-        if old:
-            yield from self._sort_out(old, clock)
-        yield from it
+            chunk.append(ev)
+            if len(chunk) >= _LOOKUP:
+                yield from self._sort_out(chunk, clock)
+                chunk = []
+        if chunk:
+            yield from self._sort_out(chunk, clock)
+
+    def _processed_before(self, ids: list[str]) -> dict[str, tuple[Any, Any]]:
+        """(time, digest) of the ids already processed (the digest None when unknown)."""
+        store = self.store
+        if not self._asked:
+            return {}
+        if isinstance(store, ProcessedInfoStore):
+            return store.processed_before(ids)
+        return {eid: (None, None) for eid in store.processed(ids)}
 
     def _sort_out(self, old: list[Ev], clock: int | None) -> Iterator[Ev]:
-        """Events at or before the saved clock: duplicates, late, or (at the clock) to process."""
-        done = self.store.processed([ev.id for ev in old])
+        """A chunk of events: duplicates, late, or to process."""
+        done = self._processed_before([ev.id for ev in old])
+        summary = self.summary
         for ev in old:
-            if ev.id in done:
-                self.summary.duplicates += 1
+            prior = done.get(ev.id)
+            if prior is not None:
+                summary.duplicates += 1
+                t, digest = prior
+                if (t is not None and t != ev.t) or (digest is not None and digest != event_digest(ev.data)):
+                    summary.conflicting += 1
+                    if summary.conflicting_example is None:
+                        summary.conflicting_example = ev.source or ev.id
             elif clock is not None and ev.t < clock:
-                self.summary.late += 1
+                summary.late += 1
                 self._late.append((ev.id, ev.t, ev.type, f"earlier than the stored clock {format_time(clock)}",
                                    ev.source, ev.data))
             else:
@@ -245,7 +297,7 @@ class DurableRun:
         newest = None
         for ev in evs:
             process(ev)
-            batch.append((ev.id, ev.t))
+            batch.append((ev.id, ev.t, event_digest(ev.data)))
             if len(batch) >= every:
                 self._commit()
                 batch = self._batch
@@ -255,7 +307,7 @@ class DurableRun:
     def _take(self, ev: Ev) -> None:
         """Process one event; commit when the batch is full."""
         self.engine.process(ev)
-        self._batch.append((ev.id, ev.t))
+        self._batch.append((ev.id, ev.t, event_digest(ev.data)))
         if len(self._batch) >= self.commit_every:
             self._commit()
 
@@ -278,10 +330,12 @@ class DurableRun:
             processed=batch,
             late=self._late,
             pending_add=[(ev.id, ev.t, ev.source, ev.data) for ev in pending_add],
-            pending_done=[eid for eid, _ in batch if eid in self._held_ids] if self._held_ids else [],
+            pending_done=[row[0] for row in batch if row[0] in self._held_ids] if self._held_ids else [],
             lines=lines,
         )
         self._batch, self._late = [], []
+        if batch:
+            self._asked = True  # a new store now has processed ids: later look-ups find this run's copies
         bound = None if last else engine.clock
         if self._writer is None or self._preparing is None:
             self._saved_now(self.store.commit(saved), bound, made)

@@ -72,3 +72,28 @@ class StateError(EngineError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class StoreBusy(StateError):
+    """A store is being written by another process (its writer lock is held) and stayed
+    so for the whole lock timeout. ``holder`` is what that process recorded: ``pid``,
+    ``host``, ``command`` and ``since`` (UTC), each None when unknown."""
+
+    def __init__(self, path: str, timeout: float, holder: dict[str, object] | None = None):
+        self.path = path
+        self.timeout = timeout
+        self.holder = dict(holder or {})
+        super().__init__(self._text())
+
+    def __reduce__(self):
+        return (self.__class__, (self.path, self.timeout, self.holder))
+
+    def _text(self) -> str:
+        h = self.holder
+        if h.get("pid") is not None:
+            who = (f"pid {h.get('pid')} on {h.get('host') or '?'}, since {h.get('since') or '?'}: "
+                   f"{h.get('command') or '?'}")
+        else:
+            who = "another process (it has not said which yet)"
+        return (f"{self.path}: the store is in use by {who}; waited {self.timeout:g} s (--lock-timeout). "
+                "One run writes a store at a time: run again once it has finished, or give a longer --lock-timeout")

@@ -31,7 +31,7 @@ import os
 import pathlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -41,6 +41,7 @@ import sqlite_utils
 from .actions import Action, dumps, dumps_utf8
 from .errors import StateError
 from .sources import SourceEvent, parse_json_line
+from .storelock import DEFAULT_LOCK_TIMEOUT, WriterLock, lock_path  # noqa: F401 (lock_path: API)
 from .timecalc import format_time
 
 STORE_FORMAT = "playbook-store"
@@ -102,7 +103,7 @@ SELECT l.id AS id, l.run_id AS run_id, {_record("playbook")} AS playbook, {_reco
        {_json_of(_record("params"))} AS params, l.record AS record, l.sort_key AS sort_key,
        NOT EXISTS (SELECT 1 FROM outbox AS o WHERE o.id = l.id) AS printed
   FROM ledger AS l"""
-_PROCESSED = "CREATE TABLE processed (id TEXT PRIMARY KEY, t INTEGER, run_id INTEGER) WITHOUT ROWID"
+_PROCESSED = "CREATE TABLE processed (id TEXT PRIMARY KEY, t INTEGER, run_id INTEGER, digest INTEGER) WITHOUT ROWID"
 _OBLIGATIONS = f"CREATE VIEW obligations AS {_OBLIGATIONS_VIEW}"
 
 # The schema (docs/store.md describes it for readers).
@@ -148,7 +149,7 @@ class Batch:
     run_id: int
     snapshot: dict[str, Any]
     actions: list[Action]
-    processed: list[tuple[str, int]]               # (event id, time)
+    processed: list[tuple[Any, ...]]               # (event id, time[, digest of its content])
     late: list[tuple[str, int, str, str, str | None, Any]] = field(default_factory=list)  # id, t, type, reason, source, data
     pending_add: list[tuple[str, int, str | None, Any]] = field(default_factory=list)     # id, t, source, data
     pending_done: list[str] = field(default_factory=list)
@@ -174,7 +175,9 @@ class Prepared:
 
 def _fail(path: str, exc: sqlite3.Error) -> StateError:
     text = str(exc)
-    if "file is not a database" in text or "malformed" in text:
+    if "malformed" in text:
+        return StateError(_damaged(path, text))
+    if "file is not a database" in text:
         return StateError(f"{path}: not a playbook store (not a SQLite database, or a damaged one): use another --db file")
     if "readonly" in text or "unable to open" in text:
         return StateError(f"{path}: cannot write the store ({text}): check the file's and its folder's permissions")
@@ -183,6 +186,25 @@ def _fail(path: str, exc: sqlite3.Error) -> StateError:
     if "locked" in text or "busy" in text:
         return StateError(f"{path}: the store is in use by another run; wait for it to finish")
     return StateError(f"{path}: store error: {text}")
+
+
+def _damaged(path: str, detail: str) -> str:
+    return (f"{path}: the store is damaged ({detail}): restore it from a backup, or start a new store "
+            "with another --db file (the sqlite3 shell's .recover may save its tables)")
+
+
+def state_damaged(path: str, detail: str) -> str:
+    """The message for a saved state that cannot be read (a hand-edited store, say)."""
+    return (f"{path}: the store's saved state is damaged ({detail}): run again with --reset-state to start the "
+            "state over from the new events (the ledger and processed events are kept), or restore the store "
+            "from a backup")
+
+
+def _snapshot_shape(saved: Any) -> bool:
+    """Has a saved playbook state the fields every engine writes? (What they hold, the engine checks.)"""
+    return (isinstance(saved, dict) and isinstance(saved.get("_format"), str) and isinstance(saved.get("name"), str)
+            and isinstance(saved.get("state"), dict) and isinstance(saved.get("settings_digest"), str)
+            and isinstance(saved.get("rule_digests"), dict))
 
 
 def _read_stamps(conn: sqlite3.Connection) -> frozenset[str]:
@@ -218,11 +240,67 @@ def schema_checked_in(path: str) -> frozenset[str]:
 class SQLiteStore:
     """A playbook store in one SQLite file (WAL mode)."""
 
-    def __init__(self, path: str, *, create: bool = True, max_pages: int | None = None):
+    def __init__(self, path: str, *, create: bool = True, max_pages: int | None = None, writer: bool = True,
+                 lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+                 on_wait: Callable[[dict[str, Any] | None], None] | None = None, command: str | None = None,
+                 check: bool = True):
+        """``writer``: this store will be written (a run, ingest): take the store's writer
+        lock first, waiting up to ``lock_timeout`` seconds for another writer to finish
+        (``on_wait(holder)`` is called once if it has to wait), else raise
+        :class:`~engine.errors.StoreBusy`. The lock is held until :meth:`close`; ``command``
+        names this process in the lock's record (default: its command line). Readers
+        (``writer=False``) never wait: they read the last committed batch.
+
+        ``check``: a writer checks the whole file for damage (SQLite's ``quick_check``) in a
+        second thread, on a connection of its own, while the run reads and processes its
+        events; the first batch written (or actions marked written, or events ingested)
+        waits for the verdict, and a damaged store raises StateError before anything new
+        is saved. Pages a run never reads are checked too."""
         self.path = path
         self._lock = threading.RLock()  # batches may be written by another thread (DurableRun)
+        self._writer_lock: WriterLock | None = None
         if not create and not os.path.exists(path):
             raise StateError(f"{path}: no such store (run 'playbook run ... --db {path}' or 'playbook ingest' first)")
+        if writer and path != ":memory:":
+            self._writer_lock = WriterLock(path, lock_timeout, on_wait, command)
+        self._check: threading.Thread | None = None
+        self._check_problem: str | None = None
+        try:
+            self._open(path, max_pages, writer)
+        except BaseException:
+            self._release()
+            raise
+        if writer and check and path != ":memory:":
+            self._check = threading.Thread(target=self._quick_check, name="playbook-store-check", daemon=True)
+            self._check.start()
+
+    def _quick_check(self) -> None:
+        """Runs in its own thread: SQLite's quick_check of the whole file (its first problem, if any)."""
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA busy_timeout = 5000")
+                conn.execute("PRAGMA query_only = 1")
+                rows = conn.execute("PRAGMA quick_check(1)").fetchall()
+            finally:
+                conn.close()
+            if rows != [("ok",)]:
+                self._check_problem = "SQLite's quick_check: " + ("; ".join(str(r[0]).replace("\n", " ") for r in rows) or "no answer")
+        except sqlite3.DatabaseError as exc:
+            self._check_problem = str(exc)
+        except sqlite3.Error:  # no verdict (busy): what the run reads is still checked as it reads it
+            pass
+
+    def checked(self) -> None:
+        """Wait for the damage check started when the store was opened; StateError if damaged."""
+        check, self._check = getattr(self, "_check", None), None
+        if check is not None:
+            check.join()
+        problem = getattr(self, "_check_problem", None)
+        if problem is not None:
+            raise StateError(_damaged(self.path, problem))
+
+    def _open(self, path: str, max_pages: int | None, writer: bool = True) -> None:
         try:
             # Batches may be written by a background thread (DurableRun), one call at a time.
             self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
@@ -245,6 +323,9 @@ class SQLiteStore:
             if not names:
                 self._create()
             self._check_meta()
+            if writer and "digest" not in {row[1] for row in self.db.conn.execute("PRAGMA table_info(processed)")}:
+                with self.db.atomic():  # a store made before digests were kept: its rows have none
+                    self.db.execute("ALTER TABLE processed ADD COLUMN digest INTEGER")
         except sqlite3.Error as exc:
             raise _fail(path, exc) from None
 
@@ -268,8 +349,22 @@ class SQLiteStore:
                              f"version {STORE_VERSION} (and migrates version 1): use the playbook release that wrote it")
 
     def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
+        check, self._check = getattr(self, "_check", None), None
+        if check is not None:
+            check.join()
+        with contextlib.suppress(sqlite3.Error, AttributeError):
             self.db.conn.close()
+        self._release()
+
+    def _release(self) -> None:
+        lock = getattr(self, "_writer_lock", None)
+        if lock is not None:
+            lock.release()
+            self._writer_lock = None
+
+    def __del__(self) -> None:  # a store dropped without close() still lets the next writer in
+        with contextlib.suppress(Exception):
+            self._release()
 
     def _guard(self) -> _Guard:
         return _Guard(self.path, self._lock)
@@ -282,11 +377,35 @@ class SQLiteStore:
             rows = list(self.db.query("SELECT playbook, snapshot FROM state ORDER BY playbook"))
         if not rows:
             return None
-        try:
-            playbooks = [parse_json_line(r["snapshot"]) for r in rows]
-        except ValueError:
-            raise StateError(f"{self.path}: the saved state is damaged; start over with --reset-state") from None
-        return {"format": playbooks[0].pop("_format", None), "playbooks": playbooks}
+        playbooks: list[dict[str, Any]] = []
+        for row in rows:
+            text = row["snapshot"]
+            try:
+                saved = parse_json_line(text) if isinstance(text, str) else None
+            except ValueError:
+                saved = None
+            if not isinstance(saved, dict) or not _snapshot_shape(saved):
+                raise StateError(state_damaged(self.path, f"table state, playbook {row['playbook']!r}: "
+                                               f"{'not JSON' if isinstance(text, str) and saved is None else 'not a saved state'}"))
+            playbooks.append(saved)
+        formats = {p.pop("_format") for p in playbooks}
+        return {"format": formats.pop() if len(formats) == 1 else None, "playbooks": playbooks}
+
+    def has_processed(self) -> bool:
+        """Has any event been processed (a new store has nothing to look up)?"""
+        with self._guard():
+            return self.db.execute("SELECT 1 FROM processed LIMIT 1").fetchone() is not None
+
+    def processed_before(self, ids: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+        """(time, content digest) of those of these ids already processed, by an earlier run
+        or by this run's committed batches (an id is one event: a copy is a duplicate)."""
+        stored = {_sql_text(eid): eid for eid in ids}
+        # One statement, the ids as one JSON text: ~0.2 µs an id not found (new events), ~2 µs one found.
+        with self._guard():
+            rows = self.db.execute(
+                "SELECT p.id, p.t, p.digest FROM json_each(CAST(? AS TEXT)) AS j CROSS JOIN processed AS p "
+                "ON p.id = j.value", [_processed_json(list(stored))]).fetchall()
+        return {stored[eid]: (t, digest) for eid, t, digest in rows}
 
     def processed(self, ids: Sequence[str]) -> set[str]:
         """Which of these event ids were processed by an earlier run."""
@@ -362,6 +481,7 @@ class SQLiteStore:
         Rows go in as one JSON text per table, unpacked by SQLite (json_each): one
         statement each, whatever the batch's size.
         """
+        self.checked()
         conn = self.db.conn
         with self._guard(), self.db.atomic():
             # The ledger takes the actions it does not hold yet (a write first: a busy store is
@@ -379,8 +499,8 @@ class SQLiteStore:
                 conn.execute("INSERT OR IGNORE INTO outbox (id, at_us) SELECT id, at_us FROM ledger "
                              "WHERE rowid > (SELECT max(rowid) FROM ledger) - ?", [new])
             conn.execute(
-                "INSERT OR IGNORE INTO processed (id, t, run_id) "
-                "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ? FROM json_each(CAST(? AS TEXT))",
+                "INSERT OR IGNORE INTO processed (id, t, run_id, digest) SELECT json_extract(value, '$[0]'), "
+                "json_extract(value, '$[1]'), ?, json_extract(value, '$[2]') FROM json_each(CAST(? AS TEXT))",
                 [prepared.run_id, prepared.processed],
             )
             if prepared.late:
@@ -413,7 +533,7 @@ class SQLiteStore:
         sql += " ORDER BY o.at_us"  # nearly the output order: the sort below has little left to do
         with self._guard():
             rows = list(self.db.execute(sql, args))
-        rows.sort(key=lambda r: orjson.loads(r[2]))
+        rows.sort(key=lambda r: load_json(r[2]))
         return [(r[0], r[1]) for r in rows]
 
     def unprinted_ids(self) -> set[str]:
@@ -423,6 +543,7 @@ class SQLiteStore:
 
     def mark_printed(self, before_us: int | None = None) -> None:
         """Mark as written what :meth:`unprinted` with the same bound returned."""
+        self.checked()
         with self._guard(), self.db.atomic():
             if before_us is None:
                 self.db.execute("DELETE FROM outbox")
@@ -446,7 +567,7 @@ class SQLiteStore:
         sql = "SELECT record, sort_key FROM actions" + (" WHERE " + " AND ".join(where) if where else "")
         with self._guard():
             rows = list(self.db.execute(sql, args))
-        rows.sort(key=lambda r: orjson.loads(r[1]))
+        rows.sort(key=lambda r: load_json(r[1]))
         for record, _ in rows:
             yield record
 
@@ -467,6 +588,7 @@ class SQLiteStore:
     def ingest(self, rows: Iterable[tuple[str, str, str, int | None, str, Any]]) -> tuple[int, int]:
         """Insert (id, type, time, t, source, data) rows; returns (inserted, already there)."""
         inserted = total = 0
+        self.checked()
         with self._guard(), self.db.atomic():
             before = self.db.execute("SELECT count(*) FROM events").fetchone()[0]
             batch: list[tuple[Any, ...]] = []
@@ -515,13 +637,23 @@ def _sql_text(text: str | None) -> str | None:
     return text
 
 
+def load_json(text: str) -> Any:
+    """JSON the store wrote (an action's line, its sort key): orjson, or the json module
+    for what orjson refuses, lone surrogates ("\\udfff") among them."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return parse_json_line(text)
+
+
 def _json(value: Any) -> str:
     return dumps(value)
 
 
-def _processed_json(processed: list[tuple[str, int]]) -> bytes:
-    """JSON of (event id, time) pairs, ids as :func:`_sql_text` stores them."""
+def _processed_json(processed: list[Any]) -> bytes:
+    """JSON of (event id, time[, digest]) rows, or of ids, ids as :func:`_sql_text` stores them."""
     try:
         return orjson.dumps(processed)  # refuses lone surrogates, the only ids _sql_text changes
     except (TypeError, orjson.JSONEncodeError):
-        return dumps_utf8([(_sql_text(eid), t) for eid, t in processed])
+        return dumps_utf8([_sql_text(row) if isinstance(row, str) else (_sql_text(row[0]), *row[1:])
+                           for row in processed])

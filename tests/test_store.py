@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import sqlite3
@@ -539,7 +541,6 @@ def test_a_batch_waits_for_another_writer(tmp_path: Path) -> None:
     """A batch's transaction starts with a write, so SQLite waits (busy_timeout) for a
     writer holding the store instead of failing at once with "in use"."""
     import threading
-    import time
 
     from engine import read_events
     from engine.store import Batch
@@ -549,14 +550,25 @@ def test_a_batch_waits_for_another_writer(tmp_path: Path) -> None:
     actions = engine.run(read_events(str(SAMPLE)))
     store = SQLiteStore(db)
     other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    # No timing: the other connection commits once the batch's first statement has started
+    # (SQLite's trace says so), and the batch must then finish, not fail with "in use".
+    # (A busy timeout longer than the store's 5 s, so that a loaded machine cannot make it run out.)
+    store.db.conn.execute("PRAGMA busy_timeout = 600000")
+    started = threading.Event()
+    store.db.conn.set_trace_callback(lambda sql: started.set() if "INTO ledger" in sql else None)
     try:
         other.execute("BEGIN IMMEDIATE")
         other.execute("INSERT INTO store_meta (key, value) VALUES ('elsewhere', 'x')")
-        threading.Timer(0.3, lambda: other.execute("COMMIT")).start()
-        started = time.perf_counter()
-        new = store.write(store.prepare(Batch(run_id=1, snapshot=engine.snapshot(), actions=actions,
-                                              processed=[("e1", 1)])))
-        assert time.perf_counter() - started >= 0.25
+        result: list[Any] = []
+        writer = threading.Thread(target=lambda: result.append(store.write(store.prepare(
+            Batch(run_id=1, snapshot=engine.snapshot(), actions=actions, processed=[("e1", 1)])))))
+        writer.start()
+        assert started.wait(timeout=600)
+        assert not result  # it cannot have finished: the other one holds the store
+        other.execute("COMMIT")
+        writer.join(timeout=600)
+        store.db.conn.set_trace_callback(None)
+        new = result[0]
         assert new == len({a.id for a in actions}) > 0
         assert store.unprinted_ids() == {a.id for a in actions}
         # Again: nothing new, nothing more to write out.
@@ -623,3 +635,293 @@ def test_store_columns_are_text_with_their_characters(tmp_path: Path) -> None:
     assert sorted(ledger) == sorted(r.stdout.splitlines())
     assert conn.execute("SELECT key, subject, status FROM obligations").fetchall() == [
         ('"café ☕"', '{"thread":"São Paulo"}', "breached")]
+
+
+# -- one writer per store ------------------------------------------------------------------
+
+
+def test_a_second_writer_waits_then_exits_75_naming_the_holder(tmp_path: Path) -> None:
+    """While a run holds the store, another run (or ingest) waits --lock-timeout, then
+    exits 75 (EX_TEMPFAIL) with the holder's pid, host, command and start; nothing written."""
+    import socket
+
+    from engine.errors import StoreBusy
+
+    db = str(tmp_path / "cs.db")
+    holder = SQLiteStore(db, command="playbook run nightly --db cs.db")
+    try:
+        for args in (["run", SHIPPED, "--events", str(SAMPLE)], ["ingest", str(SAMPLE)]):
+            r = cli(*args, "--db", db, "--lock-timeout", "0.2")
+            assert r.exit_code == 75, r.stderr
+            assert f"pid {os.getpid()} on {socket.gethostname()}" in r.stderr
+            assert "playbook run nightly --db cs.db" in r.stderr and "since 20" in r.stderr
+            assert "--lock-timeout" in r.stderr and "Traceback" not in r.stderr and r.stdout == ""
+        with pytest.raises(StoreBusy) as busy:
+            SQLiteStore(db, lock_timeout=0)
+        assert busy.value.holder["pid"] == os.getpid()
+        assert busy.value.holder["command"] == "playbook run nightly --db cs.db"
+        assert isinstance(busy.value, StateError)
+        con = sqlite3.connect(db)
+        assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+        con.close()
+    finally:
+        holder.close()
+    r = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "--lock-timeout", "0")
+    assert r.exit_code == 0 and r.stdout == EXPECTED, r.stderr
+
+
+def test_readers_never_wait_for_the_writer(tmp_path: Path) -> None:
+    db = str(tmp_path / "cs.db")
+    assert cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "-q").exit_code == 0
+    holder = SQLiteStore(db)
+    try:
+        r = cli("actions", "--db", db)
+        assert r.exit_code == 0 and sorted(r.stdout.splitlines()) == sorted(EXPECTED.splitlines())
+    finally:
+        holder.close()
+
+
+def test_a_dead_holder_never_blocks_the_next_run(tmp_path: Path) -> None:
+    """A holder killed with SIGKILL leaves its record in the lock file; the kernel has
+    released the lock, so the next run does not wait at all."""
+    import signal
+    import subprocess
+    import sys
+
+    db = str(tmp_path / "cs.db")
+    code = ("import sys, time\nfrom engine.store import SQLiteStore\n"
+            f"s = SQLiteStore({db!r})\nprint('held', flush=True)\ntime.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+        r = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "--lock-timeout", "0")
+        assert r.exit_code == 75 and f"pid {proc.pid}" in r.stderr
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert f'"pid":{proc.pid}' in Path(db + ".lock").read_text()  # a stale record
+    r = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "--lock-timeout", "0")
+    assert r.exit_code == 0 and r.stdout == EXPECTED, r.stderr
+    assert not Path(db + ".lock").exists()  # a finished run leaves nothing beside the store
+
+
+def _overwrite_a_ledger_page(db: str) -> None:
+    """Garbage over one page in the middle of the ledger (not its last: runs append there)."""
+    con = sqlite3.connect(db)
+    pages = [p for (p,) in con.execute("SELECT pageno FROM dbstat WHERE name = 'ledger' AND pagetype = 'leaf' "
+                                       "ORDER BY pageno")]
+    size = con.execute("PRAGMA page_size").fetchone()[0]
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    assert len(pages) >= 3
+    with open(db, "r+b") as f:
+        f.seek((pages[len(pages) // 2] - 1) * size)
+        f.write(b"\xde\xad\xbe\xef" * (size // 4))
+
+
+def test_a_store_damaged_in_the_middle_stops_the_run(tmp_path: Path) -> None:
+    """A page the run would never read is damaged: run --db says so (exit 1), as actions
+    does, instead of counting every event a duplicate with exit 0; nothing is written out."""
+    db = str(tmp_path / "cs.db")
+    assert cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "-q").exit_code == 0
+    _overwrite_a_ledger_page(db)
+    for args in (["run", SHIPPED, "--events", str(SAMPLE)], ["ingest", str(SAMPLE)], ["actions"]):
+        r = cli(*args, "--db", db)
+        assert r.exit_code == 1 and "the store is damaged" in r.stderr, (args, r.stderr)
+        assert "--db" in r.stderr and "Traceback" not in r.stderr and r.stdout == ""
+    con = sqlite3.connect(db)
+    assert [r[0] for r in con.execute("SELECT status FROM runs ORDER BY id")] == ["completed", "failed"]
+
+
+@pytest.mark.parametrize("edit", [
+    "'[]'", "NULL", "'3'", "'{}'", "'not json'", "x'00ff'",
+    "json_set(snapshot, '$.state.rules', json('[1, 2]'))",
+    "json_set(snapshot, '$.state', json('{\"rules\": 5}'))",
+    "json_remove(snapshot, '$.rule_digests')",
+])
+def test_a_hand_edited_state_says_damaged_and_how_to_start_over(tmp_path: Path, edit: str) -> None:
+    """UPDATE state SET snapshot = ...: a message naming the store and --reset-state, no
+    traceback; --reset-state then recovers (the ledger kept: nothing written twice)."""
+    db = str(tmp_path / "cs.db")
+    assert cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "-q").exit_code == 0
+    con = sqlite3.connect(db)
+    con.execute(f"UPDATE state SET snapshot = {edit}")
+    con.commit()
+    con.close()
+    r = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db)
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.exception
+    assert f"{db}: the store's saved state is damaged" in r.stderr and "--reset-state" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    r = cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "--reset-state")
+    assert r.exit_code == 0 and r.stdout == "", r.stderr  # every action was written before
+    assert "400 duplicate events" in r.stderr  # the processed events are kept
+
+
+def test_actions_with_a_lone_surrogate_are_listed_with_the_others(tmp_path: Path) -> None:
+    """An event's "\\udfff" ends up in an action (its key): actions --db lists every action
+    in every format, and a run writes such an action out when it was left unwritten."""
+    pb = str(ROOT / "tests/golden/response/playbook.yaml")
+    log = write_lines(tmp_path / "e.jsonl", [
+        '{"id": "e1", "time": "2026-03-02T14:00:00Z", "type": "ask", "account": "\\udfff", "thread": "t", "channel": "email"}',
+        '{"id": "e2", "time": "2026-03-02T14:00:00Z", "type": "ask", "account": "a", "thread": "t", "channel": "email"}',
+        '{"id": "e3", "time": "2026-03-03T14:00:00Z", "type": "tick", "account": "a"}',
+    ])
+    db = str(tmp_path / "cs.db")
+    r = cli("run", pb, "--events", str(log), "--db", db, "-q")
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 2, r.stderr
+    listed = cli("actions", "--db", db)
+    assert listed.exit_code == 0, listed.stderr
+    assert sorted(listed.stdout.splitlines()) == sorted(r.stdout.splitlines())
+    assert any('"key":"\\udfff"' in line for line in listed.stdout.splitlines())
+    for fmt in ("csv", "table"):
+        shown = cli("actions", "--db", db, "--format", fmt)
+        assert shown.exit_code == 0 and shown.exception is None, shown.exception
+        assert "\\udfff" in shown.stdout and len(shown.stdout.splitlines()) == 3
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO outbox (id, at_us) SELECT id, at_us FROM ledger")  # as if a kill came before marking
+    con.commit()
+    con.close()
+    again = cli("run", pb, "--events", str(log), "--db", db, "-q")
+    assert again.exit_code == 0 and again.stdout == r.stdout, again.exception
+
+
+def test_an_id_given_again_later_is_a_duplicate_and_a_conflict_is_reported(tmp_path: Path) -> None:
+    """The same event ids again with a later time (or other content at the same time): not
+    processed again but counted as duplicates, and reported as conflicting duplicates with
+    the first one's place; the exact same event again is a duplicate and no conflict."""
+    lines = SAMPLE.read_text().splitlines()[:200]
+    first = write_lines(tmp_path / "a.jsonl", lines)
+    events = [json.loads(line) for line in lines]
+    last = events[-1]["time"]
+    again = [dict(events[0], time=last), dict(events[1], time=last), dict(events[5], account="someone-else"),
+             events[7]]
+    second = write_lines(tmp_path / "b.jsonl", [json.dumps(e) for e in again])
+    db = str(tmp_path / "cs.db")
+    assert cli("run", SHIPPED, "--events", str(first), "--db", db, "-q").exit_code == 0
+    before = sorted(cli("actions", "--db", db).stdout.splitlines())
+    r = cli("run", SHIPPED, "--events", str(second), "--db", db)
+    assert r.exit_code == 0 and r.stdout == "", r.stderr
+    assert "4 duplicate events skipped" in r.stderr and "0 processed" in r.stderr
+    assert "3 conflicting duplicates" in r.stderr and f"{second}:3" in r.stderr, r.stderr  # the first in time
+    assert sorted(cli("actions", "--db", db).stdout.splitlines()) == before
+    notes = sqlite3.connect(db).execute("SELECT notes FROM runs ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert "3 conflicting duplicates" in notes
+    # A store made before digests were kept: conflicts by time are still seen.
+    con = sqlite3.connect(db)
+    con.execute("ALTER TABLE processed DROP COLUMN digest")
+    con.commit()
+    con.close()
+    r = cli("run", SHIPPED, "--events", str(second), "--db", db)
+    assert r.exit_code == 0 and r.stdout == "" and "4 duplicate events skipped" in r.stderr, r.stderr
+    assert "2 conflicting duplicates" in r.stderr
+
+
+def test_copies_within_one_input_are_one_event_across_commits_or_not(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An id is unique (contract section 1): a second copy of an event within one input is
+    a duplicate, as it is for the in-memory engine, whether a commit falls between the
+    copies or not; the action of the first copy is written once."""
+    event = {"id": "e1", "type": "ask", "time": "2026-03-02T14:00:00Z", "account": "a", "thread": "t", "channel": "email"}
+    other = {"id": "e2", "type": "ask", "time": "2026-03-02T14:00:00Z", "account": "b", "thread": "t", "channel": "email"}
+    plain = Engine(PB).run([event, other, event], until="2026-03-03T00:00:00Z")
+    for every in (1, 1000):
+        store = SQLiteStore(str(tmp_path / f"{every}.db"))
+        lines: list[str] = []
+        summary = DurableRun(Engine(PB), store, commit_every=every).run(
+            [event, other, event], until="2026-03-03T00:00:00Z", emit=lines.extend)
+        store.close()
+        assert summary.duplicates == 1
+        assert [json.loads(line)["id"] for line in lines] == [a.id for a in plain]
+    # Hours apart (beyond the engine's 1 h window of ids): a committed batch's ids are in
+    # `processed`, so a later copy looked up after that commit is still a duplicate, reported
+    # as a conflict by its time. (Ids are looked up 5,000 events at a time: one per look-up here.)
+    monkeypatch.setattr("engine.durable._LOOKUP", 1)
+    between = {**other, "id": "e3", "time": "2026-03-02T19:00:00Z"}  # moves the engine's window past e1
+    later = {**event, "time": "2026-03-02T20:00:00Z"}
+    store = SQLiteStore(str(tmp_path / "apart.db"))
+    summary = DurableRun(Engine(PB), store, commit_every=1).run([event, other, between, later], emit=lambda lines: None)
+    store.close()
+    assert (summary.duplicates, summary.conflicting) == (1, 1)
+
+
+# -- a full disk -------------------------------------------------------------------------------
+
+
+class _FillingFile(io.FileIO):
+    """A file on a disk that fills up after ``room`` more bytes: the write that crosses it
+    writes what fits, then fails with ENOSPC (as a real full disk does)."""
+
+    room = 0
+
+    def write(self, data: Any) -> int:
+        import stat
+
+        data = bytes(data)
+        if not stat.S_ISREG(os.fstat(self.fileno()).st_mode):  # pointed elsewhere (/dev/null)
+            return super().write(data)
+        if len(data) > type(self).room:
+            fits = type(self).room
+            type(self).room = 0
+            super().write(data[:fits])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        type(self).room -= len(data)
+        return super().write(data)
+
+
+def _filling_out(monkeypatch: pytest.MonkeyPatch, room: int) -> None:
+    import cli.common
+    import cli.main
+
+    def open_out(path: str | None, append: bool = False) -> Any:
+        assert path is not None
+        _FillingFile.room = room
+        return io.TextIOWrapper(io.BufferedWriter(_FillingFile(path, "a" if append else "w")), encoding="utf-8",
+                                newline="")
+
+    monkeypatch.setattr(cli.common, "open_out", open_out)
+    monkeypatch.setattr(cli.main, "open_out", open_out)
+
+
+@pytest.mark.parametrize("db", [False, True])
+def test_a_full_disk_says_so_and_leaves_no_half_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     db: bool) -> None:
+    """--out on a disk that fills up half way: "disk full", exit 1, no traceback, no cut
+    JSON line. With --db the next run writes exactly the actions not written: the file
+    then holds every action once."""
+    out = tmp_path / "out.jsonl"
+    store = ["--db", str(tmp_path / "cs.db"), "--commit-every", "50"] if db else []
+    _filling_out(monkeypatch, len(EXPECTED) // 2)
+    r = cli("run", SHIPPED, "--events", str(SAMPLE), "--out", str(out), *store)
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), r.exception
+    assert "error: disk full: cannot write the actions to" in r.stderr and "Traceback" not in r.stderr
+    written = out.read_text()
+    assert written == "" or written.endswith("\n")
+    assert all(json.loads(line) for line in written.splitlines())
+    if not db:
+        return
+    assert "the next run over it writes them" in r.stderr
+    assert 0 < len(written.splitlines()) < len(EXPECTED.splitlines())  # earlier batches were written
+    monkeypatch.undo()
+    again = cli("run", SHIPPED, "--events", str(SAMPLE), "--out", str(out), *store)
+    assert again.exit_code == 0, again.stderr
+    assert sorted(out.read_text().splitlines()) == sorted(EXPECTED.splitlines())
+
+
+@pytest.mark.parametrize("where", ["stdout", "--out"])
+@pytest.mark.parametrize("db", [False, True])
+def test_output_to_dev_full_says_disk_full_and_the_next_run_writes_it(tmp_path: Path, where: str, db: bool) -> None:
+    import subprocess
+    import sys
+
+    store = ["--db", str(tmp_path / "cs.db")] if db else []
+    command = [sys.executable, "-m", "cli.main", "run", SHIPPED, "--events", str(SAMPLE), "-q", *store]
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(command + (["--out", "/dev/full"] if where == "--out" else []), cwd=ROOT,
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "Exception" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("error: disk full: cannot write the actions to ")
+    assert proc.stderr.count("\n") == 1
+    if db:
+        assert "the next run over it writes them" in proc.stderr
+        again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0 and again.stdout == EXPECTED, again.stderr
