@@ -25,6 +25,8 @@ STATE_FORMAT = "playbook-engine-state/1"
 DEDUPE_WINDOW = "1h"
 #: Engine(dedupe_max=...): at most this many ids are remembered (the oldest are forgotten first).
 DEDUPE_MAX = 100_000
+#: How often (in ids remembered) the engine forgets the ids out of the dedupe window.
+_FORGET_EVERY = 256
 #: An event more than this after the one before it, and more than the whole log before it
 #: lasted, is reported as a time outlier (summary.time_outliers): a mistyped year?
 OUTLIER_GAP_US = 365 * 86400 * US
@@ -37,9 +39,11 @@ class _Reader:
         self.type_field = playbook.type_field
         self.time_field = playbook.time_field
         self.ids = EventIds(playbook.id_field)
+        self.id_field = playbook.id_field
         self.tz = playbook.timezone
         self.runs: list[PlaybookRun] = []
         self.keys: tuple[tuple[str, Callable[[Any], Any]], ...] = ()  # each key field its playbooks read, with its getter
+        self.gate: _Gate  # set by the engine: what it remembers of the events this reader let in
 
     def add(self, run: PlaybookRun) -> None:
         self.runs.append(run)
@@ -142,7 +146,7 @@ class _Gate:
     ones (to skip duplicates), the newest time, and the events held back for
     allowed lateness (a heap by time, then arrival)."""
 
-    __slots__ = ("ids", "window", "limit", "newest", "held", "seq", "counts")
+    __slots__ = ("ids", "window", "limit", "newest", "held", "seq", "counts", "fresh")
 
     def __init__(self, dedupe: bool, window: int | None, limit: int):
         self.ids: OrderedDict[str, int] | None = OrderedDict() if dedupe else None
@@ -153,18 +157,37 @@ class _Gate:
         self.held: list[tuple[int, int, int, dict[str, Any], str, str | None, Ev | None]] = []
         self.seq = 0
         self.counts = False  # the first reader's gate counts events processed from the held ones
+        self.fresh = 0  # ids remembered since the last look for ones out of the window
+
+    def seen(self, eid: str, now: int | None = None) -> bool:
+        """Was ``eid`` processed within the window (by time) of the newest event, or of
+        ``now`` (the time of the event that carries it again) if that is later?"""
+        ids = self.ids
+        assert ids is not None
+        t = ids.get(eid)
+        if t is None:
+            return False
+        window, newest = self.window, self.newest
+        if now is not None and (newest is None or now > newest):
+            newest = now
+        return window is None or newest is None or t >= newest - window
 
     def remember(self, eid: str, t: int) -> None:
-        """Remember a processed event's id; forget the ids out of the window (by time and count)."""
+        """Remember a processed event's id; forget the oldest past ``limit``. Ids out of the
+        window by time are forgotten every :data:`_FORGET_EVERY` ids (:meth:`seen` is exact
+        meanwhile): a look at the oldest id for every event costs more than the event."""
         ids = self.ids
         assert ids is not None
         ids[eid] = t
         if len(ids) > self.limit:
             ids.popitem(last=False)
-        if self.window is not None and self.newest is not None:
-            horizon = self.newest - self.window
-            while ids and next(iter(ids.values())) < horizon:
-                ids.popitem(last=False)
+        self.fresh += 1
+        if self.fresh >= _FORGET_EVERY:
+            self.fresh = 0
+            if self.window is not None and self.newest is not None:
+                horizon = self.newest - self.window
+                while ids and next(iter(ids.values())) < horizon:
+                    ids.popitem(last=False)
 
     def hold(self, t: int, serial: int, data: dict[str, Any], etype: str, source: str | None, ev: Ev | None) -> None:
         self.seq += 1
@@ -172,7 +195,8 @@ class _Gate:
 
     def state(self) -> dict[str, Any]:
         held = [[t, etype, source, data] for t, _, _, data, etype, source, _ in sorted(self.held, key=_held_order)]
-        return {"newest": self.newest, "ids": [[eid, t] for eid, t in (self.ids or {}).items()], "held": held}
+        return {"newest": self.newest, "ids": [[eid, t] for eid, t in (self.ids or {}).items() if self.seen(eid)],
+                "held": held}
 
     def restore(self, state: Mapping[str, Any], serials: Iterator[int]) -> None:
         self.newest = state.get("newest")
@@ -267,7 +291,7 @@ class Engine:
             reader = readers.get(signature)
             if reader is None:
                 reader = readers[signature] = _Reader(pb)
-                self._gates[reader] = _Gate(dedupe, window, dedupe_max)
+                self._gates[reader] = reader.gate = _Gate(dedupe, window, dedupe_max)
                 self._signatures.append([str(part) for part in signature])
             run = PlaybookRun(pb, index, self.summary, self._out)
             run.counts_events = reader is next(iter(readers.values()))
@@ -415,14 +439,18 @@ class Engine:
                  source: str | None, ev: Ev | None, count: bool = True, hold: bool = True) -> bool:
         """Let an event in: skip it if it is a duplicate, hold it back for lateness (unless
         not ``hold``), else hand it on (:meth:`_handle`); False if it was not processed (yet)."""
-        gate = self._gates[reader]
+        gate = reader.gate
         if self.max_future_us is not None and self._too_far(reader, gate, data, t, serial, source, ev):
             return False
         ids = gate.ids
         eid = None
         if ids is not None:
-            eid = given_id(data, reader.ids.field)
-            if eid is not None and eid in ids:
+            eid = data.get(reader.id_field)
+            if type(eid) is not str or not eid:
+                eid = given_id(data, reader.id_field)  # a number, or none
+            if eid is not None and eid in ids and gate.seen(eid, t):
+                if gate.newest is None or t > gate.newest:
+                    gate.newest = t  # a copy's time is still an event time: the default until counts it
                 self.summary.duplicate(source or f"event {eid}", f"id {eid!r} was processed before: "
                                        "skipped as a duplicate", serial)
                 return False

@@ -203,13 +203,19 @@ def bounded_lines(fh: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes 
         if len(raw) <= limit or raw[-1] == 10:
             yield raw
             continue
-        size = len(raw)
-        while raw[-1] != 10:
-            raw = readline(_SKIP_CHUNK)
-            if not raw:
-                break
-            size += len(raw)
-        yield size
+        yield _read_past(fh, raw)
+
+
+def _read_past(fh: IO[bytes], raw: bytes) -> int:
+    """The length of a line too long to keep, of which ``raw`` was read: the rest is read
+    (past) in chunks of 64 KiB."""
+    size = len(raw)
+    while raw[-1] != 10:
+        raw = fh.readline(_SKIP_CHUNK)
+        if not raw:
+            break
+        size += len(raw)
+    return size
 
 
 def _too_long(source: str, size: int, limit: int) -> SourceEvent:
@@ -597,11 +603,21 @@ _UNPARSED = object()
 
 
 def read_jsonl_binary(fh: IO[bytes], name: str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[SourceEvent]:
-    """Like :func:`read_jsonl` over a file opened in binary (faster: no decoding to text first)."""
-    loads = orjson.loads
-    for lineno, raw in enumerate(bounded_lines(fh, max_line_bytes), 1):
-        if isinstance(raw, int):
-            yield _too_long(f"{name}:{lineno}", raw, max_line_bytes)
+    """Like :func:`read_jsonl` over a file opened in binary (faster: no decoding to text first).
+
+    The hot loop of reading: :func:`bounded_lines`, :func:`_bracket_problem` and the
+    common case of :func:`_notes` are inlined here."""
+    loads, dumps = orjson.loads, orjson.dumps
+    readline = fh.readline
+    limit = max_line_bytes
+    lineno = 0
+    while True:
+        raw = readline(limit + 1)
+        if not raw:
+            return
+        lineno += 1
+        if len(raw) > limit and raw[-1] != 10:
+            yield _too_long(f"{name}:{lineno}", _read_past(fh, raw), limit)
             continue
         notes: list[str] | None = None
         try:
@@ -621,13 +637,18 @@ def read_jsonl_binary(fh: IO[bytes], name: str, max_line_bytes: int = MAX_LINE_B
         if type(data) is not dict:
             yield _not_an_object(f"{name}:{lineno}", data)
             continue
-        problem = _bracket_problem(raw, data)
-        if problem is not None:
-            yield SourceEvent(None, f"{name}:{lineno}", problem)
-            continue
-        # Where orjson read the line alone, look for what it does not tell.
-        found = _notes(raw, data) if notes is None else (*notes, *(_notes(raw, data) if exact else ()))
-        yield SourceEvent(data, f"{name}:{lineno}", checked=True, notes=found)
+        if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:  # else it cannot nest that deep
+            problem = _bracket_problem(raw, data)
+            if problem is not None:
+                yield SourceEvent(None, f"{name}:{lineno}", problem)
+                continue
+        # Where orjson read the line alone, look for what it does not tell (see _notes).
+        found: tuple[str, ...] = ()
+        if notes is not None:
+            found = (*notes, *(_notes(raw, data) if exact else ()))
+        elif raw.count(b":") != dumps(data).count(b":") or b"\\u003" in raw:
+            found = _notes(raw, data)
+        yield SourceEvent(data, f"{name}:{lineno}", None, None, True, found)
 
 
 def time_ordered(path: str, time_of: Callable[[Any], int | None], *, display: str | None = None,

@@ -327,6 +327,27 @@ def test_dedupe_is_bounded_by_time_and_by_count() -> None:
             Engine(LOGINS, **bad)  # type: ignore[arg-type]
 
 
+def test_the_dedupe_window_is_exact_whatever_comes_between() -> None:
+    """A copy outside the window is processed whether or not another event came between
+    (the window is measured from the newest event when the copy arrives)."""
+    first, copy = _failed("a", 0), {**_failed("a", 0), "time": "2026-03-02T16:00:00Z"}
+    between = {**_failed("b", 0), "time": "2026-03-02T15:55:00Z"}
+    alone, with_between = Engine(LOGINS, dedupe_window="30m"), Engine(LOGINS, dedupe_window="30m")
+    for e in (first, copy):
+        alone.feed(e)
+    for e in (first, between, copy):
+        with_between.feed(e)
+    assert alone.summary.duplicates.count == with_between.summary.duplicates.count == 0
+    # Within the window, a copy is a duplicate even after hundreds of other ids.
+    many = Engine(LOGINS, dedupe_window="30m")
+    first = {**first, "time": "2026-03-02T15:00:00Z"}
+    many.feed(first)
+    for i in range(600):
+        many.feed({**_failed(f"x{i}", 0), "time": "2026-03-02T15:10:00Z"})
+    many.feed({**first, "time": "2026-03-02T15:20:00Z"})
+    assert many.summary.duplicates.count == 1
+
+
 def test_the_ids_remembered_survive_a_snapshot() -> None:
     engine = Engine(LOGINS)
     engine.feed(_failed("a", 0))
