@@ -479,6 +479,7 @@ class _Compiler:
             calendar=calendar,
             overlap_each=r.get("overlap", "first") == "each",
             expire_us=expire.exact_us,
+            expire_open="expire" in r,
         )
 
     def cadence_rule(self, r: dict[str, Any], path: Path, index: int, default_cal: Calendar | None) -> Rule | None:

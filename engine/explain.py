@@ -835,7 +835,7 @@ class _ResponseWalk(_Walk):
         """When the obligation is dropped: ``expire`` after its breach, or after its trigger when it has no deadline."""
         if u.state == "breached" and u.breach_at is not None:
             return u.breach_at + self.rule.expire_us
-        if u.state == "open" and u.deadline is None and u.trigger is not None:
+        if u.state == "open" and u.deadline is None and u.trigger is not None and self.rule.expire_open:
             return u.trigger.t + self.rule.expire_us
         return None
 
@@ -937,10 +937,13 @@ class _ResponseWalk(_Walk):
         if unit.deadline is not None:
             how = f"{rule.within.text if rule.within else ''}{words}"
             step.extra.append(f"deadline {_when(unit.deadline, unit.tz or self.tz)} ({how})")
-        else:
+        elif rule.expire_open:
             step.extra.append("no deadline: only a competing event (before) can breach it; still open at "
                               f"{_when(item.t + rule.expire_us, self.tz)} (expire {format_duration(rule.expire_us / 1e6)}), "
                               "it is dropped without action")
+        else:
+            step.extra.append("no deadline: only a competing event (before) can breach it; without an expire "
+                              "written in the rule it stays open until then")
         unit.steps.append(step)
         self.units.append(unit)
 

@@ -18,9 +18,9 @@ Every warning ends with its name in brackets, e.g. ``[constant-where]``:
                      ``where`` or a template that the events it reads cannot have
                      (also ``subject.X`` not in ``same``/``group_by``, without ``events:``)
 ``match-type``       with ``events:``, a ``match`` value of a JSON type the field never has
-``open-state``       a response rule that can hold many obligations at once: ``overlap: each``
-                     without ``within`` (each trigger waits up to ``expire``), or an
-                     ``expire`` over a year
+``open-state``       a response rule that can hold many obligations at once: ``expect``
+                     without ``within`` and no ``expire`` written, ``overlap: each``
+                     without ``within``, or an ``expire`` over a year
 ``fact-fed-by-trigger`` a ``where``/``unless`` comparing ``facts.x`` with the event's own ``x``
                      (or a multiple of it) while fact ``x`` is fed by that event type: facts
                      update first, so both sides are the same value; use ``prev.facts.x``
@@ -561,10 +561,15 @@ class _Linter:
             expire = parse_duration(r.get("expire", "30d"))
         except DurationError:
             return
+        if "within" not in exp and "expire" not in r:
+            self.warn(path + ("expect",), "without within, an obligation has no deadline and, with no expire written, "
+                      "stays open until its expected or competing event: unanswered triggers accumulate for good; "
+                      "write expire (e.g. expire: 30d) to drop them that long after their trigger", "open-state", key=True)
         if r.get("overlap") == "each" and "within" not in exp:
+            until = f", or until expire ({expire.text})" if "expire" in r else ""
             self.warn(path + ("overlap",), f"overlap: each without within: every trigger opens an obligation that stays "
-                      f"open until its expected or competing event, or until expire ({expire.text}), so unanswered "
-                      "triggers accumulate; add within, use overlap: first, or shorten expire", "open-state")
+                      f"open until its expected or competing event{until}, so unanswered triggers accumulate; add "
+                      "within, use overlap: first, or write a short expire", "open-state")
         if expire.exact_us > LONG_EXPIRE_US:
             self.warn(path + ("expire",), f"expire {expire.text} is over a year: breached obligations (and those without "
                       "a deadline) are kept that long, so open state grows with the triggers; is a shorter expire enough?",

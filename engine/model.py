@@ -107,6 +107,10 @@ class ResponseRule(RuleBase):
     calendar: CalendarChoice | None
     overlap_each: bool
     expire_us: int
+    #: Do obligations without a deadline (only ``before``) expire, ``expire`` after their
+    #: trigger? Only when the rule writes ``expire``: in language version 1 they are kept
+    #: until fulfilled or preempted, as the contract reads (a default would change results).
+    expire_open: bool = False
     kind: str = "response"
 
 

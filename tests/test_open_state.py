@@ -263,3 +263,22 @@ def test_retention_must_be_a_duration(tmp_path: Path) -> None:
     path.write_text(RETAINED.replace("{facts: 10d}", "{facts: forever}"))
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 1 and f"{path}:4:20:" in result.output, result.output
+
+
+def test_without_an_expire_written_an_obligation_without_deadline_is_kept_as_in_version_1(tmp_path: Path) -> None:
+    """Language version 1 keeps an obligation with only `before` until it is fulfilled or
+    preempted: the expiry applies only where the rule writes `expire` (a default would
+    change a valid playbook's actions), and lint says that such a rule's state can grow."""
+    text = BEFORE_ONLY.replace("    overlap: each\n    expire: 2d\n", "")
+    events = [ev("2026-01-01T00:00:00Z", "incident.opened", incident="x"),
+              ev("2026-01-01T00:00:00Z", "incident.opened", incident="y", account="b"),
+              ev("2026-02-15T00:00:00Z", "incident.disclosed", incident="x"),
+              ev("2026-02-15T00:00:00Z", "customer.ticket", incident="y", account="b")]
+    actions = Engine(load_playbook_text(text)).run(events)
+    assert [(a.outcome, a.reason, a.key) for a in actions] == [("met", None, "acme"), ("breach", "preempted", "b")]
+    written = Engine(load_playbook_text(text.replace("    actions:", "    expire: 30d\n    actions:")))
+    assert written.run(events) == [] and written.summary.rules["p/disclose"].expired == 2
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert f"{path}:7:5: warning: without within, an obligation has no deadline" in result.stderr, result.stderr

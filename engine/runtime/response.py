@@ -154,9 +154,10 @@ class ResponseRuntime:
             bucket.append(ob)
         if deadline is not None:
             run.timers.push(deadline, self._deadline, ob)
-        else:
-            # Without a deadline only the expected or the competing event closes it: it
-            # must still expire, or a rule whose triggers go unanswered holds them forever.
+        elif rule.expire_open:
+            # Without a deadline only the expected or the competing event closes it: with
+            # ``expire`` written, it is dropped that long after its trigger (else kept, and
+            # lint warns that such a rule's open obligations can grow).
             run.timers.push(ev.t + rule.expire_us, self._expire_open, ob)
 
     def _deadline(self, at: int, ob: Obligation) -> None:
@@ -217,7 +218,7 @@ class ResponseRuntime:
             self.open.setdefault(bk, []).append(ob)
             if ob.status == OPEN and ob.deadline is not None:
                 self.run.timers.push(ob.deadline, self._deadline, ob)
-            elif ob.status == OPEN:
+            elif ob.status == OPEN and rule.expire_open:
                 self.run.timers.push(trigger.t + rule.expire_us, self._expire_open, ob)
             elif ob.status == BREACHED and ob.breach_at is not None:
                 self.run.timers.push(ob.breach_at + rule.expire_us, self._expire, ob)
