@@ -22,8 +22,9 @@ DEFAULT_LOCK_TIMEOUT = 10.0  # seconds a second writer waits for the first (--lo
 
 
 def lock_path(path: str) -> str:
-    """The writer lock file beside a store (``FILE.lock``)."""
-    return f"{path}.lock"
+    """The writer lock file beside a store (``FILE.lock``), named from the store's real path:
+    two names of one store (a symbolic link, ``./x.db`` and ``x.db``) take one lock."""
+    return f"{os.path.realpath(path)}.lock"
 
 
 def _read_holder(fd: int) -> dict[str, Any] | None:

@@ -671,6 +671,24 @@ def test_a_second_writer_waits_then_exits_75_naming_the_holder(tmp_path: Path) -
     assert r.exit_code == 0 and r.stdout == EXPECTED, r.stderr
 
 
+def test_other_names_of_one_store_share_its_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A symbolic link to the store, or a path spelled another way, is the same store: a
+    second writer through it waits for the first, as through the store's own name."""
+    from engine.errors import StoreBusy
+
+    db = tmp_path / "cs.db"
+    holder = SQLiteStore(str(db))
+    try:
+        (tmp_path / "link.db").symlink_to(db)
+        monkeypatch.chdir(tmp_path)
+        for other in (str(tmp_path / "link.db"), "./cs.db", str(tmp_path / "sub" / ".." / "cs.db")):
+            (tmp_path / "sub").mkdir(exist_ok=True)
+            with pytest.raises(StoreBusy):
+                SQLiteStore(other, lock_timeout=0)
+    finally:
+        holder.close()
+
+
 def test_readers_never_wait_for_the_writer(tmp_path: Path) -> None:
     db = str(tmp_path / "cs.db")
     assert cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db, "-q").exit_code == 0
