@@ -342,6 +342,21 @@ def output_full(stream: IO[str], where: str, mark: Callable[[], int | None], the
         sys.exit(1)
 
 
+def output_failed(exc: OSError, stream: IO[str]) -> bool:
+    """For any command whose output (stdout) meets a full disk: say so (no traceback) and
+    point the stream at /dev/null so that nothing fails again at exit. False when ``exc``
+    is another error."""
+    reason = _FULL.get(exc.errno or 0)
+    if reason is None:
+        return False
+    with suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+    click.echo(f"error: {reason}: cannot write the output ({exc.strerror})", err=True)
+    return True
+
+
 def print_diagnostics(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> None:
     for d in diagnostics:
         click.echo(str(d), err=True)

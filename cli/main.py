@@ -29,6 +29,7 @@ from cli.common import (
     max_line_bytes_option,
     max_playbook_bytes_option,
     open_out,
+    output_failed,
     output_full,
     output_size,
     print_diagnostics,
@@ -233,6 +234,7 @@ def run(playbooks: tuple[str, ...], events_src: tuple[str, ...], events_format: 
                 else:
                     write_actions(engine.run(progress.wrap(events), until=until_value), stream, fmt,
                                   wide=wide, notes=notes)
+                stream.flush()  # what is still buffered fails here, where a full disk is reported
         finally:
             if stream is not sys.stdout:
                 stream.close()
@@ -295,7 +297,14 @@ def entry() -> None:
     Objects are still freed, files closed and buffers flushed as usual.
     """
     try:
-        main()
+        try:
+            main()
+        finally:
+            sys.stdout.flush()  # here, not at the interpreter's exit, so a full disk is reported
+    except OSError as exc:
+        if not output_failed(exc, sys.stdout):
+            raise
+        sys.exit(1)
     finally:
         gc.freeze()
 

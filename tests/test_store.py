@@ -943,3 +943,29 @@ def test_output_to_dev_full_says_disk_full_and_the_next_run_writes_it(tmp_path: 
         assert "the next run over it writes them" in proc.stderr
         again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert again.returncode == 0 and again.stdout == EXPECTED, again.stderr
+
+
+def test_every_command_says_disk_full_even_for_output_smaller_than_a_buffer(tmp_path: Path) -> None:
+    """A few bytes of output stay in the stream's buffer until it is flushed at the end: a
+    full disk then must still be a message and exit 1, not a traceback at close or exit."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "one.jsonl"
+    log.write_text(SAMPLE.read_text().splitlines()[0] + "\n")
+    db = str(tmp_path / "cs.db")
+    assert cli("run", SHIPPED, "--events", str(SAMPLE), "--db", db).exit_code == 0
+    commands = [
+        ["run", SHIPPED, "--events", str(SAMPLE), "--until", "2026-01-20T00:00:00Z", "-q", "--out", "/dev/full"],
+        ["run", SHIPPED, "--events", str(SAMPLE), "--until", "2026-01-20T00:00:00Z", "-q"],
+        ["schema"],
+        ["actions", "--db", db, "--rule", "qbr-every-90d"],
+        ["explain", SHIPPED, "--events", str(log), "--rule", "ack-within-4h"],
+    ]
+    for args in commands:
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT, stdout=full,
+                                  stderr=subprocess.PIPE, text=True, timeout=300)
+        assert proc.returncode == 1, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr and "Exception" not in proc.stderr, (args, proc.stderr)
+        assert proc.stderr.startswith("error: disk full: cannot write the "), (args, proc.stderr)
