@@ -171,6 +171,11 @@ class Progress:
             self._width = 0
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 group``, ``2 groups``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def format_summary(summary: RunSummary, elapsed: float) -> str:
     lines = []
     rate = summary.events_read / elapsed if elapsed > 0 else 0.0
@@ -204,7 +209,8 @@ def format_summary(summary: RunSummary, elapsed: float) -> str:
     lines.append(f"open: {pending:,} obligations pending, {overdue:,} breached and awaiting a late reply")
     most = summary.most_open_state()
     if most:
-        held = "; ".join(f"{m['rule']} {m['open']:,} ({', '.join(f'{v:,} {k}' for k in ('obligations', 'cadences', 'groups') if (v := m[k]))})" for m in most)
+        held = "; ".join(f"{m['rule']} {m['open']:,} ({', '.join(_count(v, k) for k in ('obligation', 'cadence', 'group') if (v := m[k + 's']))})"
+                         for m in most)
         lines.append(f"most open state: {held}")
     for name, stats in sorted(summary.rules.items()):
         details = []
