@@ -211,9 +211,12 @@ class FactStore:
             if fact.value is None:
                 value = fact.constant
             else:
+                used = fact.value.names_used  # facts and prev are built only for a value that reads them
                 try:
-                    value = fact.value.evaluate(Scope({"event": ev.data, "trigger": None, "facts": self.view(key), "key": key,
-                                                       "prev": self.run.prev_of(key)}, ev.data, self.run.tz))
+                    value = fact.value.evaluate(Scope({"event": ev.data, "trigger": None,
+                                                       "facts": self.view(key) if "facts" in used else None, "key": key,
+                                                       "prev": self.run.prev_of(key) if "prev" in used else None},
+                                                      ev.data, self.run.tz))
                 except EvalError as exc:
                     self.run.expression_error(f"facts.{fact.name} value", ev, exc.message)
                     value = None
