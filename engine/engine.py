@@ -56,8 +56,8 @@ class _Reader:
 
     def invalid_key(self, data: dict[str, Any]) -> str | None:
         """Why the event's key (of any of these playbooks) is not one, or None: a key is a string
-        or a number (or absent). Checked before any playbook sees the event, so that an event
-        with an invalid key is skipped whole, never half processed."""
+        or a number (or absent). With ``strict``, checked before any playbook sees the event,
+        so that the run stops there with the event not half processed."""
         for name, get in self.keys:
             key = get(data)
             kind = type(key)
@@ -597,21 +597,29 @@ class Engine:
             if count:
                 (self._tally or summary).after(serial)
             return False
-        invalid = reader.invalid_key(data)
-        if invalid is not None:
-            self._skip(invalid, source, serial, count)
-            return False
+        if self.strict:
+            invalid = reader.invalid_key(data)
+            if invalid is not None:
+                self._skip(invalid, source, serial, count)
+        invalid = None
         done = False
         for run in reader.runs:
             if run.clock is not None and t < run.clock:
                 self._late(reader, data, t, serial, source, ev, run.clock)
                 continue
-            done = True
             seen = run.reach(t, data, etype, serial, source)
-            if seen is not None:
+            if seen is None:
+                done = True
+            elif type(seen) is str:  # an invalid key for this playbook: skipped by it only
+                if invalid is None:
+                    invalid = seen
+            else:
+                done = True
                 if ev is None:
                     ev = Ev(data, t, etype, source, serial, reader.ids.of(data, t))
                 run.dispatch(ev, *seen)
+        if invalid is not None and not done:  # counted as skipped only if no playbook processed it
+            self._skip(invalid, source, serial, count)
         if done:
             if summary.first_time is None or t < summary.first_time:
                 summary.first_time = t

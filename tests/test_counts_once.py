@@ -90,3 +90,68 @@ def test_counts_add_up_over_random_mixes(events: list[dict[str, Any]], until: st
     read, total = _identity(engine)
     assert read == len(events)
     assert total == read
+
+
+# -- #8: an invalid key for one playbook does not skip the event for the others -----------------
+
+K2 = [
+    {"id": "k1", "type": "login.failed", "time": "2026-03-01T10:00:00Z", "account": "x", "user": "u"},
+    {"id": "k2", "type": "login.failed", "time": "2026-03-01T10:01:00Z", "account": "x", "user": ["u"]},
+    {"id": "k3", "type": "login.failed", "time": "2026-03-01T10:02:00Z", "account": "x", "user": "u"},
+]
+
+
+def _of(actions: list[Any], playbook: str) -> list[tuple[str, str, Any]]:
+    return [(a.rule, a.at, a.key) for a in actions if a.playbook == playbook]
+
+
+def test_a_key_invalid_for_another_playbook_does_not_move_this_ones_actions() -> None:
+    alone = Engine([UTC_PB]).run([dict(e) for e in K2])
+    engine = Engine([UTC_PB, USER_PB])
+    both = engine.run([dict(e) for e in K2])
+    assert _of(alone, "sig2") == _of(both, "sig2")
+    assert [a.record()["at"] for a in both] == ["2026-03-01T10:01:00Z", "2026-03-01T10:02:00Z"]
+    assert [a.playbook for a in both] == ["sig2", "sig3"]
+    s = engine.summary
+    assert (s.events_read, s.events_processed, s.skipped_total) == (3, 3, 0)  # sig2 processed event 2
+
+
+def test_a_key_invalid_for_every_playbook_is_skipped_once_with_its_reason() -> None:
+    events = [dict(e) for e in K2]
+    events[1]["account"] = {"id": "x"}
+    engine = Engine([UTC_PB, USER_PB, NY_PB])
+    engine.run(events)
+    s = engine.summary
+    assert (s.events_read, s.events_processed, s.skipped_total) == (3, 2, 1)
+    (place, message), = s.skipped["invalid key"].samples
+    assert place == "<event>" and message.startswith("invalid key: the key field 'account' must be")
+
+
+def test_strict_still_stops_at_a_key_invalid_for_one_playbook() -> None:
+    import pytest
+
+    from engine import EngineError
+
+    with pytest.raises(EngineError, match="invalid key: the key field 'user'"):
+        Engine([UTC_PB, USER_PB], strict=True).run([dict(e) for e in K2])
+
+
+key_event = st.fixed_dictionaries(
+    {"type": st.just("login.failed"), "time": st.sampled_from(HOURS[:5])},
+    optional={"account": st.sampled_from(["x", "y", ["x"], True]), "user": st.sampled_from(["u", 7, {"u": 1}])},
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(key_event, max_size=10), stream=st.booleans())
+def test_each_playbook_acts_as_it_would_alone(events: list[dict[str, Any]], stream: bool) -> None:
+    def actions(playbooks: list[Any]) -> list[Any]:
+        engine = Engine(playbooks)
+        given_events = [dict(e) for e in sorted(events, key=lambda e: e["time"].rstrip("Z"))]
+        if stream:
+            return list(engine.stream(given_events))
+        return engine.run(given_events)
+
+    both = actions([UTC_PB, USER_PB])
+    assert _of(both, "sig2") == _of(actions([UTC_PB]), "sig2")
+    assert _of(both, "sig3") == _of(actions([USER_PB]), "sig3")
