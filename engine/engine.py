@@ -370,6 +370,13 @@ class Engine:
         clocks = [r.clock for r in self._runs if r.clock is not None]
         return max(clocks) if clocks else None
 
+    @property
+    def newest(self) -> int | None:
+        """The greatest time of an event let in (processed, held, or skipped as a duplicate;
+        not one set aside by ``max_future``), else the clock: where :meth:`run` and
+        :meth:`stream` end by default."""
+        return self._newest()
+
     # -- streaming -----------------------------------------------------------------------
 
     def feed(self, event: Mapping[str, Any] | SourceEvent, source: str | None = None) -> list[Action]:
