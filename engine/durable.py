@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import zlib
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -108,6 +108,10 @@ class DurableRun:
         self._asked = True  # has the store processed ids to ask about (False for a new store)
         self._late: list[tuple[str, int, str, str, str | None, Any]] = []
         self._unwritten: list[tuple[Action, str]] = []  # made by this run, not written out yet (with their lines)
+        # Ids this run let through _screen that look-ups may not find yet (not committed, or
+        # being written): id -> (time, content); see _forget_visible.
+        self._recent: OrderedDict[str, tuple[int, Any]] = OrderedDict()  # in time order
+        self._mark: tuple[list[Any] | None, int | None, int | None] = (None, None, None)
         # Batches are written in a second thread, one at a time, while the next is processed.
         self._preparing: PreparingStore | None = store if background and isinstance(store, PreparingStore) else None
         self._writer: ThreadPoolExecutor | None = None
@@ -246,8 +250,10 @@ class DurableRun:
 
         A duplicate is an event whose id an earlier run processed, whatever its time now
         (the store's ``processed`` table is the truth), or one held back from an earlier
-        run (that copy is processed); an event earlier than the saved clock that is no
-        duplicate is late. The store is asked about the ids in chunks.
+        run (that copy is processed), or one this run let through before (in this chunk,
+        or not yet visible to look-ups: see :meth:`_forget_visible`); so an id is processed
+        at most once per store, wherever commits and look-ups fall. An event earlier than
+        the saved clock that is no duplicate is late. The store is asked about the ids in chunks.
         """
         chunk: list[Ev] = []
         for ev in evs:
@@ -273,9 +279,13 @@ class DurableRun:
     def _sort_out(self, old: list[Ev], clock: int | None) -> Iterator[Ev]:
         """A chunk of events: duplicates, late, or to process."""
         done = self._processed_before([ev.id for ev in old])
+        recent = self._forget_visible()
         summary = self.summary
         for ev in old:
             prior = done.get(ev.id)
+            if prior is None and ev.id in recent:  # let through by this run, not visible to look-ups yet
+                t, data = recent[ev.id]
+                prior = t, event_digest(data)
             if prior is not None:
                 summary.duplicates += 1
                 t, digest = prior
@@ -288,7 +298,35 @@ class DurableRun:
                 self._late.append((ev.id, ev.t, ev.type, f"earlier than the stored clock {format_time(clock)}",
                                    ev.source, ev.data))
             else:
+                recent[ev.id] = (ev.t, ev.data)
                 yield ev
+
+    def _forget_visible(self) -> OrderedDict[str, tuple[int, Any]]:
+        """The ids let through that look-ups may not find, less those they now find.
+
+        Events are processed in time order, and what a look-up finds is every batch but
+        the current one and the one being written (in the background, at most one). So an
+        id let through earlier than both batches' first events is found by look-ups: it is
+        forgotten here. The batch being written started at or after the current batch of the
+        previous look-up (when a commit came since), else where the previous look-up's bound
+        was; an empty batch starts at or after the engine's clock. Events not processed yet
+        (held back for lateness) are later than every processed one, so they stay."""
+        batch = self._batch
+        start = batch[0][1] if batch else self.engine.clock
+        before, before_start, before_floor = self._mark
+        floor = start
+        if self._writing is not None:
+            older = None if before is None else before_start if batch is not before else before_floor
+            floor = None if older is None or start is None else min(start, older)
+        self._mark = (batch, start, floor)
+        recent = self._recent
+        if floor is not None:
+            while recent:
+                eid, (t, _) = next(iter(recent.items()))
+                if t >= floor:
+                    break
+                recent.popitem(last=False)
+        return recent
 
     def _take_all(self, evs: Iterable[Ev]) -> int | None:
         """Process every event, committing full batches; returns the last one's time."""

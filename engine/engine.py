@@ -56,8 +56,8 @@ class _Reader:
 
     def invalid_key(self, data: dict[str, Any]) -> str | None:
         """Why the event's key (of any of these playbooks) is not one, or None: a key is a string
-        or a number (or absent). Checked before any playbook sees the event, so that an event
-        with an invalid key is skipped whole, never half processed."""
+        or a number (or absent). With ``strict``, checked before any playbook sees the event,
+        so that the run stops there with the event not half processed."""
         for name, get in self.keys:
             key = get(data)
             kind = type(key)
@@ -211,6 +211,47 @@ class _Gate:
                 self.ids.popitem(last=False)
 
 
+class _Tally:
+    """The counts of a batch that several groups of playbooks (readers) go through one
+    after another: an event is processed if any group processed it; else it counts once,
+    as what the first group that did not process it found (skipped, duplicate, after until).
+    Offers the summary's counting methods; :meth:`settle` hands the counts to the summary."""
+
+    __slots__ = ("first", "done", "batch")
+
+    def __init__(self, batch: bool) -> None:
+        self.first: dict[int, tuple[str, tuple[Any, ...]]] = {}
+        self.done: set[int] = set()
+        self.batch = batch  # held events processed count here (a batch), not when released later (a feed)
+
+    def skip(self, reason: str, source: str | None, detail: str | None = None, serial: int = -1) -> None:
+        self.first.setdefault(serial, ("skip", (reason, source, detail, serial)))
+
+    def duplicate(self, source: str | None, message: str, serial: int = -1) -> None:
+        self.first.setdefault(serial, ("duplicate", (source, message, serial)))
+
+    def after(self, serial: int) -> None:
+        self.first.setdefault(serial, ("after", (serial,)))
+
+    def late(self, place: str, message: str, serial: int) -> None:
+        self.first.setdefault(serial, ("late", (place, message, serial)))
+
+    def settle(self, summary: RunSummary) -> None:
+        summary.events_processed += len(self.done)
+        for serial in sorted(self.first):
+            if serial in self.done:
+                continue
+            kind, args = self.first[serial]
+            if kind == "late":
+                place, message, serial = args
+                summary.late_events += 1
+                summary.skip("earlier than the clock", place, message, serial)
+            else:
+                getattr(summary, kind)(*args)
+        self.first.clear()
+        self.done.clear()
+
+
 def _held_order(item: tuple[Any, ...]) -> tuple[int, int]:
     return item[0], item[1]
 
@@ -303,6 +344,7 @@ class Engine:
         self._serial = 0
         self._last_late = -1
         self._until: int | None = None  # events later than this are ignored (set by run)
+        self._tally: _Tally | None = None  # while several readers go through one batch (see run)
 
     # -- time ----------------------------------------------------------------------------
 
@@ -327,6 +369,13 @@ class Engine:
         With ``allowed_lateness`` (``reorder_window``) it is held that far behind the newest event."""
         clocks = [r.clock for r in self._runs if r.clock is not None]
         return max(clocks) if clocks else None
+
+    @property
+    def newest(self) -> int | None:
+        """The greatest time of an event let in (processed, held, or skipped as a duplicate;
+        not one set aside by ``max_future``), else the clock: where :meth:`run` and
+        :meth:`stream` end by default."""
+        return self._newest()
 
     # -- streaming -----------------------------------------------------------------------
 
@@ -374,6 +423,7 @@ class Engine:
         summary = self.summary
         readers = self._readers
         single = self._single
+        tally = None if single else _Tally(False)  # each event counts once, however many readers see it
         taken = 0
         for event, given_source in itertools.islice(items, limit):
             taken += 1
@@ -406,7 +456,7 @@ class Engine:
                     self._skip(problem, source, serial)
                     continue
             processed = False
-            skipped: str | None = None
+            self._tally = tally
             for reader in readers:
                 etype: Any = data.get(reader.type_field) if type(data) is dict else None
                 t = known_t
@@ -418,18 +468,18 @@ class Engine:
                 if t is None:
                     normal = reader.normalize(data, source, serial)
                     if isinstance(normal, str):  # the reason it is skipped
-                        if single or self.strict:
-                            self._skip(normal, source, serial)
-                        elif skipped is None:  # counted only if no other reader processes it
-                            skipped = normal
+                        self._skip(normal, source, serial)  # with readers, only if no other one processes it
                         continue
                     ev, t, etype = normal, normal.t, normal.type
                 if self._deliver(reader, data, t, etype, serial, source, ev):
                     processed = True
+            self._tally = None
             if processed:
                 summary.events_processed += 1
-            elif skipped is not None:
-                self._skip(skipped, source, serial)
+                if tally is not None:
+                    tally.first.clear()
+            elif tally is not None:
+                tally.settle(summary)
         return taken
 
     def _process(self, reader: _Reader, ev: Ev, count: bool = True) -> bool:
@@ -451,7 +501,7 @@ class Engine:
             if eid is not None and eid in ids and gate.seen(eid, t):
                 if gate.newest is None or t > gate.newest:
                     gate.newest = t  # a copy's time is still an event time: the default until counts it
-                self.summary.duplicate(source or f"event {eid}", f"id {eid!r} was processed before: "
+                (self._tally or self.summary).duplicate(source or f"event {eid}", f"id {eid!r} was processed before: "
                                        "skipped as a duplicate", serial)
                 return False
         if hold and self.allowed_lateness_us:
@@ -489,7 +539,7 @@ class Engine:
                    f"({_span(self.max_future_us)}): set aside (a mistyped year?)")
         if self.strict:
             raise EventError(place, message)
-        self.summary.skip("time far in the future", place, message, serial)
+        (self._tally or self.summary).skip("time far in the future", place, message, serial)
         return True
 
     def _hold(self, reader: _Reader, gate: _Gate, data: dict[str, Any], t: int, etype: str, serial: int,
@@ -514,8 +564,11 @@ class Engine:
         summary = self.summary
         while held and held[0][0] <= upto:
             t, _, serial, data, etype, source, ev = heapq.heappop(held)
-            if self._handle(reader, data, t, etype, serial, source, ev) and gate.counts:
-                summary.events_processed += 1
+            if self._handle(reader, data, t, etype, serial, source, ev):
+                if self._tally is not None and self._tally.batch:
+                    self._tally.done.add(serial)
+                elif gate.counts:
+                    summary.events_processed += 1
         for run in reader.runs:
             run.advance(upto)
 
@@ -526,13 +579,16 @@ class Engine:
             return
         self._last_late = serial
         eid = ev.id if ev is not None else given_id(data, reader.ids.field) or reader.ids.of(data)
-        self.summary.late_events += 1
         message = (f"event {eid} at {format_time(t)} is earlier than the clock ({format_time(clock)}): "
                    "events must be fed in time order (Engine(reorder_window=...), also called "
                    "allowed_lateness, holds events back to put them in order)")
         place = source or f"event {eid}"
         if self.strict:
             raise EventError(place, message)
+        if self._tally is not None:
+            self._tally.late(place, message, serial)
+            return
+        self.summary.late_events += 1
         self.summary.skip("earlier than the clock", place, message, serial)
 
     def _handle(self, reader: _Reader, data: dict[str, Any], t: int, etype: str, serial: int,
@@ -546,23 +602,31 @@ class Engine:
         summary = self.summary
         if self._until is not None and t > self._until:
             if count:
-                summary.after(serial)
+                (self._tally or summary).after(serial)
             return False
-        invalid = reader.invalid_key(data)
-        if invalid is not None:
-            self._skip(invalid, source, serial, count)
-            return False
+        if self.strict:
+            invalid = reader.invalid_key(data)
+            if invalid is not None:
+                self._skip(invalid, source, serial, count)
+        invalid = None
         done = False
         for run in reader.runs:
             if run.clock is not None and t < run.clock:
                 self._late(reader, data, t, serial, source, ev, run.clock)
                 continue
-            done = True
             seen = run.reach(t, data, etype, serial, source)
-            if seen is not None:
+            if seen is None:
+                done = True
+            elif type(seen) is str:  # an invalid key for this playbook: skipped by it only
+                if invalid is None:
+                    invalid = seen
+            else:
+                done = True
                 if ev is None:
                     ev = Ev(data, t, etype, source, serial, reader.ids.of(data, t))
                 run.dispatch(ev, *seen)
+        if invalid is not None and not done:  # counted as skipped only if no playbook processed it
+            self._skip(invalid, source, serial, count)
         if done:
             if summary.first_time is None or t < summary.first_time:
                 summary.first_time = t
@@ -652,7 +716,7 @@ class Engine:
         if not count:
             return
         label = reason.split(":")[0]
-        self.summary.skip(label, source, reason, serial)
+        (self._tally or self.summary).skip(label, source, reason, serial)
 
     def _warn(self, notes: tuple[str, ...], source: str | None) -> None:
         """An event read from damaged input (see ``SourceEvent.notes``): counted, or refused when strict."""
@@ -698,24 +762,34 @@ class Engine:
             if len(self._readers) == 1:
                 self._run_group(self._readers[0], items, limit, count=True)
             else:
-                # Playbooks that read times differently are independent: run each group alone.
-                # Event-level counts (skips, events without key) come from the first group only.
+                # Playbooks that read times differently are independent: run each group alone,
+                # over the same serials. Each event counts once (see _Tally); events read, input
+                # warnings and events without key come from the first group.
+                base = self._serial
+                self._tally = tally = _Tally(True)
                 for i, reader in enumerate(self._readers):
+                    self._serial = base
                     self._run_group(reader, items, limit, count=i == 0)
+                tally.settle(self.summary)
         finally:
             self._until = None
+            self._tally = None
         self.summary.elapsed_seconds += _time.perf_counter() - started
         self.count_open()
         return self._drain()
 
     def _run_group(self, reader: _Reader, items: list[Any], limit: int | None, count: bool) -> None:
+        """``count``: count the events read (the first group); what becomes of each event is
+        counted through the tally when several groups go through the batch."""
         ready = self._read(reader, items, count)
         ready.sort(key=event_time)  # stable: equal times keep input order
-        processed = sum(1 for ev in ready if self._process(reader, ev, count))
+        tally = self._tally
+        if tally is None:
+            self.summary.events_processed += sum(1 for ev in ready if self._process(reader, ev))
+        else:
+            tally.done.update(ev.serial for ev in ready if self._process(reader, ev))
         # By default the run ends at the greatest time of an event let in (not one set aside).
         end = limit if limit is not None else self._gates[reader].newest
-        if count:
-            self.summary.events_processed += processed
         if end is not None:
             self._release(reader, self._gates[reader], end)
             self.summary.until = end
@@ -729,7 +803,7 @@ class Engine:
             if isinstance(item, SourceEvent):
                 problem = item.error if item.error is not None or item.checked else event_problem(item.data)
                 if problem is not None:
-                    self._skip(problem, item.source, serial, count)
+                    self._skip(problem, item.source, serial)
                     continue
                 if item.notes and (count or self.strict):
                     self._warn(item.notes, item.source)
@@ -737,16 +811,16 @@ class Engine:
             else:
                 problem = event_problem(item)
                 if problem is not None:
-                    self._skip(problem, None, serial, count)
+                    self._skip(problem, None, serial)
                     continue
                 ev = reader.normalize(item, None, serial)
             if isinstance(ev, str):
-                self._skip(ev, item.source if isinstance(item, SourceEvent) else None, serial, count)
+                self._skip(ev, item.source if isinstance(item, SourceEvent) else None, serial)
                 continue
             ready.append(ev)
         if count:
             self.summary.events_read += serial - self._serial
-            self._serial = serial
+        self._serial = serial
         return ready
 
     # -- for drivers that batch a run (the durable store) ----------------------------------

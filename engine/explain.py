@@ -97,6 +97,7 @@ class Item:
     key: Any = None
     facts: dict[str, Any] = field(default_factory=dict)
     prev_facts: dict[str, Any] | None = None  # the key's facts before this event (``prev.facts``)
+    duplicate: bool = False  # the engine skipped it: its id was processed before
 
     def label(self) -> str:
         where = f" ({self.source})" if self.source else ""
@@ -540,8 +541,6 @@ def explain(
     engine = Engine([replace(playbook, rules=(_probe_rule(rule),))])
     limit = None if until is None else engine.parse_until(until)
     items, read = _read(playbook, events)
-    if limit is None and items:
-        limit = items[-1].t
     get_key = make_getter(playbook.key_field)
     reads_prev = playbook_reads_prev(playbook)
     patterns = _patterns(rule)
@@ -565,7 +564,9 @@ def explain(
             continue
         k = get_key(item.data)
         before = engine.facts(k) if reads_prev and isinstance(k, (str, int, float)) and not isinstance(k, bool) else None
+        copies = engine.summary.duplicates.count
         collect(engine.feed(item.data, item.source), item.serial)
+        item.duplicate = engine.summary.duplicates.count > copies  # skipped by the engine, as by run
         if k is None or isinstance(k, bool) or not isinstance(k, (str, int, float)):
             continue
         text = _key_text(k)
@@ -578,6 +579,8 @@ def explain(
             item.facts = engine.facts(k)
             item.prev_facts = before
             (per_key if relevant else near).setdefault(hashable(k), []).append(item)
+    if limit is None:
+        limit = engine.newest  # where run ends by default: duplicates' times count, as in run
     if limit is not None:
         collect(engine.advance(format_time(limit)), -1)
 
@@ -739,10 +742,11 @@ class _Walk:
         self.notes: list[str] = []
 
     def take(self, item: Item, outcome: str, trigger_id: str | None = None) -> Outcome | None:
-        """The engine's outcome ``outcome`` caused by ``item`` (for that trigger), once."""
+        """The engine's outcome ``outcome`` caused by ``item`` (for that trigger), once. An id
+        seen again out of the dedupe window is processed again: the time tells the copies apart."""
         found = self.caused.get(item.id, [])
         for o in found:
-            if o.outcome == outcome and (trigger_id is None or o.trigger_id == trigger_id):
+            if o.outcome == outcome and o.at == item.t and (trigger_id is None or o.trigger_id == trigger_id):
                 found.remove(o)
                 return o
         return None
@@ -756,6 +760,10 @@ class _Walk:
 
     def run(self) -> KeyReport:
         for item in self.items:
+            if item.duplicate:  # the engine skipped it, as run does: it moves nothing and counts nowhere
+                self.report.other.append(Step(item.t, "duplicate", f"skipped: id {item.id} was processed before "
+                                              "(a duplicate, not counted)", False, item, "duplicate"))
+                continue
             self.advance(item.t)
             self.on_event(item)
         if self.until is not None:
@@ -793,11 +801,11 @@ def _actions_text(o: Outcome) -> str:
 class _ResponseWalk(_Walk):
     rule: ResponseRule
 
-    def unit_of(self, trigger_id: str | None) -> Unit | None:
-        for u in self.units:
-            if u.trigger is not None and u.trigger.id == trigger_id:
-                return u
-        return None
+    def unit_of(self, trigger_id: str | None, deadline: int | None = None) -> Unit | None:
+        """The obligation the trigger opened; of two opened by one id (a copy out of the dedupe
+        window is processed again), the open one whose deadline is ``deadline``."""
+        found = [u for u in self.units if u.trigger is not None and u.trigger.id == trigger_id]
+        return next((u for u in found if u.state == "open" and u.deadline == deadline), found[0] if found else None)
 
     def advance(self, t: int) -> None:
         """Fire what the clock passes before ``t``: breaches at deadlines, expiries."""
@@ -809,7 +817,7 @@ class _ResponseWalk(_Walk):
                 return
             if nxt_expire is None or (nxt_probe is not None and nxt_probe <= nxt_expire):
                 o = self.timed.popleft()
-                unit = self.unit_of(o.trigger_id)
+                unit = self.unit_of(o.trigger_id, o.at)
                 if unit is None:  # not an obligation the walk opened: show it anyway
                     self.report.other.append(Step(o.at, "deadline", f"deadline passed: {o.describe()} for an obligation "
                                                   "explain could not place (please report this)", True, outcome=o))

@@ -369,3 +369,84 @@ def test_explain_agrees_with_the_engine_on_any_log(events: list[dict[str, Any]],
         assert not [s for k in x.keys for s in k.other if s.kind in ("outcome", "deadline")]
         x.to_text()
         json.loads(x.to_json())
+
+
+# -- duplicates: explain shows what run does (review #7) -------------------------------------------
+
+TWO_FAILS = """playbook: sig2
+version: 1
+rules:
+  - id: two-fails
+    when: {type: login.failed}
+    threshold: {count: 2, within: 3h}
+    actions:
+      on_match: [{do: lock}]
+  - id: answer
+    when: {type: login.failed}
+    expect: {type: login.ok, within: 90m}
+    actions:
+      on_breach: [{do: call}]
+"""
+
+
+def test_a_copy_skipped_as_a_duplicate_is_shown_as_such_and_does_not_count() -> None:
+    pb = load_playbook_text(TWO_FAILS, "sig2.yaml")
+    events = [{"id": "r1", "type": "login.failed", "time": "2026-03-01T10:00:00Z", "account": "x"},
+              {"id": "r1", "type": "login.failed", "time": "2026-03-01T10:00:00Z", "account": "x"},
+              {"id": "r2", "type": "login.failed", "time": "2026-03-01T10:01:00Z", "account": "x"}]
+    x = explain(pb, events, "two-fails", key="x")
+    report = one_key(x)
+    assert [s.text for s in report.units[0].steps] == ["counts: 1 of 2 matches within 3h",
+                                                       "fires: match (2 of 2 matches within 3h)"]
+    assert [s.text for s in report.other] == ["skipped: id r1 was processed before (a duplicate, not counted)"]
+    assert not report.notes
+
+
+def test_explain_ends_where_run_ends() -> None:
+    pb = load_playbook_text(TWO_FAILS, "sig2.yaml")
+    events = [{"id": "r1", "type": "login.failed", "time": "2026-03-01T10:00:00Z", "account": "x"},
+              {"id": "r9", "type": "login.failed", "time": "2026-03-01T13:00:00Z", "account": ["x"]}]
+    engine = Engine([pb])
+    produced = engine.run(events)
+    x = explain(pb, events, "answer", key="x")
+    assert x.until == engine.summary.until
+    assert [a["id"] for a in one_key(x).actions] == [a.id for a in produced] == []
+
+
+DUP_EVENT = st.fixed_dictionaries({
+    "id": st.sampled_from(["a", "b", "c", "d"]),
+    "type": st.sampled_from(["login.failed", "login.failed", "login.ok"]),
+    "time": st.sampled_from([0, 30, 59, 61, 100, 150, 200, 400]).map(lambda m: 1772359200 + 60 * m),
+    "account": st.sampled_from(["x", "x", "y"]),
+})
+#: An event whose key is invalid (skipped by run), at a time that may be the log's last.
+BAD_KEY = st.sampled_from([0, 300, 500]).map(
+    lambda m: {"id": "z", "type": "login.failed", "time": 1772359200 + 60 * m, "account": ["x"]})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(DUP_EVENT, max_size=12), bad=st.lists(BAD_KEY, max_size=1),
+       until=st.sampled_from([None, 1772359200 + 60 * 120]))
+def test_explain_agrees_with_run_on_logs_with_duplicates(events: list[dict[str, Any]], bad: list[dict[str, Any]],
+                                                         until: int | None) -> None:
+    """Copies inside the dedupe window (1 hour) are skipped by both and shown as skipped by
+    explain, copies outside it are processed by both; explain ends where run ends and
+    places exactly run's actions."""
+    events = events + bad
+    pb = load_playbook_text(TWO_FAILS, "sig2.yaml")
+    engine = Engine([pb])
+    produced = [a.record() for a in engine.run(events, until=until)]
+    for rule in pb.rules:
+        x = explain(pb, events, rule.id, until=until)
+        assert x.until == engine.summary.until
+        placed = sorted(a["id"] for k in x.keys for o in k.outcomes for a in o.actions)
+        assert placed == sorted(a["id"] for a in produced if a["rule"] == rule.id)
+        assert not [n for k in x.keys for n in k.notes]
+        assert not [s for k in x.keys for s in k.other if s.kind in ("outcome", "deadline")]
+        if rule.id == "answer":  # it sees every type: every copy run skipped is shown, none counted
+            shown = [s for k in x.keys for s in k.other if s.kind == "duplicate"]
+            upto = Engine([pb])  # explain shows no event after the end, copies or not
+            upto.run([e for e in events if until is None or e["time"] <= until], until=until)
+            assert len(shown) == upto.summary.duplicates.count
+            assert not [s for k in x.keys for u in k.units for s in u.steps
+                        if s.event is not None and s.event.duplicate]

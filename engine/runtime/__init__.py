@@ -61,14 +61,21 @@ class PlaybookRun:
         return found
 
     def reach(self, t: int, data: dict[str, Any], etype: str, serial: int, source: str | None
-              ) -> tuple[Any, tuple[Fact, ...], tuple[RuleRuntime, ...]] | None:
+              ) -> tuple[Any, tuple[Fact, ...], tuple[RuleRuntime, ...]] | str | None:
         """Move the clock to an event at ``t`` (firing what it passes); then the event's
-        key and the facts and rules that see it, or None when nothing does."""
+        key and the facts and rules that see it, or None when nothing does. An event whose
+        key is not a string or a number is not this playbook's to process: the reason
+        (``"invalid key: ..."``) is returned and nothing moves, for the caller to count the
+        event as skipped unless another playbook processes it."""
+        key = data.get(self._key_field) if self._get_key is None else self._get_key(data)
+        kind = type(key)
+        if key is not None and kind is not str and kind is not int and kind is not float and (
+                isinstance(key, bool) or not isinstance(key, (str, int, float))):
+            return self.invalid_key(key)
         heap = self._heap
         if heap and heap[0][0] < t:
             self.ctx.timers.fire_before(t)
         self.clock = t
-        key = data.get(self._key_field) if self._get_key is None else self._get_key(data)
         if key is None:
             if self.counts_events:
                 self.summary.no_key(serial)
@@ -79,12 +86,15 @@ class PlaybookRun:
             found = self._handlers(etype)
         if found is None:
             return None
-        kind = type(key)
-        if kind is not str and kind is not int and kind is not float and (isinstance(key, bool) or not isinstance(key, (str, int, float))):
-            self.summary.skip("invalid key", source, f"the key field '{self.playbook.key_field}' must be a string or a number, got {key!r}", serial)
-            return None
         facts, rules = found
         return key, facts, rules
+
+    def invalid_key(self, key: Any) -> str:
+        """Why ``key`` (not a string or a number) is no key, for the summary."""
+        shown = repr(key)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        return f"invalid key: the key field '{self.playbook.key_field}' must be a string or a number, got {shown}"
 
     def dispatch(self, ev: Ev, key: Any, facts: tuple[Fact, ...], rules: tuple[RuleRuntime, ...]) -> None:
         """Let the facts, then the rules, that see ``ev`` act on it (see :meth:`reach`)."""
