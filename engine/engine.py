@@ -536,7 +536,8 @@ class Engine:
         place = source or f"event {eid}"
         message = (f"time far in the future: {format_time(t)} is {_span(t - since)} after {what} "
                    f"({format_time(since)}), more than max_future (--max-future) allows "
-                   f"({_span(self.max_future_us)}): set aside (a mistyped year?)")
+                   f"({_span(self.max_future_us)}): set aside (a mistyped year here, or, if many events are "
+                   "set aside, in an event before them?)")
         if self.strict:
             raise EventError(place, message)
         (self._tally or self.summary).skip("time far in the future", place, message, serial)
@@ -644,7 +645,8 @@ class Engine:
         self.summary.time_outlier(
             source or f"event {eid}",
             f"{format_time(t)} is {_span(t - last)} after the event before it ({format_time(last)}), "
-            "more than the log before it lasted: a mistyped year? (Engine(max_future=...), "
+            "more than the log before it lasted: a mistyped year here, or in the events before it? "
+            "(Engine(max_future=...), "
             "playbook run --max-future, sets such events aside)", serial)
 
     def stream(self, events: Iterable[Mapping[str, Any] | SourceEvent],

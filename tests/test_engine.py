@@ -542,7 +542,8 @@ def test_an_outlier_in_time_is_reported_and_max_future_sets_it_aside() -> None:
     assert (s.events_processed, s.skipped_total, s.time_outliers.count) == (3, 1, 0)
     assert s.skipped["time far in the future"].samples == [(
         "log.jsonl:2", "time far in the future: 2036-03-02T15:00:00Z is 3,652 days after the event before it "
-        "(2026-03-03T09:00:00Z), more than max_future (--max-future) allows (30 days): set aside (a mistyped year?)")]
+        "(2026-03-03T09:00:00Z), more than max_future (--max-future) allows (30 days): set aside (a mistyped year "
+        "here, or, if many events are set aside, in an event before them?)")]
 
 
 def test_max_future_is_relative_to_until_when_given_and_to_the_newest_event_when_fed() -> None:
