@@ -179,9 +179,17 @@ class _Gate:
         ids = self.ids
         assert ids is not None
         ids[eid] = t
-        if len(ids) > self.limit:
-            ids.popitem(last=False)
         self.fresh += 1
+        if self.fresh >= _FORGET_EVERY or len(ids) > self.limit:
+            self.forget()
+
+    def forget(self) -> None:
+        """Forget the oldest ids past ``limit``, and (every :data:`_FORGET_EVERY` ids) those
+        out of the window by time."""
+        ids = self.ids
+        assert ids is not None
+        while len(ids) > self.limit:
+            ids.popitem(last=False)
         if self.fresh >= _FORGET_EVERY:
             self.fresh = 0
             if self.window is not None and self.newest is not None:
@@ -512,8 +520,11 @@ class Engine:
         if done:
             if gate.newest is None or t > gate.newest:
                 gate.newest = t
-            if eid is not None:
-                gate.remember(eid, t)
+            if eid is not None:  # gate.remember(eid, t), inline for the common case
+                ids[eid] = t  # type: ignore[index]
+                gate.fresh += 1
+                if gate.fresh >= _FORGET_EVERY or len(ids) > gate.limit:  # type: ignore[arg-type]
+                    gate.forget()
         return done
 
     def _too_far(self, reader: _Reader, gate: _Gate, data: dict[str, Any], t: int, serial: int,
