@@ -155,6 +155,9 @@ class _Compiler:
         facts_retention = None
         if isinstance(retention, dict) and "facts" in retention:
             facts_retention = self.duration(retention["facts"], ("retention", "facts"))
+            if facts_retention is not None and facts_retention.exact_us <= 0:
+                self.error(("retention", "facts"), "retention: facts must be longer than 0s (a key's facts would be "
+                           "dropped at its own event); leave retention out to keep facts for good")
 
         # The schema and the compiler may both see one problem; keep the compiler's
         # (more specific) message where both point at the same place.

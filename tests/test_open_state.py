@@ -263,6 +263,9 @@ def test_retention_must_be_a_duration(tmp_path: Path) -> None:
     path.write_text(RETAINED.replace("{facts: 10d}", "{facts: forever}"))
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 1 and f"{path}:4:20:" in result.output, result.output
+    path.write_text(RETAINED.replace("{facts: 10d}", "{facts: 0s}"))
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 1 and f"{path}:4:20: retention: facts must be longer than 0s" in result.output, result.output
 
 
 def test_without_an_expire_written_an_obligation_without_deadline_is_kept_as_in_version_1(tmp_path: Path) -> None:
