@@ -39,7 +39,7 @@ from typing import Any, overload
 import orjson
 import sqlite_utils
 
-from .actions import Action, dumps, dumps_utf8
+from .actions import Action, _default, dumps, dumps_utf8
 from .errors import StateError
 from .sources import SourceEvent, parse_json_line
 from .storelock import DEFAULT_LOCK_TIMEOUT, WriterLock, lock_path  # noqa: F401 (lock_path: API)
@@ -225,8 +225,9 @@ class Prepared:
     pending_add: list[tuple[Any, ...]]
     pending_done: list[str]
     state: list[tuple[Any, ...]]
-    # By key (None: the state is whole): per playbook, (name, every key?, row keys gone, rows)
-    keys: list[tuple[str, bool, list[str], list[tuple[Any, ...]]]] | None = None
+    # By key (None: the state is whole): per playbook, (name, every key?, row keys gone,
+    # JSON of the rows kept: [[row key, due, state], ...])
+    keys: list[tuple[str, bool, list[str], bytes | list[tuple[str, Any, bytes]]]] | None = None
 
 
 def _fail(path: str, exc: sqlite3.Error) -> StateError:
@@ -562,17 +563,15 @@ class SQLiteStore:
         engine's data (call it where the engine runs; :meth:`write` may run in another thread)."""
         lines = batch.lines if batch.lines is not None else [dumps(a.record()) for a in batch.actions]
         state = []
-        keys: list[tuple[str, bool, list[str], list[tuple[Any, ...]]]] | None = [] if batch.snapshot.get("delta") else None
+        keys: list[tuple[str, bool, list[str], bytes | list[tuple[str, Any, bytes]]]] | None = (
+            [] if batch.snapshot.get("delta") else None)
         for saved in batch.snapshot["playbooks"]:
             if keys is not None:  # by key: the head, and the keys changed
                 name = saved["name"]
-                gone, rows = [], []
-                for rk, due, key_state in saved["keys"]:
-                    if key_state is None:
-                        gone.append(_sql_text(rk))
-                    else:
-                        rows.append((name, _sql_text(rk), due, dumps_utf8(key_state)))
-                keys.append((name, bool(saved["all"]), gone, rows))
+                rows = saved["keys"]
+                gone = [_sql_text(rk) for rk, _, key_state in rows if key_state is None]
+                kept = [row for row in rows if row[2] is not None] if gone else rows
+                keys.append((name, bool(saved["all"]), gone, _key_rows(kept)))
                 saved = {"name": name, "settings_digest": saved["settings_digest"],
                          "rule_digests": saved["rule_digests"], "state": saved["head"]}
             clock = saved["state"]["clock"]
@@ -644,8 +643,12 @@ class SQLiteStore:
                         chunk = gone[i : i + _CHUNK]
                         conn.execute(f"DELETE FROM state_key WHERE playbook = ? AND key IN ({','.join('?' * len(chunk))})",
                                      [name, *chunk])
-                    conn.executemany("INSERT OR REPLACE INTO state_key (playbook, key, due, state) "
-                                     "VALUES (?, ?, ?, CAST(? AS TEXT))", rows)
+                    if isinstance(rows, bytes):
+                        conn.execute("INSERT OR REPLACE INTO state_key (playbook, key, due, state) SELECT ?, "
+                                     "value ->> 0, value ->> 1, value -> 2 FROM json_each(CAST(? AS TEXT))", [name, rows])
+                    else:
+                        conn.executemany("INSERT OR REPLACE INTO state_key (playbook, key, due, state) "
+                                         "VALUES (?, ?, ?, CAST(? AS TEXT))", [(name, *row) for row in rows])
             conn.execute("DELETE FROM state_head WHERE playbook NOT IN (SELECT value FROM json_each(CAST(? AS TEXT)))",
                          [names])
             conn.executemany("INSERT OR REPLACE INTO state_head (playbook, clock, clock_time, run_id, snapshot) "
@@ -780,6 +783,17 @@ def load_json(text: str) -> Any:
 
 def _json(value: Any) -> str:
     return dumps(value)
+
+
+def _key_rows(rows: list[list[Any]]) -> bytes | list[tuple[str, Any, bytes]]:
+    """The rows of ``state_key`` to write ([row key, due, state], ...): one JSON text,
+    unpacked by SQLite; or, when orjson cannot write them (a lone surrogate, say), each
+    row's state as its own text, which SQLite stores as it is (its JSON functions would
+    refuse the NaN that the json module writes beside it)."""
+    try:
+        return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS, default=_default)
+    except (TypeError, orjson.JSONEncodeError):
+        return [(_sql_text(rk), due, dumps_utf8(state)) for rk, due, state in rows]
 
 
 def _processed_json(processed: list[Any]) -> bytes:

@@ -182,3 +182,22 @@ def test_a_version_2_store_is_migrated_and_continues(tmp_path: Path) -> None:
     assert con.execute("SELECT value FROM store_meta WHERE key = 'version'").fetchone()[0] == "3"
     assert con.execute("SELECT count(DISTINCT key) FROM state_key").fetchone()[0] > 0
     con.close()
+
+
+def test_keys_with_lone_surrogates_and_nan_values_are_saved_and_loaded(tmp_path: Path) -> None:
+    """A key "\\udfff" (which orjson cannot write) beside a NaN in the same batch's state:
+    the rows are saved one by one and the next run finds that key's open obligation."""
+    ordered = [
+        {"id": "e1", "type": "ask", "time": BASE, "account": "\udfff", "thread": "t1", "channel": "email",
+         "score": float("nan")},
+        {"id": "e2", "type": "ask", "time": BASE + 60, "account": "b", "thread": "t1", "channel": "email",
+         "score": float("nan")},
+        {"id": "e3", "type": "answer", "time": BASE + 600, "account": "\udfff", "thread": "t1"},
+        {"id": "e4", "type": "noise", "time": BASE + 7200, "account": "b"},
+    ]
+    whole = _lines(Engine(PLAYBOOKS).run(ordered))
+    db = str(tmp_path / "s.db")
+    first, _ = _durable(db, ordered[:2])
+    second, _ = _durable(db, ordered[2:])
+    assert first + second == whole
+    assert any('"outcome":"met"' in line and '"key":"\\udfff"' in line for line in second)
