@@ -37,7 +37,9 @@ _LOOKUP = 5_000  # events at or before the saved clock looked up in the store at
 
 class Store(Protocol):
     """What a durable run needs from a store (SQLiteStore is the shipped one; see also
-    :class:`PreparingStore`)."""
+    :class:`PreparingStore`). A store with ``load_heads()`` and ``key_states(playbook,
+    row_keys)`` (as SQLiteStore has) keeps the state key by key: its batches carry
+    :meth:`Engine.snapshot_delta` instead of :meth:`Engine.snapshot`."""
 
     def load_state(self) -> dict[str, Any] | None: ...
     def processed(self, ids: Sequence[str]) -> set[str]: ...
