@@ -37,7 +37,9 @@ _LOOKUP = 5_000  # events at or before the saved clock looked up in the store at
 
 class Store(Protocol):
     """What a durable run needs from a store (SQLiteStore is the shipped one; see also
-    :class:`PreparingStore`)."""
+    :class:`PreparingStore`). A store with ``load_heads()`` and ``key_states(playbook,
+    row_keys)`` (as SQLiteStore has) keeps the state key by key: its batches carry
+    :meth:`Engine.snapshot_delta` instead of :meth:`Engine.snapshot`."""
 
     def load_state(self) -> dict[str, Any] | None: ...
     def processed(self, ids: Sequence[str]) -> set[str]: ...
@@ -117,6 +119,7 @@ class DurableRun:
         self._writer: ThreadPoolExecutor | None = None
         # The batch being saved in the background: its write, its bound, the actions it made.
         self._writing: tuple[Future[int], int | None, list[tuple[Action, str]]] | None = None
+        self._by_key = False  # the store keeps the state key by key (Engine.snapshot_delta)
 
     def run(
         self,
@@ -145,17 +148,28 @@ class DurableRun:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playbook-store")
         try:
             self._write_leftovers()
-            try:
-                saved = store.load_state()
-            except StateError:
-                if not self.reset_state:
-                    raise
-                saved = {}  # unreadable (a hand-edited store): the reset is how to recover
-            if saved is not None and self.reset_state:
-                summary.notes.append("saved state reset (--reset-state): starting over from these events")
-            elif saved is not None:
-                summary.notes.extend(self._restore(saved))
-            del saved  # what the engine did not take from it is garbage now (tens of MB for 10k accounts)
+            heads = None
+            load_heads = getattr(store, "load_heads", None)
+            if not self.reset_state and callable(load_heads):
+                heads = load_heads()  # by key: only the keys this run touches are loaded (and saved)
+            if heads is not None and engine.restore_keyed(heads, store.key_states):  # type: ignore[attr-defined]
+                pass
+            else:
+                try:
+                    saved = store.load_state()
+                except StateError:
+                    if not self.reset_state:
+                        raise
+                    saved = {}  # unreadable (a hand-edited store): the reset is how to recover
+                if saved is not None and self.reset_state:
+                    summary.notes.append("saved state reset (--reset-state): starting over from these events")
+                elif saved is not None:
+                    summary.notes.extend(self._restore(saved))
+                del saved  # what the engine did not take from it is garbage now (tens of MB for 10k accounts)
+            del heads
+            self._by_key = callable(load_heads)
+            if self._by_key:
+                engine.track_keys()
             clock = engine.clock
 
             has = getattr(store, "has_processed", None)
@@ -281,6 +295,7 @@ class DurableRun:
         done = self._processed_before([ev.id for ev in old])
         recent = self._forget_visible()
         summary = self.summary
+        ready: list[Ev] = []
         for ev in old:
             prior = done.get(ev.id)
             if prior is None and ev.id in recent:  # let through by this run, not visible to look-ups yet
@@ -299,7 +314,10 @@ class DurableRun:
                                    ev.source, ev.data))
             else:
                 recent[ev.id] = (ev.t, ev.data)
-                yield ev
+                ready.append(ev)
+        if self._by_key:
+            self.engine.prefetch(ready)  # the saved state of their keys, in a few statements
+        yield from ready
 
     def _forget_visible(self) -> OrderedDict[str, tuple[int, Any]]:
         """The ids let through that look-ups may not find, less those they now find.
@@ -363,7 +381,7 @@ class DurableRun:
         made = list(zip(actions, lines, strict=True))
         saved = Batch(
             run_id=self._run_id,
-            snapshot=engine.snapshot(),
+            snapshot=engine.snapshot_delta() if self._by_key else engine.snapshot(),
             actions=actions,
             processed=batch,
             late=self._late,

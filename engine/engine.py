@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import operator
@@ -937,6 +938,8 @@ class Engine:
         With each playbook's state go the digests of what that state depends
         on, so that a changed playbook is noticed when the state is restored.
         """
+        for run in self._runs:
+            run.load_all()  # keys restored with restore_keyed and not needed yet
         return {
             "format": STATE_FORMAT,
             # What the engine remembers of the events it let in (ids for dedupe), per way of reading them.
@@ -1015,6 +1018,64 @@ class Engine:
                 self._gates[reader].restore(saved_reader, serials)
         self._serial = next(serials) - 1
         return notes
+
+    # -- saved state by key (a store's incremental runs) -----------------------------------
+
+    def track_keys(self) -> None:
+        """Note from now on which keys' state changes, for :meth:`snapshot_delta`."""
+        for run in self._runs:
+            run.track()
+
+    def prefetch(self, evs: Sequence[Ev]) -> None:
+        """Load at once the saved state of the keys of events about to be processed (after
+        :meth:`restore_keyed`; each would be loaded when its event comes otherwise)."""
+        for run in self._runs:
+            run.prefetch(evs)
+
+    def snapshot_delta(self) -> dict[str, Any]:
+        """What changed since the last delta (or everything, the first time after a
+        :meth:`restore` or none): per playbook, the state of each key changed (None when
+        it has none left) with the first instant it waits for, and the rest of the state
+        (``head``). A store keeps it key by key (see :meth:`restore_keyed`)."""
+        return {
+            "format": STATE_FORMAT,
+            "delta": True,
+            "playbooks": [
+                {"name": run.playbook.name, "settings_digest": run.playbook.settings_digest,
+                 "rule_digests": dict(run.playbook.rule_digests), **run.delta()}
+                for run in self._runs
+            ],
+        }
+
+    def restore_keyed(self, heads: Mapping[str, Any],
+                      fetch: Callable[[str, list[str]], dict[str, dict[str, Any]]]) -> bool:
+        """Continue from heads saved by :meth:`snapshot_delta` ({"format", "playbooks": [{...,
+        "state": head, "index": {row key: first instant}}]}), loading each key's state with
+        ``fetch(playbook name, row keys)`` when an event of it comes or its first instant is
+        about to pass. Only a state these very playbooks saved is taken this way: False
+        (nothing done) otherwise, and :meth:`restore` of the whole state is the way."""
+        saved = heads.get("playbooks")
+        if heads.get("format") != STATE_FORMAT or not isinstance(saved, list):
+            return False
+        by_name = {p.get("name"): p for p in saved if isinstance(p, Mapping)}
+        if len(by_name) != len(saved) or set(by_name) != {run.playbook.name for run in self._runs}:
+            return False
+        for run in self._runs:
+            pb, p = run.playbook, by_name[run.playbook.name]
+            head = p.get("state")
+            if (p.get("settings_digest") != pb.settings_digest or p.get("rule_digests") != dict(pb.rule_digests)
+                    or not isinstance(head, Mapping) or head.get("keyed") is not True
+                    or not isinstance(head.get("counts"), Mapping) or not isinstance(p.get("index"), Mapping)
+                    or ("facts_seen" in head) != (run.ctx.facts.retention_us is not None)
+                    or set(head.get("rules") or ()) != {rt.rule.id for rt in run.runtimes}
+                    or set(head["counts"]) != {rt.rule.id for rt in run.runtimes}
+                    or not (head.get("clock") is None or type(head.get("clock")) is int)
+                    or not all(isinstance(c, list) and all(type(n) is int for n in c) for c in head["counts"].values())):
+                return False
+        for run in self._runs:
+            p = by_name[run.playbook.name]
+            run.restore_lazy(p["state"], p["index"], functools.partial(fetch, run.playbook.name))
+        return True
 
     def count_open(self) -> RunSummary:
         """Refresh the summary's counts of open obligations and running cadences."""

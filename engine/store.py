@@ -18,7 +18,8 @@ What people may read (with the sqlite3 shell or Datasette; docs/store.md):
 - ``runs``: one row per run, with its counts;
 - ``processed``: ids of the events processed so far (reruns skip them as duplicates);
 - ``pending``: events held back by ``--allowed-lateness`` until the clock reaches them;
-- ``state``: the engine's saved state per playbook (JSON), and ``store_meta``;
+- ``state``: the engine's saved state per playbook (JSON; a view of ``state_head``, the
+  rest of a playbook's state, and ``state_key``, each key's state), and ``store_meta``;
 - ``ledger`` and ``outbox``: what the ``actions`` view shows, as stored.
 
 A commit writes each action's line once and nothing for the views: reading
@@ -38,14 +39,14 @@ from typing import Any, overload
 import orjson
 import sqlite_utils
 
-from .actions import Action, dumps, dumps_utf8
+from .actions import Action, _default, dumps, dumps_utf8
 from .errors import StateError
 from .sources import SourceEvent, parse_json_line
 from .storelock import DEFAULT_LOCK_TIMEOUT, WriterLock, lock_path  # noqa: F401 (lock_path: API)
 from .timecalc import format_time
 
 STORE_FORMAT = "playbook-store"
-STORE_VERSION = "2"
+STORE_VERSION = "3"
 _CHUNK = 500  # ids per "IN (...)" query
 
 
@@ -106,10 +107,50 @@ SELECT l.id AS id, l.run_id AS run_id, {_record("playbook")} AS playbook, {_reco
 _PROCESSED = "CREATE TABLE processed (id TEXT PRIMARY KEY, t INTEGER, run_id INTEGER, digest INTEGER) WITHOUT ROWID"
 _OBLIGATIONS = f"CREATE VIEW obligations AS {_OBLIGATIONS_VIEW}"
 
+# The saved state: per playbook, a head (the clock, the rules, what is open in all) in
+# ``state_head``, and each key's state in a row of ``state_key`` with the first instant it
+# waits for (``due``), so that a run loads and writes only the keys it touches. ``state``
+# shows each playbook's state whole, as one JSON text (the head with its keys' states put
+# back in, keys in the order of their text); an UPDATE of it (a hand edit) replaces the
+# playbook's head and keys with it.
+_STATE_HEAD = "CREATE TABLE state_head (playbook TEXT PRIMARY KEY, clock INTEGER, clock_time TEXT, run_id INTEGER, snapshot TEXT)"
+_STATE_KEY = "CREATE TABLE state_key (playbook TEXT, key TEXT, due INTEGER, state TEXT, PRIMARY KEY (playbook, key))"
+# What a run reads of every key (its row key and due), without reading the keys' states.
+_STATE_KEY_DUE = "CREATE INDEX idx_state_key_due ON state_key (playbook, key, due)"
+_KEYED = "json_valid(h.snapshot) AND json_extract(h.snapshot, '$.state.keyed') = 1"
+_STATE = f"""CREATE VIEW state AS
+SELECT h.playbook AS playbook, h.clock AS clock, h.clock_time AS clock_time, h.run_id AS run_id,
+       CASE WHEN {_KEYED} THEN json_replace(json_remove(h.snapshot, '$.state.keyed', '$.state.counts'),
+         '$.state.facts', json((SELECT json_group_array(json_array(json(k.state -> '$.k'), json(k.state -> '$.f')))
+                               FROM state_key AS k WHERE k.playbook = h.playbook AND k.state -> '$.f' IS NOT NULL)),
+         '$.state.facts_seen', json((SELECT json_group_array(json_array(json(k.state -> '$.k'), json(k.state -> '$.s')))
+                                    FROM state_key AS k WHERE k.playbook = h.playbook AND k.state -> '$.s' IS NOT NULL)),
+         '$.state.rules', json((SELECT json_group_object(r.key, json_object(f.key, json((
+             SELECT json_group_array(json(i.value)) FROM state_key AS k, json_each(k.state, '$.r.' || json_quote(r.key)) AS i
+              WHERE k.playbook = h.playbook))))
+           FROM json_each(h.snapshot, '$.state.rules') AS r, json_each(r.value) AS f)))
+       ELSE h.snapshot END AS snapshot
+  FROM state_head AS h"""
+_STATE_TRIGGERS = [
+    """CREATE TRIGGER state_update INSTEAD OF UPDATE ON state BEGIN
+  DELETE FROM state_key WHERE playbook = OLD.playbook;
+  UPDATE state_head SET playbook = NEW.playbook, clock = NEW.clock, clock_time = NEW.clock_time, run_id = NEW.run_id,
+         snapshot = NEW.snapshot WHERE playbook = OLD.playbook;
+END""",
+    """CREATE TRIGGER state_delete INSTEAD OF DELETE ON state BEGIN
+  DELETE FROM state_key WHERE playbook = OLD.playbook;
+  DELETE FROM state_head WHERE playbook = OLD.playbook;
+END""",
+    """CREATE TRIGGER state_insert INSTEAD OF INSERT ON state BEGIN
+  INSERT OR REPLACE INTO state_head (playbook, clock, clock_time, run_id, snapshot)
+  VALUES (NEW.playbook, NEW.clock, NEW.clock_time, NEW.run_id, NEW.snapshot);
+END""",
+]
+
 # The schema (docs/store.md describes it for readers).
 SCHEMA = [
     "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT)",
-    "CREATE TABLE state (playbook TEXT PRIMARY KEY, clock INTEGER, clock_time TEXT, run_id INTEGER, snapshot TEXT)",
+    _STATE_HEAD, _STATE_KEY, _STATE_KEY_DUE, _STATE, *_STATE_TRIGGERS,
     _LEDGER, _LEDGER_INDEX, _OUTBOX, _ACTIONS, _OBLIGATIONS, _PROCESSED,
     "CREATE TABLE events (id TEXT PRIMARY KEY, type TEXT, time TEXT, t INTEGER, source TEXT, data TEXT)",
     "CREATE INDEX idx_events_t ON events (t)",
@@ -139,6 +180,19 @@ _FROM_V1 = [
     "DROP TABLE obligations",
     _OBLIGATIONS,
     "UPDATE store_meta SET value = '2' WHERE key = 'version'",
+]
+
+# From version 2: the state table becomes a head per playbook and a row per key (the
+# saved whole states stay heads, taken whole by the next run, which writes them by key).
+_FROM_V2 = [
+    _STATE_HEAD,
+    "INSERT INTO state_head (playbook, clock, clock_time, run_id, snapshot) "
+    "SELECT playbook, clock, clock_time, run_id, snapshot FROM state",
+    "DROP VIEW obligations",
+    "DROP TABLE state",
+    _STATE_KEY, _STATE_KEY_DUE, _STATE, *_STATE_TRIGGERS,
+    _OBLIGATIONS,
+    "UPDATE store_meta SET value = '3' WHERE key = 'version'",
 ]
 
 
@@ -171,6 +225,9 @@ class Prepared:
     pending_add: list[tuple[Any, ...]]
     pending_done: list[str]
     state: list[tuple[Any, ...]]
+    # By key (None: the state is whole): per playbook, (name, every key?, row keys gone,
+    # JSON of the rows kept: [[row key, due, state], ...])
+    keys: list[tuple[str, bool, list[str], bytes | list[tuple[str, Any, bytes]]]] | None = None
 
 
 def _fail(path: str, exc: sqlite3.Error) -> StateError:
@@ -340,13 +397,14 @@ class SQLiteStore:
         meta = {row["key"]: row["value"] for row in self.db.table("store_meta").rows}
         if meta.get("format") != STORE_FORMAT:
             raise StateError(f"{self.path}: not a playbook store: use another --db file")
-        if meta.get("version") == "1":
+        if meta.get("version") in ("1", "2"):
             with self.db.atomic():  # all or nothing: a store is never left half migrated
-                for statement in _FROM_V1:
+                for statement in [*(_FROM_V1 if meta.get("version") == "1" else []), *_FROM_V2]:
                     self.db.execute(statement)
         elif meta.get("version") != STORE_VERSION:
             raise StateError(f"{self.path}: a playbook store of version {meta.get('version')}, this engine reads "
-                             f"version {STORE_VERSION} (and migrates version 1): use the playbook release that wrote it")
+                             f"version {STORE_VERSION} (and migrates versions 1 and 2): use the playbook release "
+                             "that wrote it")
 
     def close(self) -> None:
         check, self._check = getattr(self, "_check", None), None
@@ -372,7 +430,7 @@ class SQLiteStore:
     # -- state -------------------------------------------------------------------------
 
     def load_state(self) -> dict[str, Any] | None:
-        """The engine snapshot saved by the last commit, or None for a new store."""
+        """The engine snapshot saved by the last commit, whole, or None for a new store."""
         with self._guard():
             rows = list(self.db.query("SELECT playbook, snapshot FROM state ORDER BY playbook"))
         if not rows:
@@ -390,6 +448,52 @@ class SQLiteStore:
             playbooks.append(saved)
         formats = {p.pop("_format") for p in playbooks}
         return {"format": formats.pop() if len(formats) == 1 else None, "playbooks": playbooks}
+
+    def load_heads(self) -> dict[str, Any] | None:
+        """The saved state without its keys' states (:meth:`engine.Engine.restore_keyed`):
+        each playbook's head, with ``index``, its keys' first pending instants by row key;
+        None for a new store, or when a state is saved whole (:meth:`load_state` reads it)."""
+        with self._guard():
+            rows = self.db.execute("SELECT playbook, snapshot FROM state_head ORDER BY playbook").fetchall()
+        if not rows:
+            return None
+        playbooks: list[dict[str, Any]] = []
+        for name, text in rows:
+            try:
+                saved = orjson.loads(text) if isinstance(text, str) else None
+            except orjson.JSONDecodeError:
+                return None
+            if (not isinstance(saved, dict) or not _snapshot_shape(saved) or saved.get("name") != name
+                    or saved["state"].get("keyed") is not True):
+                return None
+            playbooks.append(saved)
+        formats = {p.pop("_format") for p in playbooks}
+        if len(formats) != 1:
+            return None
+        with self._guard():
+            for saved in playbooks:
+                saved["index"] = dict(self.db.execute("SELECT key, due FROM state_key WHERE playbook = ?",
+                                                      [saved["name"]]).fetchall())
+        return {"format": formats.pop(), "playbooks": playbooks}
+
+    def key_states(self, playbook: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The saved states of these keys (row keys, as :meth:`load_heads` lists them)."""
+        found: dict[str, dict[str, Any]] = {}
+        with self._guard():
+            for i in range(0, len(keys), _CHUNK):
+                chunk = keys[i : i + _CHUNK]
+                rows = self.db.execute(f"SELECT key, state FROM state_key WHERE playbook = ? AND key IN "
+                                       f"({','.join('?' * len(chunk))})", [playbook, *chunk]).fetchall()
+                for key, text in rows:
+                    try:
+                        saved = load_json(text) if isinstance(text, str) else None
+                    except ValueError:
+                        saved = None
+                    if not isinstance(saved, dict) or "k" not in saved or not isinstance(saved.get("r", {}), dict):
+                        raise StateError(state_damaged(self.path, f"table state_key, playbook {playbook!r}, key {key}: "
+                                                       "not a saved state"))
+                    found[key] = saved
+        return found
 
     def has_processed(self) -> bool:
         """Has any event been processed (a new store has nothing to look up)?"""
@@ -459,7 +563,17 @@ class SQLiteStore:
         engine's data (call it where the engine runs; :meth:`write` may run in another thread)."""
         lines = batch.lines if batch.lines is not None else [dumps(a.record()) for a in batch.actions]
         state = []
+        keys: list[tuple[str, bool, list[str], bytes | list[tuple[str, Any, bytes]]]] | None = (
+            [] if batch.snapshot.get("delta") else None)
         for saved in batch.snapshot["playbooks"]:
+            if keys is not None:  # by key: the head, and the keys changed
+                name = saved["name"]
+                rows = saved["keys"]
+                gone = [_sql_text(rk) for rk, _, key_state in rows if key_state is None]
+                kept = [row for row in rows if row[2] is not None] if gone else rows
+                keys.append((name, bool(saved["all"]), gone, _key_rows(kept)))
+                saved = {"name": name, "settings_digest": saved["settings_digest"],
+                         "rule_digests": saved["rule_digests"], "state": saved["head"]}
             clock = saved["state"]["clock"]
             body = dict(saved, _format=batch.snapshot["format"])
             state.append((saved["name"], clock, None if clock is None else format_time(clock), batch.run_id,
@@ -473,6 +587,7 @@ class SQLiteStore:
             pending_add=[(_sql_text(eid), t, _sql_text(source), _json(data)) for eid, t, source, data in batch.pending_add],
             pending_done=[_sql_text(eid) for eid in batch.pending_done],
             state=state,
+            keys=keys,
         )
 
     def write(self, prepared: Prepared) -> int:
@@ -515,8 +630,28 @@ class SQLiteStore:
             if prepared.pending_add:
                 conn.executemany("INSERT OR IGNORE INTO pending (id, t, source, data) VALUES (?, ?, ?, ?)",
                                  prepared.pending_add)
-            conn.execute("DELETE FROM state")
-            conn.executemany("INSERT INTO state (playbook, clock, clock_time, run_id, snapshot) "
+            names = _processed_json([row[0] for row in prepared.state])
+            if prepared.keys is None:
+                conn.execute("DELETE FROM state_key")
+            else:
+                conn.execute("DELETE FROM state_key WHERE playbook NOT IN (SELECT value FROM json_each(CAST(? AS TEXT)))",
+                             [names])
+                for name, every, gone, rows in prepared.keys:
+                    if every:
+                        conn.execute("DELETE FROM state_key WHERE playbook = ?", [name])
+                    for i in range(0, len(gone), _CHUNK):
+                        chunk = gone[i : i + _CHUNK]
+                        conn.execute(f"DELETE FROM state_key WHERE playbook = ? AND key IN ({','.join('?' * len(chunk))})",
+                                     [name, *chunk])
+                    if isinstance(rows, bytes):
+                        conn.execute("INSERT OR REPLACE INTO state_key (playbook, key, due, state) SELECT ?, "
+                                     "value ->> 0, value ->> 1, value -> 2 FROM json_each(CAST(? AS TEXT))", [name, rows])
+                    else:
+                        conn.executemany("INSERT OR REPLACE INTO state_key (playbook, key, due, state) "
+                                         "VALUES (?, ?, ?, CAST(? AS TEXT))", [(name, *row) for row in rows])
+            conn.execute("DELETE FROM state_head WHERE playbook NOT IN (SELECT value FROM json_each(CAST(? AS TEXT)))",
+                         [names])
+            conn.executemany("INSERT OR REPLACE INTO state_head (playbook, clock, clock_time, run_id, snapshot) "
                              "VALUES (?, ?, ?, ?, CAST(? AS TEXT))", prepared.state)
         return new
 
@@ -648,6 +783,17 @@ def load_json(text: str) -> Any:
 
 def _json(value: Any) -> str:
     return dumps(value)
+
+
+def _key_rows(rows: list[list[Any]]) -> bytes | list[tuple[str, Any, bytes]]:
+    """The rows of ``state_key`` to write ([row key, due, state], ...): one JSON text,
+    unpacked by SQLite; or, when orjson cannot write them (a lone surrogate, say), each
+    row's state as its own text, which SQLite stores as it is (its JSON functions would
+    refuse the NaN that the json module writes beside it)."""
+    try:
+        return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS, default=_default)
+    except (TypeError, orjson.JSONEncodeError):
+        return [(_sql_text(rk), due, dumps_utf8(state)) for rk, due, state in rows]
 
 
 def _processed_json(processed: list[Any]) -> bytes:

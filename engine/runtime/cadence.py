@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 class Cadence:
-    __slots__ = ("key", "trigger", "due", "periods_missed", "first_missed", "version", "calendar")
+    __slots__ = ("key", "trigger", "due", "periods_missed", "first_missed", "version", "calendar", "remind_at")
 
     def __init__(self, key: Any, trigger: Ev, calendar: Calendar | None):
         self.key = key
@@ -23,6 +23,7 @@ class Cadence:
         self.first_missed: int | None = None
         self.version = 0
         self.calendar = calendar
+        self.remind_at: int | None = None  # this period's reminder, if one is scheduled
 
 
 def subtract_time(due: int, duration: Duration, calendar: Calendar | None) -> int:
@@ -92,15 +93,19 @@ class CadenceRuntime:
         """A new period from ``start``: its due instant and, inside the period, its reminder."""
         cad.version += 1
         cad.due = due
+        cad.remind_at = None
         timers = self.run.timers
         timers.push(due, self._due, (cad, cad.version))
         if self.rule.remind_before is not None:
             remind_at = subtract_time(due, self.rule.remind_before, cad.calendar)
             if remind_at > start:  # on a calendar a period may hold less open time than remind_before
+                cad.remind_at = remind_at
                 timers.push(remind_at, self._remind, (cad, cad.version))
 
     def _due(self, at: int, payload: tuple[Cadence, int]) -> None:
         cad, version = payload
+        if self.run.dirty is not None:
+            self.run.dirty.add(hashable(cad.key))
         if version != cad.version:
             return
         cad.periods_missed += 1
@@ -112,27 +117,51 @@ class CadenceRuntime:
 
     def _remind(self, at: int, payload: tuple[Cadence, int]) -> None:
         cad, version = payload
+        if self.run.dirty is not None:
+            self.run.dirty.add(hashable(cad.key))
         if version != cad.version:
             return
         self.run.emit(self.rule, "due_soon", at, cad.key, {}, "{}", cad.trigger, None, cad.due,
                       periods_missed=cad.periods_missed, calendar=cad.calendar)
 
+    @staticmethod
+    def _item(c: Cadence) -> dict[str, Any]:
+        return {"key": c.key, "trigger": c.trigger.state(), "due": c.due, "periods_missed": c.periods_missed,
+                "first_missed": c.first_missed, "calendar": None if c.calendar is None else c.calendar.name}
+
     def state(self) -> dict[str, Any]:
-        return {
-            "cadences": [
-                {
-                    "key": c.key, "trigger": c.trigger.state(), "due": c.due, "periods_missed": c.periods_missed,
-                    "first_missed": c.first_missed, "calendar": None if c.calendar is None else c.calendar.name,
-                }
-                for c in self.running.values()
-            ]
-        }
+        return {"cadences": [self._item(c) for c in self.running.values()]}
+
+    def key_items(self, hkey: Any, clock: int | None) -> tuple[list[dict[str, Any]], int | None]:
+        """One key's cadence as :meth:`state` saves it, and the first instant
+        :meth:`restore_items` would schedule for it (None: none)."""
+        cad = self.running.get(hkey)
+        if cad is None:
+            return [], None
+        due = cad.due
+        remind = cad.remind_at
+        if remind is not None and (clock is None or remind >= clock) and remind < due:
+            due = remind
+        return [self._item(cad)], due
+
+    @staticmethod
+    def item_counts(items: list[dict[str, Any]]) -> list[int]:
+        """What :meth:`count_open` counts of saved cadences: running, overdue."""
+        return [len(items), sum(1 for saved in items if saved["periods_missed"])]
+
+    def add_counts(self, counts: list[int]) -> None:
+        self.stats.cadences_running += counts[0]
+        self.stats.cadences_overdue += counts[1]
 
     def restore(self, state: dict[str, Any], clock: int | None) -> None:
         """Rebuild running cadences with their due instant and (unless passed) reminder."""
         self.running.clear()
+        self.restore_items(state["cadences"], clock)
+
+    def restore_items(self, cadences: list[dict[str, Any]], clock: int | None) -> None:
+        """Add saved cadences (of :meth:`state` or :meth:`key_items`) with their instants."""
         timers = self.run.timers
-        for saved in state["cadences"]:
+        for saved in cadences:
             cad = Cadence(saved["key"], Ev.from_state(saved["trigger"]), calendar_named(self.run, saved["calendar"]))
             cad.due = saved["due"]
             cad.periods_missed = saved["periods_missed"]
@@ -144,6 +173,7 @@ class CadenceRuntime:
                 remind_at = subtract_time(cad.due, self.rule.remind_before, cad.calendar)
                 # An instant fires once the clock has passed it: one not passed yet is still due.
                 if clock is None or remind_at >= clock:
+                    cad.remind_at = remind_at
                     timers.push(remind_at, self._remind, (cad, cad.version))
 
     def count_open(self) -> None:

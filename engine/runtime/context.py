@@ -140,6 +140,9 @@ class FactStore:
         self.seen[hkey] = t
 
     def _retire(self, at: int, hkey: Any) -> None:
+        dirty = self.run.dirty
+        if dirty is not None:
+            dirty.add(hkey)
         last = self.seen.get(hkey)
         if last is None or self.retention_us is None:
             return
@@ -164,6 +167,36 @@ class FactStore:
             for hkey in self.values:
                 if hkey not in self.seen:
                     self.touch(hkey, clock)
+
+    def key_state(self, hkey: Any, out: dict[str, Any]) -> int | None:
+        """One key's facts (``f``) and last-event time (``s``) into ``out``; the instant its
+        retention timer fires (None: none)."""
+        values = self.values.get(hkey)
+        if values is not None:
+            out["f"] = {name: list(v.values()) if name in self.set_names else v for name, v in values.items()}
+        if self.retention_us is not None:
+            seen = self.seen.get(hkey)
+            if seen is not None:
+                out["s"] = seen
+                return seen + self.retention_us
+        return None
+
+    def restore_key(self, saved: dict[str, Any], clock: int | None) -> None:
+        """One key's saved facts and last-event time (see :meth:`key_state`), as :meth:`restore`
+        and :meth:`restore_seen` take them for every key."""
+        hkey = hashable(saved["k"])
+        facts = saved.get("f")
+        if facts is not None:
+            known = {f.name for f in self.facts}
+            self.values[hkey] = {name: {hashable(x): x for x in v} if name in self.set_names else v
+                                 for name, v in facts.items() if name in known}
+            self.views.pop(hkey, None)
+        if self.retention_us is not None:
+            seen = saved.get("s")
+            if seen is not None:
+                self.touch(hkey, seen)
+            elif facts is not None and clock is not None:
+                self.touch(hkey, clock)
 
     def view(self, key: Any) -> dict[str, Any]:
         """The facts of ``key`` as expressions see them (sets as sorted lists)."""
@@ -274,6 +307,7 @@ class RunContext:
         self.facts = FactStore(playbook.facts, self, playbook.facts_retention_us)
         self.reads_prev = reads_prev(playbook)
         self.prev_facts: dict[str, Any] | None = None  # while an event is processed: its key's facts before it
+        self.dirty: set[Any] | None = None  # with a store saving state by key: the keys changed since the last save
         self._where = ""
         self._names_used: dict[tuple[str, str], frozenset[str]] = {}
 

@@ -38,6 +38,7 @@ class ResponseRuntime:
         self.rule = rule
         self.run = run
         self.open: dict[tuple[Any, ...], list[Obligation]] = {}
+        self.by_key: dict[Any, dict[tuple[Any, ...], None]] = {}  # key -> its buckets of ``open``, oldest first
         self.stats = run.summary.rule(f"{run.playbook.name}/{rule.id}")
         self.patterns = tuple(p for p in (rule.expect, rule.before, rule.when) if p is not None)
         self._roles: dict[str, tuple[bool, bool, bool]] = {}  # event type -> (expected, preempts, triggers)
@@ -150,6 +151,7 @@ class ResponseRuntime:
         ob = Obligation(bk, key, subject, ev, deadline, calendar)
         if bucket is None:
             self.open[bk] = [ob]
+            self.by_key.setdefault(bk[0], {})[bk] = None
         else:
             bucket.append(ob)
         if deadline is not None:
@@ -161,6 +163,8 @@ class ResponseRuntime:
             run.timers.push(ev.t + rule.expire_us, self._expire_open, ob)
 
     def _deadline(self, at: int, ob: Obligation) -> None:
+        if self.run.dirty is not None:
+            self.run.dirty.add(ob.bucket_key[0])
         if ob.status != OPEN:
             return
         ob.status = BREACHED
@@ -170,12 +174,16 @@ class ResponseRuntime:
         self.run.timers.push(at + self.rule.expire_us, self._expire, ob)
 
     def _expire(self, at: int, ob: Obligation) -> None:
+        if self.run.dirty is not None:
+            self.run.dirty.add(ob.bucket_key[0])
         if ob.status == BREACHED:
             self.stats.expired += 1
             self._close(ob)
 
     def _expire_open(self, at: int, ob: Obligation) -> None:
         """An obligation without a deadline, still open ``expire`` after its trigger: dropped."""
+        if self.run.dirty is not None:
+            self.run.dirty.add(ob.bucket_key[0])
         if ob.status == OPEN:
             self.stats.expired += 1
             self._close(ob)
@@ -187,26 +195,63 @@ class ResponseRuntime:
             bucket.remove(ob)
             if not bucket:
                 del self.open[ob.bucket_key]
+                buckets = self.by_key.get(ob.bucket_key[0])
+                if buckets is not None:
+                    buckets.pop(ob.bucket_key, None)
+                    if not buckets:
+                        del self.by_key[ob.bucket_key[0]]
 
     def state(self) -> dict[str, Any]:
         """Open obligations, oldest first within each (key, same values)."""
-        return {
-            "obligations": [
-                {
-                    "key": ob.key, "subject": ob.subject, "trigger": ob.trigger.state(), "deadline": ob.deadline,
-                    "status": ob.status, "breach_at": ob.breach_at,
-                    "calendar": None if ob.calendar is None else ob.calendar.name,
-                }
-                for bucket in self.open.values()
-                for ob in bucket
-            ]
-        }
+        return {"obligations": [self._item(ob) for bucket in self.open.values() for ob in bucket]}
+
+    def _item(self, ob: Obligation) -> dict[str, Any]:
+        return {"key": ob.key, "subject": ob.subject, "trigger": ob.trigger.state(), "deadline": ob.deadline,
+                "status": ob.status, "breach_at": ob.breach_at,
+                "calendar": None if ob.calendar is None else ob.calendar.name}
+
+    def key_items(self, hkey: Any, clock: int | None) -> tuple[list[dict[str, Any]], int | None]:
+        """One key's obligations as :meth:`state` saves them, and the first instant
+        :meth:`restore_items` would schedule for them (None: none)."""
+        buckets = self.by_key.get(hkey)
+        if not buckets:
+            return [], None
+        items = []
+        due: int | None = None
+        expire = self.rule.expire_us
+        for bk in buckets:
+            for ob in self.open.get(bk, ()):
+                items.append(self._item(ob))
+                if ob.status == OPEN:
+                    at = ob.deadline if ob.deadline is not None else ob.trigger.t + expire
+                elif ob.breach_at is not None:
+                    at = ob.breach_at + expire
+                else:
+                    continue
+                if due is None or at < due:
+                    due = at
+        return items, due
+
+    @staticmethod
+    def item_counts(items: list[dict[str, Any]]) -> list[int]:
+        """What :meth:`count_open` counts of saved obligations: open, breached."""
+        open_ = sum(1 for saved in items if saved["status"] == OPEN)
+        return [open_, len(items) - open_]
+
+    def add_counts(self, counts: list[int]) -> None:
+        self.stats.pending += counts[0]
+        self.stats.overdue += counts[1]
 
     def restore(self, state: dict[str, Any]) -> None:
         """Rebuild the obligations and their pending instants (deadline or expiry)."""
         self.open.clear()
+        self.by_key.clear()
+        self.restore_items(state["obligations"])
+
+    def restore_items(self, obligations: list[dict[str, Any]]) -> None:
+        """Add saved obligations (of :meth:`state` or :meth:`key_items`) and their pending instants."""
         rule = self.rule
-        for saved in state["obligations"]:
+        for saved in obligations:
             trigger = Ev.from_state(saved["trigger"])
             bk = self._bucket_key(trigger.data, saved["key"])
             if bk is None:
@@ -216,6 +261,7 @@ class ResponseRuntime:
             ob.status = saved["status"]
             ob.breach_at = saved["breach_at"]
             self.open.setdefault(bk, []).append(ob)
+            self.by_key.setdefault(bk[0], {})[bk] = None
             if ob.status == OPEN and ob.deadline is not None:
                 self.run.timers.push(ob.deadline, self._deadline, ob)
             elif ob.status == OPEN and rule.expire_open:

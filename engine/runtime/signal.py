@@ -31,6 +31,7 @@ class SignalRuntime:
         self.stats = run.summary.rule(f"{run.playbook.name}/{rule.id}")
         self.patterns = (rule.when,)
         self._keys: dict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = {}  # group -> (key, subject), for saved state
+        self.by_key: dict[Any, dict[tuple[Any, ...], None]] = {}  # key -> its groups
 
     def on_event(self, ev: Ev, key: Any) -> None:
         rule = self.rule
@@ -57,6 +58,7 @@ class SignalRuntime:
         if group is None:
             group = self.groups[group_key] = Group()
             self._keys[group_key] = (key, subject)
+            self.by_key.setdefault(gk[0], {})[group_key] = None
         t = ev.t
         if group.last_firing is not None and rule.cooldown_us is not None and t < group.last_firing + rule.cooldown_us:
             # Suppressed: not counted in the window, and the cooldown is not extended.
@@ -100,6 +102,8 @@ class SignalRuntime:
 
     def _expire(self, at: int, payload: tuple[tuple[Any, ...], Group]) -> None:
         group_key, group = payload
+        if self.run.dirty is not None:
+            self.run.dirty.add(group_key[0])
         if self.groups.get(group_key) is not group:
             return
         if group.drop_at > at:  # touched since: wait for its new instant (one timer per group)
@@ -110,18 +114,51 @@ class SignalRuntime:
     def _drop(self, group_key: tuple[Any, ...]) -> None:
         self.groups.pop(group_key, None)
         self._keys.pop(group_key, None)
+        groups = self.by_key.get(group_key[0])
+        if groups is not None:
+            groups.pop(group_key, None)
+            if not groups:
+                del self.by_key[group_key[0]]
+
+    def _item(self, gk: tuple[Any, ...], group: Group) -> dict[str, Any]:
+        key, subject = self._keys[gk]
+        return {"key": key, "subject": subject, "last_firing": group.last_firing, "window": list(group.window)}
 
     def state(self) -> dict[str, Any]:
-        groups = []
-        for gk, group in self.groups.items():
-            key, subject = self._keys[gk]
-            groups.append({"key": key, "subject": subject, "last_firing": group.last_firing, "window": list(group.window)})
-        return {"groups": groups}
+        return {"groups": [self._item(gk, group) for gk, group in self.groups.items()]}
+
+    def key_items(self, hkey: Any, clock: int | None) -> tuple[list[dict[str, Any]], int | None]:
+        """One key's groups as :meth:`state` saves them, and the first instant
+        :meth:`restore_items` would schedule for them (None: none)."""
+        gks = self.by_key.get(hkey)
+        if not gks:
+            return [], None
+        items = []
+        due: int | None = None
+        for gk in gks:
+            group = self.groups[gk]
+            items.append(self._item(gk, group))
+            if group.timer and (due is None or group.drop_at < due):
+                due = group.drop_at
+        return items, due
+
+    @staticmethod
+    def item_counts(items: list[dict[str, Any]]) -> list[int]:
+        """What :meth:`count_open` counts of saved groups."""
+        return [len(items)]
+
+    def add_counts(self, counts: list[int]) -> None:
+        self.stats.groups += counts[0]
 
     def restore(self, state: dict[str, Any]) -> None:
         self.groups.clear()
         self._keys.clear()
-        for saved in state["groups"]:
+        self.by_key.clear()
+        self.restore_items(state["groups"])
+
+    def restore_items(self, groups: list[dict[str, Any]]) -> None:
+        """Add saved groups (of :meth:`state` or :meth:`key_items`)."""
+        for saved in groups:
             subject = saved["subject"]
             gk = (hashable(saved["key"]), *(hashable(subject.get(name)) for name in self.rule.group_by))
             group = Group()
@@ -129,6 +166,7 @@ class SignalRuntime:
             group.window.extend(saved["window"])
             self.groups[gk] = group
             self._keys[gk] = (saved["key"], subject)
+            self.by_key.setdefault(gk[0], {})[gk] = None
             self._settle(gk, group)
 
     def count_open(self) -> None:
