@@ -294,6 +294,7 @@ class DurableRun:
         """A chunk of events: duplicates, late, or to process."""
         done = self._processed_before([ev.id for ev in old])
         recent = self._forget_visible()
+        key_problem = self.engine.key_problem
         summary = self.summary
         ready: list[Ev] = []
         for ev in old:
@@ -313,7 +314,8 @@ class DurableRun:
                 self._late.append((ev.id, ev.t, ev.type, f"earlier than the stored clock {format_time(clock)}",
                                    ev.source, ev.data))
             else:
-                recent[ev.id] = (ev.t, ev.data)
+                if key_problem(ev.data) is None:  # an event skipped for its key does not spend its id
+                    recent[ev.id] = (ev.t, ev.data)
                 ready.append(ev)
         if self._by_key:
             self.engine.prefetch(ready)  # the saved state of their keys, in a few statements
@@ -352,7 +354,8 @@ class DurableRun:
         batch = self._batch
         newest = None
         for ev in evs:
-            process(ev)
+            if not process(ev):
+                continue  # skipped (an invalid key, ...): its id is not spent, a corrected copy may come
             batch.append((ev.id, ev.t, event_digest(ev.data)))
             if len(batch) >= every:
                 self._commit()
@@ -362,7 +365,8 @@ class DurableRun:
 
     def _take(self, ev: Ev) -> None:
         """Process one event; commit when the batch is full."""
-        self.engine.process(ev)
+        if not self.engine.process(ev):
+            return  # skipped: its id is not spent (as in _take_all)
         self._batch.append((ev.id, ev.t, event_digest(ev.data)))
         if len(self._batch) >= self.commit_every:
             self._commit()

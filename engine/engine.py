@@ -901,6 +901,12 @@ class Engine:
             gate.newest = ev.t
         return False
 
+    def key_problem(self, data: Mapping[str, Any]) -> str | None:
+        """Why an event's key is not one for some of these playbooks (an object, a list...),
+        or None: such an event is skipped by those playbooks."""
+        reader = self._readers[0] if self._single else self._single_reader()
+        return reader.invalid_key(data) if type(data) is dict else None
+
     def process(self, ev: Ev) -> bool:
         """Process one normalized event (see :meth:`read`); False if it was not processed.
 

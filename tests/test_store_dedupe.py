@@ -56,6 +56,19 @@ def test_copies_hours_apart_in_one_look_up_are_duplicates(tmp_path: Path) -> Non
     assert dup_one == 1 and not any('"rule":"two-fails"' in line for line in one)
 
 
+def test_an_event_skipped_for_its_key_does_not_spend_its_id(tmp_path: Path) -> None:
+    """An event with an invalid key is skipped, not processed: its corrected copy (same id)
+    is processed, in the same input or in a later run, as without a store."""
+    bad = {"id": "a", "type": "login.failed", "time": BASE, "account": {"x": 1}}
+    good = {"id": "a", "type": "login.failed", "time": BASE, "account": "x"}
+    plain = sorted(a.to_json() for a in Engine(load_playbook_text(PLAYBOOK, "fails.yaml")).run([bad, good], until=BASE + 86400))
+    for parts in ([[bad, good]], [[bad], [good]]):
+        db = tmp_path / f"{len(parts)}.db"
+        lines, duplicates = run_parts(db, [*parts[:-1], [*parts[-1], {**good, "id": "z", "account": "other", "time": BASE + 86400}]], 50_000, True)
+        assert duplicates == 0
+        assert [line for line in lines if '"key":"x"' in line] == [line for line in plain if '"key":"x"' in line] != []
+
+
 EVENT = st.tuples(
     st.sampled_from(["a", "b", "c", "d", "e"]),
     st.sampled_from(["login.failed", "login.failed", "login.ok"]),
