@@ -28,8 +28,10 @@ them does the work, so that runs stay cheap."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pathlib
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -430,24 +432,64 @@ class SQLiteStore:
     # -- state -------------------------------------------------------------------------
 
     def load_state(self) -> dict[str, Any] | None:
-        """The engine snapshot saved by the last commit, whole, or None for a new store."""
+        """The engine snapshot saved by the last commit, whole, or None for a new store.
+
+        A state saved key by key is put together here, from its head and its keys' rows, as
+        the ``state`` view shows it to SQL, but read with :func:`load_state_json`: a row
+        SQLite's JSON functions refuse (a NaN an event gave a fact) or an integer beyond 64
+        bits is read exactly, and does not make the store look damaged."""
         with self._guard():
-            rows = list(self.db.query("SELECT playbook, snapshot FROM state ORDER BY playbook"))
-        if not rows:
+            heads = self.db.execute("SELECT playbook, snapshot FROM state_head ORDER BY playbook").fetchall()
+        if not heads:
             return None
         playbooks: list[dict[str, Any]] = []
-        for row in rows:
-            text = row["snapshot"]
+        for name, text in heads:
             try:
-                saved = parse_json_line(text) if isinstance(text, str) else None
+                saved = load_state_json(text) if isinstance(text, str) else None
             except ValueError:
                 saved = None
             if not isinstance(saved, dict) or not _snapshot_shape(saved):
-                raise StateError(state_damaged(self.path, f"table state, playbook {row['playbook']!r}: "
+                raise StateError(state_damaged(self.path, f"table state, playbook {name!r}: "
                                                f"{'not JSON' if isinstance(text, str) and saved is None else 'not a saved state'}"))
+            if saved["state"].get("keyed") is True:
+                self._put_keys_together(name, saved)
             playbooks.append(saved)
         formats = {p.pop("_format") for p in playbooks}
         return {"format": formats.pop() if len(formats) == 1 else None, "playbooks": playbooks}
+
+    def _put_keys_together(self, name: str, saved: dict[str, Any]) -> None:
+        """A head saved key by key, made whole with its keys' rows (what the ``state`` view does)."""
+        state = saved["state"]
+        state.pop("keyed", None)
+        state.pop("counts", None)
+        rules = state.get("rules")
+        if not isinstance(rules, dict):
+            raise StateError(state_damaged(self.path, f"table state_head, playbook {name!r}: not a saved state"))
+        facts: list[list[Any]] = []
+        seen: list[list[Any]] = []
+        items: dict[str, list[Any]] = {rid: [] for rid in rules}
+        with self._guard():
+            rows = self.db.execute("SELECT key, state FROM state_key WHERE playbook = ? ORDER BY key", [name]).fetchall()
+        for key, text in rows:
+            try:
+                row = load_state_json(text) if isinstance(text, str) else None
+            except ValueError:
+                row = None
+            if not isinstance(row, dict) or "k" not in row or not isinstance(row.get("r", {}), dict):
+                raise StateError(state_damaged(self.path, f"table state_key, playbook {name!r}, key {key}: "
+                                               "not a saved state"))
+            if "f" in row:
+                facts.append([row["k"], row["f"]])
+            if "s" in row:
+                seen.append([row["k"], row["s"]])
+            for rid, found in row.get("r", {}).items():
+                if rid in items and isinstance(found, list):
+                    items[rid].extend(found)
+        state["facts"] = facts
+        state["facts_seen"] = seen
+        for rid, fields in rules.items():
+            if isinstance(fields, dict):
+                rules[rid] = {field: list(items[rid]) for field in fields}
 
     def load_heads(self) -> dict[str, Any] | None:
         """The saved state without its keys' states (:meth:`engine.Engine.restore_keyed`):
@@ -460,8 +502,8 @@ class SQLiteStore:
         playbooks: list[dict[str, Any]] = []
         for name, text in rows:
             try:
-                saved = orjson.loads(text) if isinstance(text, str) else None
-            except orjson.JSONDecodeError:
+                saved = load_state_json(text) if isinstance(text, str) else None
+            except ValueError:
                 return None
             if (not isinstance(saved, dict) or not _snapshot_shape(saved) or saved.get("name") != name
                     or saved["state"].get("keyed") is not True):
@@ -486,7 +528,7 @@ class SQLiteStore:
                                        f"({','.join('?' * len(chunk))})", [playbook, *chunk]).fetchall()
                 for key, text in rows:
                     try:
-                        saved = load_json(text) if isinstance(text, str) else None
+                        saved = load_state_json(text) if isinstance(text, str) else None
                     except ValueError:
                         saved = None
                     if not isinstance(saved, dict) or "k" not in saved or not isinstance(saved.get("r", {}), dict):
@@ -770,6 +812,21 @@ def _sql_text(text: str | None) -> str | None:
     except UnicodeEncodeError:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
+
+
+def load_state_json(text: str) -> Any:
+    """A saved state's JSON, exactly: orjson, unless the text holds a number of 20 digits or
+    more (orjson reads an integer beyond 64 bits as a float: a long account number would
+    no longer be its key) or something orjson refuses (NaN, a lone surrogate)."""
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
+_LONG_DIGITS = re.compile(r"\d{20}")
 
 
 def load_json(text: str) -> Any:

@@ -201,3 +201,49 @@ def test_keys_with_lone_surrogates_and_nan_values_are_saved_and_loaded(tmp_path:
     second, _ = _durable(db, ordered[2:])
     assert first + second == whole
     assert any('"outcome":"met"' in line and '"key":"\\udfff"' in line for line in second)
+
+
+KEYS_PB = """playbook: keys
+version: 1
+facts:
+  n: {from: ping, value: "n", collect: sum}
+rules:
+  - id: answer
+    when: {type: ping}
+    expect: {type: pong, within: 2h}
+    actions:
+      on_breach: [{do: escalate, message: "late {{ key }} n={{ facts.n }}"}]
+      on_met: [{do: record, value: "{{ facts.n }}", big: "{{ trigger.big }}"}]
+"""
+KEYS_PLUS = KEYS_PB + """  - id: extra
+    when: {type: pong}
+    actions: {on_match: [{do: notify}]}
+"""
+
+
+def _runs(db: str, parts: list[tuple[str, list[dict[str, Any]]]]) -> list[str]:
+    out: list[str] = []
+    for text, events in parts:
+        store = SQLiteStore(db)
+        try:
+            DurableRun(Engine(load_playbook_text(text, "keys.yaml")), store).run(events, emit=out.extend)
+        finally:
+            store.close()
+    return out
+
+
+def test_a_state_sqlite_json_refuses_is_read_exactly_and_migrates(tmp_path: Path) -> None:
+    """A key's state holding a NaN (an event gave it) and an integer beyond 64 bits: the store
+    is not taken for damaged when a changed playbook makes the next run read it whole, and an
+    account number of 30 digits is still its key after a reload (not a float)."""
+    ping = {"id": "s1", "type": "ping", "time": BASE, "account": "\udfff", "n": float("nan"), "big": 18446744073709551617}
+    pong = {"id": "s3", "type": "pong", "time": BASE + 1800, "account": "\udfff"}
+    got = _runs(str(tmp_path / "a.db"), [(KEYS_PB, [ping]), (KEYS_PLUS, [pong])])
+    plain = _lines(Engine(load_playbook_text(KEYS_PLUS, "keys.yaml")).run([ping, pong]))
+    assert [json.loads(x)["rule"] for x in got] == [json.loads(x)["rule"] for x in plain] == ["answer", "extra"]
+    assert json.loads(got[0])["params"]["big"] == 18446744073709551617
+    long_key = 123456789012345678901234567890
+    ping2 = {"id": "b1", "type": "ping", "time": BASE, "account": long_key, "n": 1}
+    pong2 = {"id": "b2", "type": "pong", "time": BASE + 1800, "account": long_key}
+    got = _runs(str(tmp_path / "b.db"), [(KEYS_PB, [ping2]), (KEYS_PB, [pong2])])
+    assert got == _lines(Engine(load_playbook_text(KEYS_PB, "keys.yaml")).run([ping2, pong2])) != []
