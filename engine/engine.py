@@ -20,6 +20,7 @@ from .sources import MAX_LINE_BYTES, SourceEvent, event_problem, merge_ordered, 
 from .summary import RunSummary
 from .timecalc import US, DurationError, TimeError, format_time, parse_duration, parse_time
 
+_INF = float("inf")
 STATE_FORMAT = "playbook-engine-state/1"
 
 #: Engine(dedupe_window=...): how long, in event time behind the newest event, an id is remembered.
@@ -62,14 +63,16 @@ class _Reader:
         for name, get in self.keys:
             key = get(data)
             kind = type(key)
-            if key is None or kind is str or kind is int or kind is float:
+            if key is None or kind is str or kind is int or (kind is float and -_INF < key < _INF):
                 continue
-            if isinstance(key, (str, int, float)) and not isinstance(key, bool):
+            if isinstance(key, (str, int)) and not isinstance(key, bool):
+                continue
+            if isinstance(key, float) and -_INF < key < _INF:
                 continue
             shown = repr(key)
             if len(shown) > 60:
                 shown = shown[:57] + "..."
-            return f"invalid key: the key field '{name}' must be a string or a number, got {shown}"
+            return f"invalid key: the key field '{name}' must be a string or a finite number, got {shown}"
         return None
 
     def normalize(self, data: Any, source: str | None, serial: int, in_order: bool = False,

@@ -378,7 +378,7 @@ def test_an_invalid_key_is_skipped_once_and_stops_strict(pb: str, tmp_path: Path
     r = cli("run", pb, "--events", str(path), *extra)
     assert r.exit_code == 0, r.output
     assert "3 read, 2 processed, 1 skipped" in r.stderr
-    assert "e.jsonl:2: invalid key: the key field 'account' must be a string or a number, got {'id': 'a'}" in r.stderr
+    assert "e.jsonl:2: invalid key: the key field 'account' must be a string or a finite number, got {'id': 'a'}" in r.stderr
     assert '"outcome":"met"' in r.stdout  # the valid reply after it still counts
     strict = cli("run", pb, "--events", str(path), "--strict", *(["--db", str(tmp_path / "t.db")] if db else []))
     assert strict.exit_code == 1, strict.output

@@ -247,3 +247,14 @@ def test_a_state_sqlite_json_refuses_is_read_exactly_and_migrates(tmp_path: Path
     pong2 = {"id": "b2", "type": "pong", "time": BASE + 1800, "account": long_key}
     got = _runs(str(tmp_path / "b.db"), [(KEYS_PB, [ping2]), (KEYS_PB, [pong2])])
     assert got == _lines(Engine(load_playbook_text(KEYS_PB, "keys.yaml")).run([ping2, pong2])) != []
+
+
+def test_nan_and_infinite_keys_are_invalid_keys(tmp_path: Path) -> None:
+    """NaN equals no key, not even itself, and a store would keep one row for all of them:
+    a NaN or infinite key skips the event as an invalid key, with and without a store."""
+    events = [{"id": f"n{i}", "type": "ping", "time": BASE + i, "account": key, "n": 1}
+              for i, key in enumerate([float("nan"), float("inf"), float("-inf")])]
+    engine = Engine(load_playbook_text(KEYS_PB, "keys.yaml"))
+    assert engine.run(events) == []
+    assert engine.summary.skipped["invalid key"].count == 3
+    assert _runs(str(tmp_path / "n.db"), [(KEYS_PB, events[:1]), (KEYS_PB, events[1:])]) == []

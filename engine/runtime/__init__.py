@@ -22,6 +22,7 @@ from .signal import SignalRuntime
 
 RuleRuntime = ResponseRuntime | CadenceRuntime | SignalRuntime
 
+_INF = float("inf")
 __all__ = ["Ev", "EventIds", "PlaybookRun", "row_key"]
 
 
@@ -110,6 +111,8 @@ class PlaybookRun:
         if key is not None and kind is not str and kind is not int and kind is not float and (
                 isinstance(key, bool) or not isinstance(key, (str, int, float))):
             return self.invalid_key(key)
+        if kind is float and not -_INF < key < _INF:  # NaN (equal to nothing, not even itself) and infinities
+            return self.invalid_key(key)
         heap = self._heap
         unloaded = self.unloaded
         if unloaded is not None and unloaded.due and unloaded.due[0][0] < t:
@@ -137,7 +140,7 @@ class PlaybookRun:
         shown = repr(key)
         if len(shown) > 60:
             shown = shown[:57] + "..."
-        return f"invalid key: the key field '{self.playbook.key_field}' must be a string or a number, got {shown}"
+        return f"invalid key: the key field '{self.playbook.key_field}' must be a string or a finite number, got {shown}"
 
     def dispatch(self, ev: Ev, key: Any, facts: tuple[Fact, ...], rules: tuple[RuleRuntime, ...]) -> None:
         """Let the facts, then the rules, that see ``ev`` act on it (see :meth:`reach`)."""
