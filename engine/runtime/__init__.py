@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
+from math import isfinite
 from typing import Any
 
 from ..actions import Action, dumps
@@ -22,7 +23,6 @@ from .signal import SignalRuntime
 
 RuleRuntime = ResponseRuntime | CadenceRuntime | SignalRuntime
 
-_INF = float("inf")
 __all__ = ["Ev", "EventIds", "PlaybookRun", "row_key"]
 
 
@@ -111,7 +111,7 @@ class PlaybookRun:
         if key is not None and kind is not str and kind is not int and kind is not float and (
                 isinstance(key, bool) or not isinstance(key, (str, int, float))):
             return self.invalid_key(key)
-        if kind is float and not -_INF < key < _INF:  # NaN (equal to nothing, not even itself) and infinities
+        if kind is float and not isfinite(key):  # type: ignore[arg-type]  # NaN (equal to nothing, not itself), infinities
             return self.invalid_key(key)
         heap = self._heap
         unloaded = self.unloaded
