@@ -514,8 +514,12 @@ class SQLiteStore:
             return None
         with self._guard():
             for saved in playbooks:
-                saved["index"] = dict(self.db.execute("SELECT key, due FROM state_key WHERE playbook = ?",
-                                                      [saved["name"]]).fetchall())
+                rows = self.db.execute("SELECT key, due FROM state_key WHERE playbook = ?", [saved["name"]]).fetchall()
+                for key, due in rows:  # a hand edit must be a message, not a comparison failing later
+                    if not isinstance(key, str) or not (due is None or (isinstance(due, int) and not isinstance(due, bool))):
+                        raise StateError(state_damaged(self.path, f"table state_key, playbook {saved['name']!r}: "
+                                                       f"key {key!r} with due {due!r} (a key is text, a due a number)"))
+                saved["index"] = dict(rows)
         return {"format": formats.pop(), "playbooks": playbooks}
 
     def key_states(self, playbook: str, keys: list[str]) -> dict[str, dict[str, Any]]:

@@ -258,3 +258,24 @@ def test_nan_and_infinite_keys_are_invalid_keys(tmp_path: Path) -> None:
     assert engine.run(events) == []
     assert engine.summary.skipped["invalid key"].count == 3
     assert _runs(str(tmp_path / "n.db"), [(KEYS_PB, events[:1]), (KEYS_PB, events[1:])]) == []
+
+
+def test_a_hand_edited_key_row_says_damaged_and_reset_state_recovers(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    shipped = str(ROOT / "playbooks" / "us-retention.yaml")
+    sample = str(ROOT / "examples" / "events.jsonl")
+    for edit in ("UPDATE state_key SET due = 'x' WHERE due IS NOT NULL", "UPDATE state_key SET key = NULL"):
+        db = str(tmp_path / f"{uuid.uuid4().hex}.db")
+        assert CliRunner().invoke(main, ["run", shipped, "--events", sample, "--db", db, "-q"]).exit_code == 0
+        con = sqlite3.connect(db)
+        con.execute(edit)
+        con.commit()
+        con.close()
+        r = CliRunner().invoke(main, ["run", shipped, "--events", sample, "--db", db, "-q"])
+        assert r.exit_code == 1 and "saved state is damaged" in r.stderr and "--reset-state" in r.stderr, r.stderr
+        assert r.exception is None or isinstance(r.exception, SystemExit)
+        r = CliRunner().invoke(main, ["run", shipped, "--events", sample, "--db", db, "-q", "--reset-state"])
+        assert r.exit_code == 0, r.stderr
