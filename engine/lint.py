@@ -120,22 +120,8 @@ def _refs(source: str) -> list[_Ref]:
         return []
     out: list[_Ref] = []
 
-    def chain(n: ast.AST) -> tuple[str, tuple[str | int, ...]] | None:
-        if isinstance(n, ast.Name):
-            if n.id in ("true", "false", "null", "True", "False", "None"):
-                return None
-            return n.id, ()
-        if isinstance(n, ast.Attribute):
-            base = chain(n.value)
-            return None if base is None else (base[0], base[1] + (n.attr,))
-        if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, (str, int)) \
-                and not isinstance(n.slice.value, bool):
-            base = chain(n.value)
-            return None if base is None else (base[0], base[1] + (n.slice.value,))
-        return None
-
     def walk(n: ast.AST) -> None:
-        found = chain(n)
+        found = _name_path(n)
         if found is not None:
             out.append(_Ref(found[0], found[1], ast.get_source_segment(text, n) or found[0]))
             return
@@ -576,23 +562,28 @@ class _Linter:
                       "open-state")
 
 
+def _name_path(n: ast.AST) -> tuple[str, tuple[str | int, ...]] | None:
+    """``name.k1["k2"][0]`` as (name, keys), or None for anything else (a literal name included)."""
+    if isinstance(n, ast.Name):
+        if n.id in ("true", "false", "null", "True", "False", "None"):
+            return None
+        return n.id, ()
+    if isinstance(n, ast.Attribute):
+        base = _name_path(n.value)
+        return None if base is None else (base[0], base[1] + (n.attr,))
+    if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, (str, int)) \
+            and not isinstance(n.slice.value, bool):
+        base = _name_path(n.value)
+        return None if base is None else (base[0], base[1] + (n.slice.value,))
+    return None
+
+
 def _chains(node: ast.AST) -> list[tuple[str, tuple[str | int, ...]]]:
     """The outermost name paths (``facts.x``, ``event.x``, ``x``) read inside ``node``."""
     out: list[tuple[str, tuple[str | int, ...]]] = []
 
-    def chain(n: ast.AST) -> tuple[str, tuple[str | int, ...]] | None:
-        if isinstance(n, ast.Name):
-            return n.id, ()
-        if isinstance(n, ast.Attribute):
-            base = chain(n.value)
-            return None if base is None else (base[0], base[1] + (n.attr,))
-        if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str):
-            base = chain(n.value)
-            return None if base is None else (base[0], base[1] + (n.slice.value,))
-        return None
-
     def walk(n: ast.AST) -> None:
-        found = chain(n)
+        found = _name_path(n)
         if found is not None:
             out.append(found)
             return

@@ -123,12 +123,17 @@ def open_text(path: str) -> IO[str]:
         if path.lower().endswith(".gz"):
             return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace", newline="")
         return open(path, encoding="utf-8-sig", errors="replace", newline="")  # -sig: drop a BOM
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not an event file") from None
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+        raise _cannot_open(path, exc) from None
+
+
+def _cannot_open(path: str, exc: OSError) -> UsageError:
+    """Why an event file cannot be opened, for the user."""
+    if isinstance(exc, FileNotFoundError):
+        return UsageError(f"{path}: no such file")
+    if isinstance(exc, IsADirectoryError):
+        return UsageError(f"{path}: is a directory, not an event file")
+    return UsageError(f"{path}: cannot read ({exc.strerror})")
 
 
 def read_sources(paths: Iterable[str], fmt: str | None = None, *,
@@ -177,12 +182,8 @@ def open_binary(path: str) -> IO[bytes]:
         if path.lower().endswith(".gz"):
             return cast(IO[bytes], gzip.open(path, "rb"))
         return open(path, "rb")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not an event file") from None
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+        raise _cannot_open(path, exc) from None
 
 
 def check_max_line_bytes(max_line_bytes: int) -> int:
