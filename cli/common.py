@@ -17,7 +17,7 @@ from engine import Engine, EngineError, EventError, SourceEvent, UsageError
 from engine.errors import Diagnostic, StoreBusy
 from engine.loader import MAX_PLAYBOOK_BYTES
 from engine.sources import MAX_LINE_BYTES, detect_format
-from engine.summary import MaxSkipped, RunSummary
+from engine.summary import MaxSkipped, Problem, RunSummary
 from engine.timecalc import format_time
 
 if TYPE_CHECKING:
@@ -176,6 +176,14 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
+def _samples(problem: Problem, more: bool = True) -> list[str]:
+    """A problem's first five example places, and how many more there are."""
+    lines = [f"    {source}: {message}" for source, message in problem.samples[:5]]
+    if more and problem.count > 5:
+        lines.append(f"    ... and {problem.count - 5:,} more")
+    return lines
+
+
 def format_summary(summary: RunSummary, elapsed: float) -> str:
     lines = []
     rate = summary.events_read / elapsed if elapsed > 0 else 0.0
@@ -186,20 +194,13 @@ def format_summary(summary: RunSummary, elapsed: float) -> str:
     )
     for reason, problem in sorted(summary.skipped.items()):
         lines.append(f"  skipped ({reason}): {problem.count:,}")
-        for source, message in problem.samples[:5]:
-            lines.append(f"    {source}: {message}")
-        if problem.count > 5:
-            lines.append(f"    ... and {problem.count - 5:,} more")
+        lines.extend(_samples(problem))
     if summary.duplicates.count:
         lines.append(f"  duplicates (an id processed before, skipped): {summary.duplicates.count:,}")
-        for source, message in summary.duplicates.samples[:5]:
-            lines.append(f"    {source}: {message}")
+        lines.extend(_samples(summary.duplicates, more=False))
     for kind, problem in sorted(summary.input_warnings.items()):
         lines.append(f"  read from damaged input ({kind}): {problem.count:,} (processed; --strict refuses them)")
-        for source, message in problem.samples[:5]:
-            lines.append(f"    {source}: {message}")
-        if problem.count > 5:
-            lines.append(f"    ... and {problem.count - 5:,} more")
+        lines.extend(_samples(problem))
     if summary.until is not None:
         lines.append(f"clock: until {format_time(summary.until)}")
     outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(summary.outcomes.items())) or "none"

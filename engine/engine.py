@@ -15,12 +15,11 @@ from typing import Any
 from .actions import Action
 from .errors import EventError, StateError, UsageError
 from .model import Playbook
-from .runtime import Ev, EventIds, PlaybookRun
+from .runtime import Ev, EventIds, PlaybookRun, invalid_key_reason, is_key
 from .sources import MAX_LINE_BYTES, SourceEvent, event_problem, merge_ordered, time_ordered
 from .summary import RunSummary
 from .timecalc import US, DurationError, TimeError, format_time, parse_duration, parse_time
 
-_INF = float("inf")
 STATE_FORMAT = "playbook-engine-state/1"
 
 #: Engine(dedupe_window=...): how long, in event time behind the newest event, an id is remembered.
@@ -56,23 +55,18 @@ class _Reader:
             getter: Callable[[Any], Any] = make_getter(name) if "." in name else operator.methodcaller("get", name)
             self.keys += ((name, getter),)
 
+    def name(self, data: dict[str, Any], ev: Ev | None) -> str:
+        """How messages name an event: its id (given, else derived from its content)."""
+        return ev.id if ev is not None else EventIds.given(data, self.id_field) or self.ids.of(data)
+
     def invalid_key(self, data: dict[str, Any]) -> str | None:
         """Why the event's key (of any of these playbooks) is not one, or None: a key is a string
         or a number (or absent). With ``strict``, checked before any playbook sees the event,
         so that the run stops there with the event not half processed."""
         for name, get in self.keys:
             key = get(data)
-            kind = type(key)
-            if key is None or kind is str or kind is int or (kind is float and -_INF < key < _INF):
-                continue
-            if isinstance(key, (str, int)) and not isinstance(key, bool):
-                continue
-            if isinstance(key, float) and -_INF < key < _INF:
-                continue
-            shown = repr(key)
-            if len(shown) > 60:
-                shown = shown[:57] + "..."
-            return f"invalid key: the key field '{name}' must be a string or a finite number, got {shown}"
+            if key is not None and not is_key(key):
+                return invalid_key_reason(name, key)
         return None
 
     def normalize(self, data: Any, source: str | None, serial: int, in_order: bool = False,
@@ -133,16 +127,6 @@ def duration_us(name: str, value: Any) -> int | None:
     if us < 0:
         raise UsageError(f"{name}: a duration cannot be negative")
     return us
-
-
-def given_id(data: Mapping[str, Any], field: str) -> str | None:
-    """The id an event carries in its id field (as :class:`EventIds` reads it), or None."""
-    given = data.get(field)
-    if isinstance(given, str) and given:
-        return given
-    if isinstance(given, int) and not isinstance(given, bool):
-        return str(given)
-    return None
 
 
 class _Gate:
@@ -336,7 +320,6 @@ class Engine:
         self.summary = RunSummary()
         self._out: list[Action] = []
         readers: dict[tuple[Any, ...], _Reader] = {}
-        self._gates: dict[_Reader, _Gate] = {}
         self._signatures: list[list[str]] = []  # how each reader reads events, to match saved state
         self._runs: list[PlaybookRun] = []
         for index, pb in enumerate(self.playbooks):
@@ -344,14 +327,14 @@ class Engine:
             reader = readers.get(signature)
             if reader is None:
                 reader = readers[signature] = _Reader(pb)
-                self._gates[reader] = reader.gate = _Gate(dedupe, window, dedupe_max)
+                reader.gate = _Gate(dedupe, window, dedupe_max)
                 self._signatures.append([str(part) for part in signature])
             run = PlaybookRun(pb, index, self.summary, self._out)
             run.counts_events = reader is next(iter(readers.values()))
             reader.add(run)
             self._runs.append(run)
         self._readers = tuple(readers.values())
-        self._gates[self._readers[0]].counts = True
+        self._readers[0].gate.counts = True
         self._single = len(self._readers) == 1
         self._serial = 0
         self._last_late = -1
@@ -412,13 +395,13 @@ class Engine:
     @property
     def held(self) -> int:
         """How many events are held back for ``allowed_lateness`` (``reorder_window``), not processed yet."""
-        return sum(len(gate.held) for gate in self._gates.values())
+        return sum(len(reader.gate.held) for reader in self._readers)
 
     def flush(self) -> list[Action]:
         """Process every event held back for lateness, in time order (no later event will
         come before them); the clock moves to the last one's time. Returns the actions."""
         for reader in self._readers:
-            gate = self._gates[reader]
+            gate = reader.gate
             if gate.held:
                 self._release(reader, gate, max(h[0] for h in gate.held))
         return self._drain()
@@ -509,7 +492,7 @@ class Engine:
         if ids is not None:
             eid = data.get(reader.id_field)
             if type(eid) is not str or not eid:
-                eid = given_id(data, reader.id_field)  # a number, or none
+                eid = EventIds.given(data, reader.id_field)  # a number, or none
             if eid is not None and eid in ids and gate.seen(eid, t):
                 if gate.newest is None or t > gate.newest:
                     gate.newest = t  # a copy's time is still an event time: the default until counts it
@@ -524,11 +507,8 @@ class Engine:
         if done:
             if gate.newest is None or t > gate.newest:
                 gate.newest = t
-            if eid is not None:  # gate.remember(eid, t), inline for the common case
-                ids[eid] = t  # type: ignore[index]
-                gate.fresh += 1
-                if gate.fresh >= _FORGET_EVERY or len(ids) > gate.limit:  # type: ignore[arg-type]
-                    gate.forget()
+            if eid is not None:
+                gate.remember(eid, t)
         return done
 
     def _too_far(self, reader: _Reader, gate: _Gate, data: dict[str, Any], t: int, serial: int,
@@ -547,7 +527,7 @@ class Engine:
             since, what = newest, "the event before it"
         if t - since <= self.max_future_us:
             return False
-        eid = ev.id if ev is not None else given_id(data, reader.ids.field) or reader.ids.of(data)
+        eid = reader.name(data, ev)
         place = source or f"event {eid}"
         message = (f"time far in the future: {format_time(t)} is {_span(t - since)} after {what} "
                    f"({format_time(since)}), more than max_future (--max-future) allows "
@@ -594,7 +574,7 @@ class Engine:
         if serial == self._last_late:  # once, however many playbooks find it late
             return
         self._last_late = serial
-        eid = ev.id if ev is not None else given_id(data, reader.ids.field) or reader.ids.of(data)
+        eid = reader.name(data, ev)
         message = (f"event {eid} at {format_time(t)} is earlier than the clock ({format_time(clock)}): "
                    "events must be fed in time order (Engine(reorder_window=...), also called "
                    "allowed_lateness, holds events back to put them in order)")
@@ -656,7 +636,7 @@ class Engine:
     def _outlier(self, reader: _Reader, data: dict[str, Any], t: int, last: int, serial: int,
                  source: str | None, ev: Ev | None) -> None:
         """An event far beyond the rest of the log: a warning in the summary (it is processed)."""
-        eid = ev.id if ev is not None else given_id(data, reader.ids.field) or reader.ids.of(data)
+        eid = reader.name(data, ev)
         self.summary.time_outlier(
             source or f"event {eid}",
             f"{format_time(t)} is {_span(t - last)} after the event before it ({format_time(last)}), "
@@ -744,12 +724,12 @@ class Engine:
 
     def _advance(self, t: int) -> None:
         for reader in self._readers:
-            self._release(reader, self._gates[reader], t)
+            self._release(reader, reader.gate, t)
         self.summary.until = t
 
     def _newest(self) -> int | None:
         """The greatest event time let in (held ones included), else the clock."""
-        times = [g.newest for g in self._gates.values() if g.newest is not None]
+        times = [r.gate.newest for r in self._readers if r.gate.newest is not None]
         clock = self.clock
         if clock is not None:
             times.append(clock)
@@ -806,9 +786,9 @@ class Engine:
         else:
             tally.done.update(ev.serial for ev in ready if self._process(reader, ev))
         # By default the run ends at the greatest time of an event let in (not one set aside).
-        end = limit if limit is not None else self._gates[reader].newest
+        end = limit if limit is not None else reader.gate.newest
         if end is not None:
-            self._release(reader, self._gates[reader], end)
+            self._release(reader, reader.gate, end)
             self.summary.until = end
 
     def _read(self, reader: _Reader, items: Iterable[Any], count: bool = True) -> list[Ev]:
@@ -897,7 +877,7 @@ class Engine:
         if self.max_future_us is None:
             return False
         reader = self._single_reader()
-        gate = self._gates[reader]
+        gate = reader.gate
         if self._too_far(reader, gate, ev.data, ev.t, ev.serial, ev.source, ev):
             return True
         if gate.newest is None or ev.t > gate.newest:
@@ -952,7 +932,7 @@ class Engine:
         return {
             "format": STATE_FORMAT,
             # What the engine remembers of the events it let in (ids for dedupe), per way of reading them.
-            "readers": [{"reads": sig, **self._gates[reader].state()}
+            "readers": [{"reads": sig, **reader.gate.state()}
                         for sig, reader in zip(self._signatures, self._readers, strict=True)],
             "playbooks": [
                 {
@@ -1010,21 +990,19 @@ class Engine:
         for name in sorted(saved_by_name):
             notes.append(f"playbook {name}: not in this run, its saved state was dropped")
         saved_readers = {tuple(r["reads"]): r for r in snapshot.get("readers", [])}
-        for sig in self._signatures:
-            saved_readers.pop(tuple(sig), None)
-        lost = sum(len(r.get("held", [])) for r in saved_readers.values())
+        mine = {tuple(sig) for sig in self._signatures}
+        lost = sum(len(r.get("held", [])) for sig, r in saved_readers.items() if sig not in mine)
         if lost:
             raise StateError(f"the saved state holds {lost} event{'s' if lost != 1 else ''} waiting for allowed "
                              "lateness that these playbooks read differently (fields or time zone): restore it "
                              "into an engine with the playbooks it was saved from, flush() it, and snapshot again")
         for run, state, rules in plans:
             run.restore(state, rules)
-        saved_readers = {tuple(r["reads"]): r for r in snapshot.get("readers", [])}
         serials = itertools.count(self._serial + 1)
         for sig, reader in zip(self._signatures, self._readers, strict=True):
             saved_reader = saved_readers.get(tuple(sig))
             if saved_reader is not None:
-                self._gates[reader].restore(saved_reader, serials)
+                reader.gate.restore(saved_reader, serials)
         self._serial = next(serials) - 1
         return notes
 

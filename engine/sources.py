@@ -810,28 +810,29 @@ def _sorted_by_time(fh: IO[bytes], name: str, time_of: Callable[[Any], int | Non
         raw = fh.readline()
         source = f"{name}:{lines[i]}"
         how = plain[i]
-        if how == 1:
-            data = orjson.loads(raw)
-            problem = _bracket_problem(raw, data)
-            if problem is not None:
-                yield SourceEvent(None, source, problem)
-                continue
-            yield SourceEvent(data, source, None, times[i], True, _notes(raw, data))
-            continue
         notes: list[str] = []
-        try:
-            data, exact = _parse(raw, notes)
-        except ValueError as exc:
-            yield _invalid_json(source, exc)
-            continue
-        if not isinstance(data, dict):
-            yield _not_an_object(source, data)
-            continue
-        problem = _bracket_problem(raw, data)
-        if problem is not None:
-            yield SourceEvent(None, source, problem)
-            continue
-        if exact:  # orjson read it alone: look for what it does not tell
-            notes.extend(_notes(raw, data))
+        if how == 1:
+            data, exact = orjson.loads(raw), True
+        else:
+            try:
+                data, exact = _parse(raw, notes)
+            except ValueError as exc:
+                yield _invalid_json(source, exc)
+                continue
+            if not isinstance(data, dict):
+                yield _not_an_object(source, data)
+                continue
         # A time found without parsing is the event's own only when the field is there (see _time_text).
-        yield SourceEvent(data, source, None, times[i] if how == 0 or field in data else None, True, tuple(notes))
+        yield _checked(raw, data, source, times[i] if how != 2 or field in data else None, notes, exact)
+
+
+def _checked(raw: bytes, data: dict[str, Any], source: str, t: int | None, notes: list[str], exact: bool) -> SourceEvent:
+    """A line's event once read: skipped if it nests too deep; else with what was wrong with
+    its input (``notes`` from reading it, and what :func:`_notes` finds where orjson read it
+    alone). :func:`read_jsonl_binary` does the same inline, in the hot loop of reading."""
+    problem = _bracket_problem(raw, data)
+    if problem is not None:
+        return SourceEvent(None, source, problem)
+    if exact:
+        notes.extend(_notes(raw, data))
+    return SourceEvent(data, source, None, t, True, tuple(notes))

@@ -438,17 +438,12 @@ class SQLiteStore:
         the ``state`` view shows it to SQL, but read with :func:`load_state_json`: a row
         SQLite's JSON functions refuse (a NaN an event gave a fact) or an integer beyond 64
         bits is read exactly, and does not make the store look damaged."""
-        with self._guard():
-            heads = self.db.execute("SELECT playbook, snapshot FROM state_head ORDER BY playbook").fetchall()
+        heads = self._heads()
         if not heads:
             return None
         playbooks: list[dict[str, Any]] = []
-        for name, text in heads:
-            try:
-                saved = load_state_json(text) if isinstance(text, str) else None
-            except ValueError:
-                saved = None
-            if not isinstance(saved, dict) or not _snapshot_shape(saved):
+        for name, text, saved in heads:
+            if not _snapshot_shape(saved):
                 raise StateError(state_damaged(self.path, f"table state, playbook {name!r}: "
                                                f"{'not JSON' if isinstance(text, str) and saved is None else 'not a saved state'}"))
             if saved["state"].get("keyed") is True:
@@ -456,6 +451,19 @@ class SQLiteStore:
             playbooks.append(saved)
         formats = {p.pop("_format") for p in playbooks}
         return {"format": formats.pop() if len(formats) == 1 else None, "playbooks": playbooks}
+
+    def _heads(self) -> list[tuple[str, Any, Any]]:
+        """Each playbook's saved head: its name, its text, and that text read (None if it is no JSON)."""
+        with self._guard():
+            rows = self.db.execute("SELECT playbook, snapshot FROM state_head ORDER BY playbook").fetchall()
+        heads = []
+        for name, text in rows:
+            try:
+                saved = load_state_json(text) if isinstance(text, str) else None
+            except ValueError:
+                saved = None
+            heads.append((name, text, saved))
+        return heads
 
     def _put_keys_together(self, name: str, saved: dict[str, Any]) -> None:
         """A head saved key by key, made whole with its keys' rows (what the ``state`` view does)."""
@@ -495,17 +503,12 @@ class SQLiteStore:
         """The saved state without its keys' states (:meth:`engine.Engine.restore_keyed`):
         each playbook's head, with ``index``, its keys' first pending instants by row key;
         None for a new store, or when a state is saved whole (:meth:`load_state` reads it)."""
-        with self._guard():
-            rows = self.db.execute("SELECT playbook, snapshot FROM state_head ORDER BY playbook").fetchall()
-        if not rows:
+        heads = self._heads()
+        if not heads:
             return None
         playbooks: list[dict[str, Any]] = []
-        for name, text in rows:
-            try:
-                saved = load_state_json(text) if isinstance(text, str) else None
-            except ValueError:
-                return None
-            if (not isinstance(saved, dict) or not _snapshot_shape(saved) or saved.get("name") != name
+        for name, _, saved in heads:
+            if (not _snapshot_shape(saved) or saved.get("name") != name
                     or saved["state"].get("keyed") is not True):
                 return None
             playbooks.append(saved)

@@ -23,7 +23,25 @@ from .signal import SignalRuntime
 
 RuleRuntime = ResponseRuntime | CadenceRuntime | SignalRuntime
 
-__all__ = ["Ev", "EventIds", "PlaybookRun", "row_key"]
+__all__ = ["Ev", "EventIds", "PlaybookRun", "invalid_key_reason", "is_key", "row_key"]
+
+
+def is_key(value: Any) -> bool:
+    """Can ``value`` be a key? A string or a finite number: not a boolean, not NaN (equal to
+    nothing, not even itself) or an infinity, not an object or a list."""
+    if isinstance(value, str):
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return not isinstance(value, float) or isfinite(value)
+
+
+def invalid_key_reason(field: str, key: Any) -> str:
+    """Why an event whose key field holds ``key`` is skipped, for the summary."""
+    shown = repr(key)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"invalid key: the key field '{field}' must be a string or a finite number, got {shown}"
 
 
 def row_key(hkey: Any) -> str:
@@ -108,11 +126,8 @@ class PlaybookRun:
         event as skipped unless another playbook processes it."""
         key = data.get(self._key_field) if self._get_key is None else self._get_key(data)
         kind = type(key)
-        if key is not None and kind is not str and kind is not int and kind is not float and (
-                isinstance(key, bool) or not isinstance(key, (str, int, float))):
-            return self.invalid_key(key)
-        if kind is float and not isfinite(key):  # type: ignore[arg-type]  # NaN (equal to nothing, not itself), infinities
-            return self.invalid_key(key)
+        if key is not None and kind is not str and kind is not int and not is_key(key):  # the common kinds need no call
+            return invalid_key_reason(self.playbook.key_field, key)
         heap = self._heap
         unloaded = self.unloaded
         if unloaded is not None and unloaded.due and unloaded.due[0][0] < t:
@@ -134,13 +149,6 @@ class PlaybookRun:
         if unloaded is not None:
             self.ensure(key)
         return key, facts, rules
-
-    def invalid_key(self, key: Any) -> str:
-        """Why ``key`` (not a string or a number) is no key, for the summary."""
-        shown = repr(key)
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        return f"invalid key: the key field '{self.playbook.key_field}' must be a string or a finite number, got {shown}"
 
     def dispatch(self, ev: Ev, key: Any, facts: tuple[Fact, ...], rules: tuple[RuleRuntime, ...]) -> None:
         """Let the facts, then the rules, that see ``ev`` act on it (see :meth:`reach`)."""

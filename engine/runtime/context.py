@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -34,15 +34,23 @@ class EventIds:
         self.seen: dict[str, int] = {}
         self.t: int | None = None
 
-    def of(self, data: dict[str, Any], t: int | None = None) -> str:
-        """The event's id. ``t``: its time, when events come in time order (a stream): then
-        only the ids of the current instant are remembered, since identical events
-        have the same time, and memory does not grow with the stream."""
-        given = data.get(self.field)
+    @staticmethod
+    def given(data: Mapping[str, Any], field: str) -> str | None:
+        """The id an event carries in ``field`` (a non-empty string, or an integer), or None."""
+        given = data.get(field)
         if isinstance(given, str) and given:
             return given
         if isinstance(given, int) and not isinstance(given, bool):
             return str(given)
+        return None
+
+    def of(self, data: dict[str, Any], t: int | None = None) -> str:
+        """The event's id. ``t``: its time, when events come in time order (a stream): then
+        only the ids of the current instant are remembered, since identical events
+        have the same time, and memory does not grow with the stream."""
+        given = self.given(data, self.field)
+        if given is not None:
+            return given
         if t is not None and t != self.t:
             self.seen.clear()
             self.t = t
