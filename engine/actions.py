@@ -65,6 +65,16 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+def hashable(value: Any) -> Any:
+    """A value usable in a dict key that keeps the language's equality (``true != 1``)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float:
+        return value
+    if kind is bool:
+        return ("\0bool", value)
+    return ("\0json", canonical_json(value))
+
+
 def sort_token(value: Any) -> tuple[int, Any]:
     """A total order over JSON values of mixed types (null < bool < number < string < other)."""
     if value is None:
@@ -108,10 +118,14 @@ class Action:
     event: EventRef | None
     params: dict[str, Any]
     sort_key: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    #: ``progress`` records: the stage (its ``at`` as written); None elsewhere (not in the record).
+    stage: str | None = None
+    #: Records of rules with ``pause``: the obligation's total paused time, in seconds; None elsewhere.
+    paused_for: int | float | None = None
 
     def record(self) -> dict[str, Any]:
-        """The action as the JSON object of section 9."""
-        return {
+        """The action as the JSON object of section 9 (with ``stage`` and ``paused_for`` where they apply)."""
+        rec = {
             "id": self.id,
             "playbook": self.playbook,
             "rule": self.rule,
@@ -126,6 +140,20 @@ class Action:
             "event": None if self.event is None else self.event.record(),
             "params": self.params,
         }
+        if self.stage is not None or self.paused_for is not None:
+            rec.update(self.extra())
+        return rec
+
+    def extra(self) -> dict[str, Any]:
+        """The fields only some records have: ``stage`` (progress), ``paused_for`` (rules with ``pause``)."""
+        if self.stage is None and self.paused_for is None:
+            return {}
+        extra: dict[str, Any] = {}
+        if self.stage is not None:
+            extra["stage"] = self.stage
+        if self.paused_for is not None:
+            extra["paused_for"] = self.paused_for
+        return extra
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> Action:
@@ -137,7 +165,8 @@ class Action:
         return cls(rec["id"], rec["playbook"], rec["rule"], rec["outcome"], rec["reason"], rec["do"],
                    parse_time(rec["at"]), rec["key"], rec["subject"],
                    None if rec["deadline"] is None else parse_time(rec["deadline"]),
-                   ref(rec["trigger"]), ref(rec["event"]), rec["params"])
+                   ref(rec["trigger"]), ref(rec["event"]), rec["params"],
+                   stage=rec.get("stage"), paused_for=rec.get("paused_for"))
 
     def to_json(self) -> str:
         """One line of JSON Lines output (compact, keys in record order)."""

@@ -191,6 +191,70 @@ class Calendar:
         except (OverflowError, ValueError):  # datetime's own range errors
             raise CalendarError(f"{duration.text} from that start goes beyond the year 9999") from None
 
+    def subtract(self, end_us: int, duration: Duration) -> int:
+        """The instant ``duration`` before ``end_us`` in this calendar: the mirror of :meth:`add`.
+
+        ``Nd`` first: the same local clock time N business days before ``end_us``'s local
+        day (that day not counted), clamped into that day's open hours; then ``h m s``: the
+        latest instant from which that much open time remains until there. So Monday 00:00
+        minus ``1d`` is Friday 09:00 on ``mon-fri 09:00-17:00``, and Monday 11:00 minus
+        ``4h`` is Friday 15:00.
+        """
+        message = calendar_duration_error(duration)
+        if message is not None:
+            raise CalendarError(message)
+        try:
+            at = end_us
+            if duration.days:
+                at = self._back_business_days(at, int(duration.days))
+            if duration.clock_us:
+                at = self._back_open(at, duration.clock_us)
+            return at
+        except CalendarError:
+            raise
+        except (OverflowError, ValueError):
+            raise CalendarError(f"{duration.text} before that instant goes beyond the year 1") from None
+
+    def _back_business_days(self, end_us: int, count: int) -> int:
+        local = to_datetime(end_us, self.tz)
+        clock_us = ((local.hour * 60 + local.minute) * 60 + local.second) * US + local.microsecond
+        day = local.date().toordinal()
+        idle = 0
+        while count > 0:
+            self._steps[0] += 1
+            day -= 1
+            if self.is_business_day(date.fromordinal(day)):
+                count -= 1
+                idle = 0
+            else:
+                idle += 1
+                if idle > _MAX_IDLE_DAYS:
+                    raise CalendarError(
+                        f"calendar {self.name!r} has no business day for {_MAX_IDLE_DAYS} days in a row"
+                    )
+        target = date.fromordinal(day)
+        clamped = _clamp(clock_us, self.hours[target.weekday()])
+        return local_to_us(datetime(target.year, target.month, target.day) + timedelta(microseconds=clamped), self.tz)
+
+    def _back_open(self, end_us: int, amount: int) -> int:
+        """The latest instant ``s`` with ``working_us(s, end_us) >= amount`` (bisection: open
+        time before ``end_us`` only grows as ``s`` moves back)."""
+        span = max(amount * 2, 7 * 86_400 * US)
+        lo = end_us - span
+        while self.working_us(lo, end_us) < amount:
+            span *= 2
+            if span > 400 * 366 * 86_400 * US:
+                raise CalendarError(f"calendar {self.name!r} has no open time for centuries before that instant")
+            lo = end_us - span
+        hi = end_us
+        while hi - lo > 1:  # working_us(lo) >= amount > working_us(hi)
+            mid = (lo + hi) // 2
+            if self.working_us(mid, end_us) >= amount:
+                lo = mid
+            else:
+                hi = mid
+        return lo
+
     def working_us(self, start_us: int, end_us: int) -> int:
         """Open time in ``[start_us, end_us)``, in microseconds."""
         if end_us <= start_us:

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import schema as schema_mod
-from .actions import canonical_json
+from .actions import canonical_json, hashable
 from .calendars import Calendar, compile_calendar
 from .errors import Diagnostic, PlaybookError
 from .expressions import (
@@ -35,6 +35,8 @@ from .model import (
     ActionSpec,
     CadenceRule,
     CalendarChoice,
+    DeadlineAt,
+    DurationChoice,
     Fact,
     FieldMatch,
     Pattern,
@@ -42,13 +44,14 @@ from .model import (
     ResponseRule,
     Rule,
     SignalRule,
+    Stage,
     make_getter,
 )
-from .timecalc import Duration, DurationError, parse_duration
+from .timecalc import Duration, DurationError, TimeError, parse_duration, parse_time
 
 DEFAULT_EXPIRE = "30d"
 OUTCOMES = {
-    "response": ("on_breach", "on_met", "on_late"),
+    "response": ("on_due_soon", "on_progress", "on_breach", "on_met", "on_late"),
     "cadence": ("on_due_soon", "on_breach", "on_met", "on_late"),
     "signal": ("on_match",),
 }
@@ -258,6 +261,65 @@ class _Compiler:
             return None
         return d
 
+    def duration_choice(self, value: Any, path: Path, *, calendar: bool = False) -> DurationChoice | None:
+        """A duration a rule takes per trigger: fixed, ``{by, cases, default}``, or a template."""
+        if isinstance(value, str) and "{{" in value:
+            template = self.template(value, path, PATTERN_NAMES)
+            return None if template is None else DurationChoice(value, template=template)
+        if isinstance(value, dict):
+            by = self.expression(value.get("by"), path + ("by",))
+            cases: dict[Any, Duration] = {}
+            labels: list[tuple[Any, Duration]] = []
+            ok = by is not None
+            raw_cases = value.get("cases")
+            if isinstance(raw_cases, dict):
+                for case, text in raw_cases.items():
+                    d = self.duration(text, path + ("cases", case), calendar=calendar)
+                    if d is None:
+                        ok = False
+                        continue
+                    cases[hashable(case)] = d
+                    labels.append((case, d))
+            else:
+                ok = False
+            default = None
+            if "default" in value:
+                default = self.duration(value["default"], path + ("default",), calendar=calendar)
+                ok = ok and default is not None
+            if not ok or by is None:
+                return None
+            parts = [f"{case}: {d.text}" for case, d in labels] + ([f"default: {default.text}"] if default else [])
+            return DurationChoice(f"by {value.get('by')} ({', '.join(parts)})", by=by, cases=cases,
+                                  case_labels=tuple(labels), default=default)
+        d = self.duration(value, path, calendar=calendar)
+        return None if d is None else DurationChoice(d.text, fixed=d)
+
+    def deadline_at(self, value: Any, path: Path, *, calendar: bool) -> DeadlineAt | None:
+        """``expect.deadline: {at: TEMPLATE, offset: [-]DURATION}``."""
+        if not isinstance(value, dict) or not isinstance(value.get("at"), str):
+            return None
+        text = value["at"]
+        template = self.template(text, path + ("at",), PATTERN_NAMES)
+        if template is None:
+            return None
+        if "{{" not in text:
+            try:
+                parse_time(text)
+            except TimeError as exc:
+                self.error(path + ("at",), f"{exc}; or write a template such as '{{{{ trigger.contract_end }}}}'")
+                return None
+        offset = None
+        negative = False
+        raw = value.get("offset")
+        if raw is not None:
+            if isinstance(raw, str) and raw.strip()[:1] in ("-", "+"):
+                negative = raw.strip()[0] == "-"
+                raw = raw.strip()[1:]
+            offset = self.duration(raw, path + ("offset",), calendar=calendar)
+            if offset is None:
+                return None
+        return DeadlineAt(template, text, offset, negative)
+
     def expression(self, text: Any, path: Path, reserved: frozenset[str] = PATTERN_NAMES) -> Expression | None:
         if not isinstance(text, str):
             return None
@@ -324,49 +386,111 @@ class _Compiler:
             return None
         return Pattern(frozenset(types), tuple(prefixes), tuple(matches), where)
 
-    def actions(self, spec: Any, path: Path, kind: str) -> dict[str, tuple[ActionSpec, ...]]:
+    def actions(self, spec: Any, path: Path, kind: str, reserved: frozenset[str] = TEMPLATE_NAMES,
+                ) -> dict[str, tuple[ActionSpec, ...]]:
         out: dict[str, tuple[ActionSpec, ...]] = {}
         if not isinstance(spec, dict):
             return out
         for outcome_key, actions in spec.items():
-            if outcome_key not in OUTCOMES[kind] or not isinstance(actions, list):
-                continue  # the schema reports it
-            compiled = []
-            for i, action in enumerate(actions):
-                apath = path + (outcome_key, i)
-                if not isinstance(action, dict) or not isinstance(action.get("do"), str):
-                    continue
-                params = []
-                sources = []
-                used: set[str] = set()
-                for name, value in action.items():
-                    if name == "do":
-                        continue
-                    params.append((name, self.value_renderer(value, apath + (name,), used)))
-                    sources.append((name, value))
-                compiled.append(ActionSpec(action["do"], i, tuple(params), tuple(sources), frozenset(used)))
-            out[outcome_key[3:]] = tuple(compiled)
+            if outcome_key not in OUTCOMES[kind] or not isinstance(actions, list) or outcome_key == "on_progress":
+                continue  # the schema reports it; stages are compiled by :meth:`stages`
+            out[outcome_key[3:]] = self.action_list(actions, path + (outcome_key,), reserved)
         return out
 
-    def value_renderer(self, value: Any, path: Path, used: set[str] | None = None) -> Callable[[Scope], Any]:
+    def action_list(self, actions: list[Any], path: Path, reserved: frozenset[str] = TEMPLATE_NAMES,
+                    ) -> tuple[ActionSpec, ...]:
+        compiled = []
+        for i, action in enumerate(actions):
+            apath = path + (i,)
+            if not isinstance(action, dict) or not isinstance(action.get("do"), str):
+                continue
+            params = []
+            sources = []
+            used: set[str] = set()
+            for name, value in action.items():
+                if name == "do":
+                    continue
+                params.append((name, self.value_renderer(value, apath + (name,), used, reserved)))
+                sources.append((name, value))
+            compiled.append(ActionSpec(action["do"], i, tuple(params), tuple(sources), frozenset(used)))
+        return tuple(compiled)
+
+    def stages(self, spec: Any, path: Path, calendar: bool, has_target: bool,
+               reserved: frozenset[str]) -> tuple[Stage, ...] | None:
+        """``actions.on_progress``: stages at a percentage of the target or a duration after the trigger."""
+        if not isinstance(spec, list):
+            return ()
+        stages: list[Stage] = []
+        seen: dict[str, int] = {}
+        ok = True
+        for i, item in enumerate(spec):
+            spath = path + (i,)
+            if not isinstance(item, dict) or not isinstance(item.get("actions"), list):
+                ok = False
+                continue
+            at = item.get("at")
+            if isinstance(at, (int, float)) and not isinstance(at, bool):
+                at = f"{at:g}%"  # a bare number is a percentage
+            if not isinstance(at, str):
+                ok = False
+                continue
+            label = at.strip()
+            percent: float | None = None
+            duration: Duration | None = None
+            if label.endswith("%"):
+                try:
+                    percent = float(label[:-1])
+                except ValueError:
+                    percent = None
+                if percent is None or not 0 < percent <= 100_000 or percent != percent:
+                    self.error(spath + ("at",), f"invalid stage {at!r}: write a percentage of the target above 0 "
+                               "(e.g. '50%', '200%') or a duration after the trigger (e.g. '2h')")
+                    ok = False
+                    continue
+                if not has_target:
+                    self.error(spath + ("at",), f"stage {at!r} is a percentage of the target, but the rule has no "
+                               "deadline: give 'expect.within' or 'expect.deadline', or write the stage as a duration (e.g. '2h')")
+                    ok = False
+            else:
+                duration = self.duration(label, spath + ("at",), calendar=calendar)
+                if duration is None:
+                    ok = False
+                    continue
+                if duration.exact_us <= 0:
+                    self.error(spath + ("at",), "a stage must come after the trigger: write a duration above zero")
+                    ok = False
+                    continue
+            if label in seen:
+                self.error(spath + ("at",), f"stage {label!r} is listed twice (first at line "
+                           f"{self.pos.at(path + (seen[label], 'at'))[0]}): merge their actions")
+                ok = False
+                continue
+            seen[label] = i
+            stages.append(Stage(i, label, percent, duration,
+                                self.action_list(item["actions"], spath + ("actions",), reserved | {"stage"})))
+        return tuple(stages) if ok else None
+
+    def value_renderer(self, value: Any, path: Path, used: set[str] | None = None,
+                       reserved: frozenset[str] = TEMPLATE_NAMES) -> Callable[[Scope], Any]:
         """Compile a parameter value (templates inside nested lists/maps too); the names
-        its templates read are added to ``used``."""
+        its templates read are added to ``used``. ``reserved``: the names that are not
+        event fields (the outcome's context)."""
         if isinstance(value, str):
             if "{{" not in value:
                 if len(value) > MAX_SIZE:
                     self.error(path, f"this value is {len(value)} characters long; the limit for a value is {MAX_SIZE}")
                 return _constant(value)
-            tpl = self.template(value, path, TEMPLATE_NAMES)
+            tpl = self.template(value, path, reserved)
             if tpl is None:
                 return lambda scope: None
             if used is not None:
                 used.update(tpl.names_used)
             return tpl.render
         if isinstance(value, list):
-            items = [self.value_renderer(v, path + (i,), used) for i, v in enumerate(value)]
+            items = [self.value_renderer(v, path + (i,), used, reserved) for i, v in enumerate(value)]
             return _bounded_list(items)
         if isinstance(value, dict):
-            entries = [(k, self.value_renderer(v, path + (k,), used)) for k, v in value.items()]
+            entries = [(k, self.value_renderer(v, path + (k,), used, reserved)) for k, v in value.items()]
             return _bounded_dict(entries)
         return _constant(value)
 
@@ -435,7 +559,8 @@ class _Compiler:
 
     def common(self, rspec: dict[str, Any], path: Path, index: int, kind: str) -> dict[str, Any] | None:
         rid = rspec.get("id")
-        actions = self.actions(rspec.get("actions"), path + ("actions",), kind)  # compiled (and checked) anyway
+        actions = self.actions(rspec.get("actions"), path + ("actions",), kind,
+                               outcome_names(kind, rspec))  # compiled (and checked) anyway
         if not isinstance(rid, str):
             return None
         return {
@@ -456,19 +581,52 @@ class _Compiler:
         epath = path + ("expect",)
         expect = self.pattern({k: v for k, v in exp.items() if k in ("type", "match", "where")}, epath)
         calendar = self.calendar_choice(exp.get("calendar"), epath + ("calendar",), default_cal) if "calendar" in exp else None
-        within = self.duration(exp.get("within"), epath + ("within",), calendar=calendar is not None)
+        on_cal = calendar is not None
+        within = self.duration_choice(exp.get("within"), epath + ("within",), calendar=on_cal) if "within" in exp else None
+        deadline = self.deadline_at(exp.get("deadline"), epath + ("deadline",), calendar=on_cal) if "deadline" in exp else None
         before = self.pattern(exp.get("before"), epath + ("before",)) if "before" in exp else None
-        if "within" not in exp and "before" not in exp:
-            self.error(epath, "a response rule's expect needs 'within' (a deadline), 'before' (a competing event), or both", key=True)
-        expire = self.duration(r.get("expire", DEFAULT_EXPIRE), path + ("expire",))
+        if "within" in exp and "deadline" in exp:
+            self.error(epath + ("deadline",), "write either 'within' (a time after the trigger) or 'deadline' "
+                       "(an instant the trigger carries), not both", key=True)
+        elif "within" not in exp and "before" not in exp and "deadline" not in exp:
+            self.error(epath, "a response rule's expect needs 'within' (a deadline after the trigger), 'deadline' "
+                       "(an instant the trigger carries), 'before' (a competing event), or 'before' with one of the others", key=True)
+        has_target = "within" in exp or "deadline" in exp
+        expire = self.duration_choice(r.get("expire", DEFAULT_EXPIRE), path + ("expire",))
+        remind = self.duration_choice(r.get("remind_before"), path + ("remind_before",), calendar=on_cal) \
+            if "remind_before" in r else None
+        if "remind_before" in r and not has_target:
+            self.error(path + ("remind_before",), "remind_before needs a deadline to remind of: give 'expect.within' "
+                       "or 'expect.deadline'", key=True)
+        if within is not None and remind is not None and within.fixed is not None and remind.fixed is not None:
+            if calendar is None:
+                too_long = remind.fixed.exact_us >= within.fixed.exact_us
+            else:
+                cals = [calendar.fixed] if calendar.fixed is not None else list(calendar.calendars.values())
+                too_long = any(_work_us(remind.fixed, c, longest=False) >= _work_us(within.fixed, c, longest=True)
+                               for c in cals if c)
+            if too_long:
+                self.error(path + ("remind_before",), f"remind_before ({remind.text}) must be shorter than within "
+                           f"({within.text}): the reminder would come before the trigger")
+        pause = self.pattern(r.get("pause"), path + ("pause",)) if "pause" in r else None
+        resume = self.pattern(r.get("resume"), path + ("resume",)) if "resume" in r else None
+        if ("pause" in r) != ("resume" in r):
+            given, missing = ("pause", "resume") if "pause" in r else ("resume", "pause")
+            self.error(path + (given,), f"'{given}' needs '{missing}': a paused obligation's clock runs again on "
+                       "the resume event", key=True)
+        actions = r.get("actions")
+        stages = self.stages(actions.get("on_progress") if isinstance(actions, dict) else None,
+                             path + ("actions", "on_progress"), on_cal, has_target, outcome_names("response", r))
         same = exp.get("same") or []
         if not isinstance(same, list) or not all(isinstance(s, str) for s in same):
             return None
         if len(set(same)) != len(same):
             self.error(epath + ("same",), "a field is listed twice in 'same'")
-        if base is None or when is None or expect is None or expire is None:
+        if base is None or when is None or expect is None or expire is None or stages is None:
             return None
-        if "within" in exp and within is None:
+        if ("within" in exp and within is None) or ("deadline" in exp and deadline is None):
+            return None
+        if ("remind_before" in r and remind is None) or ("pause" in r and pause is None) or ("resume" in r and resume is None):
             return None
         return ResponseRule(
             **base,
@@ -477,19 +635,28 @@ class _Compiler:
             expect=expect,
             same=tuple(same),
             same_getters=tuple(make_getter(s) for s in same),
-            within=within,
+            within=within.fixed if within is not None else None,
             before=before,
             calendar=calendar,
             overlap_each=r.get("overlap", "first") == "each",
-            expire_us=expire.exact_us,
+            expire_us=expire.fixed.exact_us if expire.fixed is not None else 0,
             expire_open="expire" in r,
+            within_choice=within if within is not None and within.fixed is None else None,
+            expire_choice=expire if expire.fixed is None else None,
+            deadline=deadline,
+            remind_before=remind,
+            pause=pause,
+            resume=resume,
+            stages=stages,
         )
 
     def cadence_rule(self, r: dict[str, Any], path: Path, index: int, default_cal: Calendar | None) -> Rule | None:
         base = self.common(r, path, index, "cadence")
         calendar = self.calendar_choice(r.get("calendar"), path + ("calendar",), default_cal) if "calendar" in r else None
         every = self.duration(r.get("every"), path + ("every",), calendar=calendar is not None)
-        remind = self.duration(r.get("remind_before"), path + ("remind_before",), calendar=calendar is not None)
+        remind_choice = self.duration_choice(r.get("remind_before"), path + ("remind_before",), calendar=calendar is not None) \
+            if "remind_before" in r else None
+        remind = remind_choice.fixed if remind_choice is not None else None
         start = self.pattern(r.get("start"), path + ("start",)) if "start" in r else None
         stop = self.pattern(r.get("stop"), path + ("stop",)) if "stop" in r else None
         expect = self.pattern(r.get("expect"), path + ("expect",)) if "expect" in r else None
@@ -508,9 +675,10 @@ class _Compiler:
                            + (" in working time on its calendar" if calendar is not None else ""))
         if base is None or every is None or start is None or expect is None:
             return None
-        if "remind_before" in r and remind is None:
+        if "remind_before" in r and remind_choice is None:
             return None
-        return CadenceRule(**base, every=every, start=start, stop=stop, expect=expect, remind_before=remind, calendar=calendar)
+        return CadenceRule(**base, every=every, start=start, stop=stop, expect=expect, remind_before=remind, calendar=calendar,
+                           remind_choice=remind_choice if remind is None else None)
 
     def signal_rule(self, r: dict[str, Any], path: Path, index: int) -> Rule | None:
         base = self.common(r, path, index, "signal")
@@ -545,6 +713,15 @@ class _Compiler:
             group_by=tuple(group_by),
             group_getters=tuple(make_getter(g) for g in group_by),
         )
+
+
+def outcome_names(kind: str, rspec: dict[str, Any]) -> frozenset[str]:
+    """The names an action's templates read from the outcome rather than the event: those of
+    version 1, ``paused_for`` in a rule with ``pause`` and ``stage`` in a stage's actions (only
+    there, so an event field of that name stays readable everywhere else)."""
+    if kind == "response" and "pause" in rspec:
+        return TEMPLATE_NAMES | {"paused_for"}
+    return TEMPLATE_NAMES
 
 
 def _work_us(d: Duration, calendar: Calendar, *, longest: bool) -> int:

@@ -87,6 +87,49 @@ class CalendarChoice:
 
 
 @dataclass(frozen=True, slots=True)
+class DurationChoice:
+    """A duration a rule takes per trigger (``within``, ``expire``, ``remind_before``):
+    fixed, a table of cases keyed by an expression's value, or a template giving a duration text."""
+
+    text: str  # as written (a duration, or a short description of the table / template)
+    fixed: Duration | None = None
+    by: Expression | None = None
+    cases: dict[Any, Duration] = field(default_factory=dict)  # hashable(value) -> duration
+    case_labels: tuple[tuple[Any, Duration], ...] = ()  # (value as written, duration), for explanations
+    default: Duration | None = None
+    template: Template | None = None
+
+    @property
+    def names_used(self) -> frozenset[str]:
+        if self.by is not None:
+            return self.by.names_used
+        if self.template is not None:
+            return self.template.names_used
+        return frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineAt:
+    """``expect.deadline``: an instant a trigger carries (a template), moved by an offset."""
+
+    at: Template
+    at_text: str
+    offset: Duration | None
+    negative: bool  # the offset is written with '-': before the instant
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One stage of ``on_progress``: at a percentage of the target, or a duration after the trigger."""
+
+    index: int
+    label: str  # ``at`` as written: "50%", "2h"
+    percent: float | None
+    duration: Duration | None
+    actions: tuple[ActionSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RuleBase:
     id: str
     index: int
@@ -111,7 +154,21 @@ class ResponseRule(RuleBase):
     #: trigger? Only when the rule writes ``expire``: in language version 1 they are kept
     #: until fulfilled or preempted, as the contract reads (a default would change results).
     expire_open: bool = False
+    #: ``within`` given per trigger (a table or a template); ``within`` is then None.
+    within_choice: DurationChoice | None = None
+    #: ``expire`` given per trigger; ``expire_us`` is then the default's (unused).
+    expire_choice: DurationChoice | None = None
+    deadline: DeadlineAt | None = None
+    remind_before: DurationChoice | None = None
+    pause: Pattern | None = None
+    resume: Pattern | None = None
+    stages: tuple[Stage, ...] = ()
     kind: str = "response"
+
+    @property
+    def has_target(self) -> bool:
+        """Do its obligations have a deadline (``within`` or ``deadline``)?"""
+        return self.within is not None or self.within_choice is not None or self.deadline is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +179,8 @@ class CadenceRule(RuleBase):
     expect: Pattern
     remind_before: Duration | None
     calendar: CalendarChoice | None
+    #: ``remind_before`` given per start (a table or a template); ``remind_before`` is then None.
+    remind_choice: DurationChoice | None = None
     kind: str = "cadence"
 
 

@@ -129,7 +129,7 @@ def _json(value: Any) -> str:
 
 
 def _brief(rec: dict[str, Any]) -> dict[str, Any]:
-    keep = ("rule", "outcome", "reason", "at", "key", "subject", "do", "params")
+    keep = ("rule", "outcome", "reason", "stage", "at", "key", "subject", "do", "params", "paused_for")
     return {k: rec[k] for k in keep if rec.get(k) not in (None, {}, "")}
 
 

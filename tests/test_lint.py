@@ -58,13 +58,13 @@ def test_shipped_playbooks_and_examples_are_lint_clean(monkeypatch: pytest.Monke
 
 
 def test_errors_are_not_repeated_as_warnings(tmp_path: Path) -> None:
-    # on_due_soon on a response rule: the schema rejects it, so lint never sees the file.
+    # on_match on a response rule: the schema rejects it, so lint never sees the file.
     path = tmp_path / "p.yaml"
     path.write_text("playbook: p\nversion: 1\nrules:\n  - id: a\n    when: x\n    expect: {type: y, within: 1h}\n"
-                    "    actions: {on_due_soon: [{do: remind}]}\n")
+                    "    actions: {on_match: [{do: remind}]}\n")
     result = lint_file(str(path))
     assert result.playbook is None and result.warnings == []
-    assert any("unknown key 'on_due_soon'" in d.message for d in result.errors)
+    assert any("unknown key 'on_match'" in d.message for d in result.errors)
     code, _, err = validate(str(path), "--strict-lint")
     assert code == 1 and "warning:" not in err
 

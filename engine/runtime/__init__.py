@@ -203,7 +203,7 @@ class PlaybookRun:
             saved = saved_rules.get(rt.rule.id)
             if saved is None or (rules is not None and rt.rule.id not in rules):
                 continue
-            if isinstance(rt, CadenceRuntime):
+            if isinstance(rt, (CadenceRuntime, ResponseRuntime)):
                 rt.restore(saved, self.clock)
             else:
                 rt.restore(saved)
@@ -313,7 +313,7 @@ class PlaybookRun:
             items = rules.get(rt.rule.id)
             if not items:
                 continue
-            if isinstance(rt, CadenceRuntime):
+            if isinstance(rt, (CadenceRuntime, ResponseRuntime)):
                 rt.restore_items(items, clock)
             else:
                 rt.restore_items(items)

@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..model import CadenceRule
-from ..timecalc import Duration
-from .context import Ev, RunContext, add_time, calendar_named, hashable, resolve_calendar
+from ..timecalc import Duration, parse_duration
+from .context import Ev, RunContext, add_time, calendar_named, hashable, resolve_calendar, resolve_duration
 
 if TYPE_CHECKING:
     from ..calendars import Calendar
 
 
 class Cadence:
-    __slots__ = ("key", "trigger", "due", "periods_missed", "first_missed", "version", "calendar", "remind_at")
+    __slots__ = ("key", "trigger", "due", "periods_missed", "first_missed", "version", "calendar", "remind_at", "remind")
 
-    def __init__(self, key: Any, trigger: Ev, calendar: Calendar | None):
+    def __init__(self, key: Any, trigger: Ev, calendar: Calendar | None, remind: Duration | None = None):
         self.key = key
         self.trigger = trigger
         self.due = 0
@@ -24,6 +24,7 @@ class Cadence:
         self.version = 0
         self.calendar = calendar
         self.remind_at: int | None = None  # this period's reminder, if one is scheduled
+        self.remind = remind  # remind_before, as the rule gives it or as chosen at the start
 
 
 def subtract_time(due: int, duration: Duration, calendar: Calendar | None) -> int:
@@ -71,7 +72,13 @@ class CadenceRuntime:
             cad = None
         if cad is None and rule.start.accepts_type(etype) and run.test(rule.start, ev, key, None, f"{rule.id} start"):
             calendar = resolve_calendar(run, rule.calendar, ev, key, rule.id)
-            cad = Cadence(key, ev, calendar)
+            remind = rule.remind_before
+            if rule.remind_choice is not None:
+                remind = resolve_duration(run, rule.remind_choice, ev, key, f"{rule.id} remind_before", calendar,
+                                          "the cadence is not started")
+                if remind is None:
+                    return
+            cad = Cadence(key, ev, calendar, remind)
             self.running[hkey] = cad
             self._schedule(cad, add_time(ev.t, rule.every, calendar), ev.t)
 
@@ -96,8 +103,8 @@ class CadenceRuntime:
         cad.remind_at = None
         timers = self.run.timers
         timers.push(due, self._due, (cad, cad.version))
-        if self.rule.remind_before is not None:
-            remind_at = subtract_time(due, self.rule.remind_before, cad.calendar)
+        if cad.remind is not None:
+            remind_at = subtract_time(due, cad.remind, cad.calendar)
             if remind_at > start:  # on a calendar a period may hold less open time than remind_before
                 cad.remind_at = remind_at
                 timers.push(remind_at, self._remind, (cad, cad.version))
@@ -124,10 +131,12 @@ class CadenceRuntime:
         self.run.emit(self.rule, "due_soon", at, cad.key, {}, "{}", cad.trigger, None, cad.due,
                       periods_missed=cad.periods_missed, calendar=cad.calendar)
 
-    @staticmethod
-    def _item(c: Cadence) -> dict[str, Any]:
-        return {"key": c.key, "trigger": c.trigger.state(), "due": c.due, "periods_missed": c.periods_missed,
+    def _item(self, c: Cadence) -> dict[str, Any]:
+        item = {"key": c.key, "trigger": c.trigger.state(), "due": c.due, "periods_missed": c.periods_missed,
                 "first_missed": c.first_missed, "calendar": None if c.calendar is None else c.calendar.name}
+        if self.rule.remind_choice is not None:
+            item["remind"] = None if c.remind is None else c.remind.text
+        return item
 
     def state(self) -> dict[str, Any]:
         return {"cadences": [self._item(c) for c in self.running.values()]}
@@ -162,15 +171,19 @@ class CadenceRuntime:
         """Add saved cadences (of :meth:`state` or :meth:`key_items`) with their instants."""
         timers = self.run.timers
         for saved in cadences:
-            cad = Cadence(saved["key"], Ev.from_state(saved["trigger"]), calendar_named(self.run, saved["calendar"]))
+            remind = self.rule.remind_before
+            if self.rule.remind_choice is not None:
+                text = saved.get("remind")
+                remind = None if text is None else parse_duration(text)
+            cad = Cadence(saved["key"], Ev.from_state(saved["trigger"]), calendar_named(self.run, saved["calendar"]), remind)
             cad.due = saved["due"]
             cad.periods_missed = saved["periods_missed"]
             cad.first_missed = saved["first_missed"]
             cad.version = 1
             self.running[hashable(cad.key)] = cad
             timers.push(cad.due, self._due, (cad, cad.version))
-            if self.rule.remind_before is not None:
-                remind_at = subtract_time(cad.due, self.rule.remind_before, cad.calendar)
+            if cad.remind is not None:
+                remind_at = subtract_time(cad.due, cad.remind, cad.calendar)
                 # An instant fires once the clock has passed it: one not passed yet is still due.
                 if clock is None or remind_at >= clock:
                     cad.remind_at = remind_at

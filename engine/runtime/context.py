@@ -8,11 +8,11 @@ from collections.abc import Callable, Mapping
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
-from ..actions import Action, EventRef, action_id, canonical_json, sort_token
+from ..actions import Action, EventRef, action_id, canonical_json, hashable, sort_token
 from ..expressions import MAX_ACTION_SIZE, EvalError, Scope, too_big, truthy, value_weight
-from ..model import CalendarChoice, Fact, Pattern, Playbook, RuleBase
+from ..model import CalendarChoice, DurationChoice, Fact, Pattern, Playbook, RuleBase, Stage
 from ..summary import RunSummary
-from ..timecalc import Duration, format_time, seconds_value
+from ..timecalc import Duration, DurationError, format_time, parse_duration, seconds_value
 
 if TYPE_CHECKING:
     from ..calendars import Calendar
@@ -88,16 +88,6 @@ class Ev:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Ev:
         return cls(state["data"], state["t"], state["type"], state["source"], 0, state["id"])
-
-
-def hashable(value: Any) -> Any:
-    """A value usable in a dict key that keeps the language's equality (``true != 1``)."""
-    kind = type(value)
-    if kind is str or kind is int or kind is float:
-        return value
-    if kind is bool:
-        return ("\0bool", value)
-    return ("\0json", canonical_json(value))
 
 
 class Timers:
@@ -384,9 +374,11 @@ class RunContext:
         late_by: int | None = None,
         periods_missed: int | None = None,
         calendar: Calendar | None = None,
+        stage: Stage | None = None,
+        paused_for: int | None = None,
     ) -> None:
         self.summary.outcomes[outcome] += 1
-        specs = rule.actions.get(outcome)
+        specs = rule.actions.get(outcome) if stage is None else stage.actions
         if not specs:
             return
         pb = self.playbook
@@ -402,11 +394,16 @@ class RunContext:
             "outcome": outcome,
             "reason": reason,
             "periods_missed": periods_missed,
+            "stage": None if stage is None else stage.label,
         }
+        paused_value = None if paused_for is None else seconds_value(paused_for)
+        if paused_for is not None:
+            names["paused_for"] = paused_value
         # The names that take work to make, only when a template reads them.
-        used = self._names_used.get((rule.id, outcome))
+        names_key = (rule.id, outcome if stage is None else f"{outcome}@{stage.index}")
+        used = self._names_used.get(names_key)
         if used is None:
-            used = self._names_used[(rule.id, outcome)] = frozenset().union(*(spec.names_used for spec in specs))
+            used = self._names_used[names_key] = frozenset().union(*(spec.names_used for spec in specs))
         if "facts" in used:
             names["facts"] = self.facts.view(key)
         if "prev" in used:
@@ -422,6 +419,9 @@ class RunContext:
         # local() shows times in the rule's calendar zone when it has one.
         scope = Scope(names, (event or trigger).data, calendar.tz if calendar is not None else self.tz)
         key_token = sort_token(key)
+        # A stage is its own outcome for ids and order: two stages may fire at one instant.
+        id_outcome = outcome if stage is None else f"{outcome}@{stage.label}"
+        order = outcome if stage is None else f"{outcome}@{stage.index:06d}"
         for spec in specs:
             params: dict[str, Any] = {}
             budget = MAX_ACTION_SIZE  # all of an action's parameters together: ten full-size values
@@ -435,10 +435,11 @@ class RunContext:
                     params[name] = value
                 except EvalError as exc:
                     params[name] = None
-                    self.expression_error(f"{rule.id} on_{outcome}[{spec.index}].{name}", event or trigger, exc.message)
+                    where = f"on_{outcome}[{spec.index}]" if stage is None else f"on_progress[{stage.index}].actions[{spec.index}]"
+                    self.expression_error(f"{rule.id} {where}.{name}", event or trigger, exc.message)
             self.out.append(
                 Action(
-                    id=action_id(pb.name, rule.id, outcome, spec.index, key, subject_json, trig_ref.id, at),
+                    id=action_id(pb.name, rule.id, id_outcome, spec.index, key, subject_json, trig_ref.id, at),
                     playbook=pb.name,
                     rule=rule.id,
                     outcome=outcome,
@@ -451,7 +452,9 @@ class RunContext:
                     trigger=trig_ref,
                     event=ev_ref,
                     params=params,
-                    sort_key=(at, self.index, rule.index, key_token, subject_json, trigger.t, trig_ref.id, spec.index, outcome),
+                    sort_key=(at, self.index, rule.index, key_token, subject_json, trigger.t, trig_ref.id, spec.index, order),
+                    stage=None if stage is None else stage.label,
+                    paused_for=paused_value,
                 )
             )
             self.summary.actions_emitted += 1
@@ -469,16 +472,82 @@ def add_time(t: int, duration: Duration, calendar: Calendar | None) -> int:
     return calendar.add(t, duration)
 
 
+def measure(start: int, end: int, calendar: Calendar | None) -> int:
+    """Time from ``start`` to ``end``: elapsed, or open time on ``calendar`` (microseconds)."""
+    if calendar is None:
+        return end - start
+    return calendar.working_us(start, end)
+
+
+def add_measured(t: int, amount: int, calendar: Calendar | None) -> int:
+    """The instant ``amount`` of :func:`measure`'s time after ``t``."""
+    if calendar is None:
+        return t + amount
+    return calendar.add(t, Duration("", 0.0, 0.0, amount))
+
+
+def subtract_time(t: int, duration: Duration, calendar: Calendar | None) -> int:
+    """``t - duration``: exact elapsed time, or working time on ``calendar`` (:meth:`Calendar.subtract`)."""
+    if calendar is None:
+        return t - duration.exact_us
+    return calendar.subtract(t, duration)
+
+
+def trigger_scope(run: RunContext, ev: Ev, key: Any) -> Scope:
+    """What an expression evaluated at a trigger (or a start) sees."""
+    return Scope({"event": ev.data, "trigger": ev.data, "facts": run.facts.view(key), "key": key,
+                  "prev": run.prev_of(key)}, ev.data, run.tz)
+
+
+def resolve_duration(run: RunContext, choice: DurationChoice, ev: Ev, key: Any, where: str,
+                     calendar: Calendar | None, consequence: str) -> Duration | None:
+    """The duration a rule takes for this trigger; None (counted as an expression error with
+    the event's position) when its table has no case for the value and no default, or its
+    template gives no valid duration."""
+    if choice.fixed is not None:
+        return choice.fixed
+    try:
+        if choice.by is not None:
+            value = choice.by.evaluate(trigger_scope(run, ev, key))
+            try:
+                found = choice.cases.get(hashable(value))
+            except TypeError:
+                found = None
+            if found is None:
+                found = choice.default
+            if found is None:
+                cases = ", ".join(repr(c) for c, _ in choice.case_labels)
+                run.expression_error(where, ev, f"no case for {value!r} (cases: {cases}) and no default: "
+                                     f"{consequence}; add the case or a 'default'")
+            return found
+        assert choice.template is not None
+        text = choice.template.render(trigger_scope(run, ev, key))
+    except EvalError as exc:
+        run.expression_error(where, ev, f"{exc.message}; {consequence}")
+        return None
+    try:
+        duration = parse_duration(text)
+    except DurationError as exc:
+        run.expression_error(where, ev, f"{exc}; {consequence}")
+        return None
+    if calendar is not None:
+        from ..calendars import calendar_duration_error
+
+        message = calendar_duration_error(duration)
+        if message is not None:
+            run.expression_error(where, ev, f"{message}; {consequence}")
+            return None
+    return duration
+
+
 def resolve_calendar(run: RunContext, choice: CalendarChoice | None, ev: Ev, key: Any, rule_id: str) -> Calendar | None:
     """The calendar a rule uses for this trigger/start (templates evaluated now)."""
     if choice is None:
         return None
     if choice.template is None:
         return choice.fixed
-    scope = Scope({"event": ev.data, "trigger": ev.data, "facts": run.facts.view(key), "key": key, "prev": run.prev_of(key)},
-                  ev.data, run.tz)
     try:
-        name = choice.template.render(scope)
+        name = choice.template.render(trigger_scope(run, ev, key))
     except EvalError as exc:
         run.expression_error(f"{rule_id} calendar", ev, exc.message)
         name = None
