@@ -169,7 +169,9 @@ class _Compiler:
         fields = data.get("fields") or {}
         # What the saved state of a run depends on: not prose, not actions, not lint-only shapes.
         # Retention only limits how long state is kept: adding or changing it keeps a store's state.
-        settings = {k: v for k, v in data.items() if k not in ("rules", "description", "owner", "events", "retention")}
+        # Extension keys (x-...) only hold YAML anchors: what rules merge from them is in the rules.
+        settings = {k: v for k, v in data.items()
+                    if k not in ("rules", "description", "owner", "events", "retention") and not k.startswith("x-")}
         return Playbook(
             name=data["playbook"],
             version=data["version"],
