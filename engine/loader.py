@@ -106,6 +106,17 @@ class Positions:
         path = tuple(path)
         return self.keys.get(path) or self.at(path)
 
+    def alias(self, path: Path, other: Path) -> None:
+        """Place ``other`` (and what is under it) where ``path`` stands: a misspelt key
+        read as the key meant keeps the positions of what is written."""
+        n, path, other = len(path), tuple(path), tuple(other)
+        for p in [p for p in self.values if p[:n] == path]:
+            self.values.setdefault(other + p[n:], self.values[p])
+        for p in [p for p in self.keys if p[:n] == path]:
+            self.keys.setdefault(other + p[n:], self.keys[p])
+        for p in [p for p in self.styles if p[:n] == path]:
+            self.styles.setdefault(other + p[n:], self.styles[p])
+
     def diag(self, path: Path, message: str, *, key: bool = False, offset: int = 0) -> Diagnostic:
         line, col = self.key_at(path) if key else self.at(path)
         return Diagnostic(self.file, line, col + offset, message)
