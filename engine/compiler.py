@@ -139,6 +139,9 @@ class _Compiler:
         if not isinstance(data, dict):
             self.error((), f"a playbook must be a mapping, not {describe(data)}")
             return None
+        # A misspelt rule key ('expcet') is said once, with the key meant, and the rule is
+        # checked as the kind that key gives it (not as another kind, with wrong hints).
+        data = self.mend_rule_keys(data)
         # The same text passed the same schema before (a store's stamp): it would again.
         schema_errors = [] if schema_checked else schema_mod.validate(data, self.pos)
 
@@ -172,7 +175,9 @@ class _Compiler:
         fields = data.get("fields") or {}
         # What the saved state of a run depends on: not prose, not actions, not lint-only shapes.
         # Retention only limits how long state is kept: adding or changing it keeps a store's state.
-        settings = {k: v for k, v in data.items() if k not in ("rules", "description", "owner", "events", "retention")}
+        # Extension keys (x-...) only hold YAML anchors: what rules merge from them is in the rules.
+        settings = {k: v for k, v in data.items()
+                    if k not in ("rules", "description", "owner", "events", "retention") and not k.startswith("x-")}
         return Playbook(
             name=data["playbook"],
             version=data["version"],
@@ -557,6 +562,44 @@ class _Compiler:
                 rules.append(rule)
         return tuple(rules)
 
+    def mend_rule_keys(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` with each rule's misspelt keys ('expcet', 'evrey', 'whne', 'strat') read as
+        the keys meant, each reported once as "did you mean"; the data is not changed in place.
+
+        A key no rule kind knows is first compared with the keys that decide a rule's kind
+        (every, expect, when), then, the kind known, with that kind's keys. Keys without a
+        close match are left to the schema (which lists the keys allowed)."""
+        spec = data.get("rules")
+        if not isinstance(spec, list):
+            return data
+        known = _rule_keys()
+        mended_rules: list[Any] = []
+        for index, rspec in enumerate(spec):
+            unknown = [k for k in rspec if isinstance(k, str) and k not in known["any"]] if isinstance(rspec, dict) else []
+            if not unknown:
+                mended_rules.append(rspec)
+                continue
+            path: Path = ("rules", index)
+            renames: dict[str, str] = {}
+            for key in unknown:  # first the keys that decide the kind
+                meant = _closest(key, _KIND_KEYS)
+                if meant and meant not in rspec and meant not in renames.values():
+                    renames[key] = meant
+            kind = _rule_kind({renames.get(k, k) for k in rspec})
+            for key in unknown:
+                meant = _closest(key, known[kind] if kind else known["any"])
+                if key not in renames and meant and meant not in rspec and meant not in renames.values():
+                    renames[key] = meant
+            if not renames:
+                mended_rules.append(rspec)
+                continue
+            where = f"a {kind} rule" if kind else "a rule"
+            for key, meant in renames.items():
+                self.error(path + (key,), f"unknown key '{key}' in {where} (did you mean '{meant}'?)", key=True)
+                self.pos.alias(path + (key,), path + (meant,))
+            mended_rules.append({renames.get(k, k): v for k, v in rspec.items()})
+        return {**data, "rules": mended_rules}
+
     def common(self, rspec: dict[str, Any], path: Path, index: int, kind: str) -> dict[str, Any] | None:
         rid = rspec.get("id")
         actions = self.actions(rspec.get("actions"), path + ("actions",), kind,
@@ -722,6 +765,32 @@ def outcome_names(kind: str, rspec: dict[str, Any]) -> frozenset[str]:
     if kind == "response" and "pause" in rspec:
         return TEMPLATE_NAMES | {"paused_for"}
     return TEMPLATE_NAMES
+
+
+#: The keys that decide a rule's kind (compile_rules): 'every', 'expect' with 'when', 'when'.
+_KIND_KEYS = ("every", "expect", "when")
+
+
+def _rule_kind(keys: Collection[str]) -> str | None:
+    """The kind of a rule with these keys, as :meth:`_Compiler.compile_rules` decides it."""
+    if "every" in keys:
+        return "cadence"
+    if "expect" in keys and "when" in keys:
+        return "response"
+    return "signal" if "when" in keys else None
+
+
+def _rule_keys() -> dict[str, frozenset[str]]:
+    """The keys of each rule kind (by the schema), and of any kind."""
+    defs = schema_mod.schema()["$defs"]
+    out = {kind: frozenset(defs[f"{kind}Rule"]["properties"]) for kind in ("response", "cadence", "signal")}
+    out["any"] = frozenset().union(*out.values())
+    return out
+
+
+def _closest(word: str, choices: Collection[str]) -> str | None:
+    hint = did_you_mean(word, choices)
+    return hint[len(" (did you mean '"):-len("'?)")] if hint else None
 
 
 def _work_us(d: Duration, calendar: Calendar, *, longest: bool) -> int:

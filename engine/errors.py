@@ -40,7 +40,7 @@ class PlaybookError(EngineError):
     """A playbook (or test file) is invalid; ``diagnostics`` lists every problem."""
 
     def __init__(self, diagnostics: list[Diagnostic] | tuple[Diagnostic, ...]):
-        self.diagnostics = tuple(sorted(diagnostics))
+        self.diagnostics = tuple(sorted(set(diagnostics)))  # one problem met twice (a merged value) is said once
         super().__init__(self.diagnostics)
 
     def __str__(self) -> str:

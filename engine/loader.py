@@ -4,6 +4,8 @@ PyYAML's composer gives a node graph with marks; we build plain Python data
 from it ourselves so that we can
 
 * reject duplicate mapping keys (PyYAML silently keeps the last one),
+* apply YAML 1.1 merge keys (``<<: *base``, ``<<: [*a, *b]``) with the merged
+  values keeping the positions where they are written,
 * refuse alias bombs before anything walks the expanded tree,
 * keep timestamps as strings (the engine parses times itself), and accept only
   ``true``/``false`` as booleans (YAML 1.2), so ``country: NO`` stays a string,
@@ -56,6 +58,7 @@ _Resolver.add_implicit_resolver(
     ),
     list("-+0123456789."),
 )
+_Resolver.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
 _Resolver.add_implicit_resolver(
     "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
 )
@@ -102,6 +105,17 @@ class Positions:
         """The (line, col) of the mapping key that ends ``path``."""
         path = tuple(path)
         return self.keys.get(path) or self.at(path)
+
+    def alias(self, path: Path, other: Path) -> None:
+        """Place ``other`` (and what is under it) where ``path`` stands: a misspelt key
+        read as the key meant keeps the positions of what is written."""
+        n, path, other = len(path), tuple(path), tuple(other)
+        for p in [p for p in self.values if p[:n] == path]:
+            self.values.setdefault(other + p[n:], self.values[p])
+        for p in [p for p in self.keys if p[:n] == path]:
+            self.keys.setdefault(other + p[n:], self.keys[p])
+        for p in [p for p in self.styles if p[:n] == path]:
+            self.styles.setdefault(other + p[n:], self.styles[p])
 
     def diag(self, path: Path, message: str, *, key: bool = False, offset: int = 0) -> Diagnostic:
         line, col = self.key_at(path) if key else self.at(path)
@@ -217,6 +231,84 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, Positions]:
 
     errors: list[Diagnostic] = []
     built: dict[int, Any] = {}
+    flattened: dict[int, list[tuple[str, yaml.Node, yaml.Node]]] = {}
+
+    def merge_sources(key_node: yaml.Node, value_node: yaml.Node) -> list[yaml.MappingNode]:
+        """The mappings a ``<<`` key merges, in order (the earlier wins)."""
+        items = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        sources: list[yaml.MappingNode] = []
+        for i, item in enumerate(items):
+            if isinstance(item, yaml.MappingNode) and item.tag == "tag:yaml.org,2002:map":
+                sources.append(item)
+                continue
+            if isinstance(item, yaml.MappingNode):
+                what = f"a {_short_tag(item.tag)}"
+            elif isinstance(item, yaml.SequenceNode):
+                what = "a list"
+            else:
+                what = "null" if item.tag == "tag:yaml.org,2002:null" else f"the scalar {item.value!r}"
+            where = f"item {i + 1} of its list is " if isinstance(value_node, yaml.SequenceNode) else "not "
+            line, col = _mark(key_node)
+            errors.append(Diagnostic(file, line, col, (
+                "the YAML merge key '<<' takes an anchored mapping or a list of them (`<<: *defaults`, "
+                f"`<<: [*a, *b]`), {where}{what}")))
+        return sources
+
+    def entries(node: yaml.MappingNode) -> list[tuple[str, yaml.Node, yaml.Node]]:
+        """A mapping's (key, key node, value node) once merge keys are applied (YAML 1.1:
+        explicit keys win over merged ones; among merged mappings the earlier wins).
+        Computed (and its errors reported) once per node, however often it is aliased."""
+        nid = id(node)
+        if nid in flattened:
+            return flattened[nid]
+        flattened[nid] = []  # recursion was refused by _expanded_size; this only guards
+        explicit: dict[str, yaml.Node] = {}
+        merge_key: yaml.Node | None = None
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                if merge_key is not None:
+                    line, col = _mark(key_node)
+                    errors.append(Diagnostic(file, line, col, (
+                        f"duplicate key '<<' (first defined at line {_mark(merge_key)[0]}): merge several "
+                        "mappings with one list, `<<: [*a, *b]`")))
+                else:
+                    merge_key = key_node
+            elif not isinstance(key_node, yaml.ScalarNode):
+                line, col = _mark(key_node)
+                errors.append(Diagnostic(file, line, col, "mapping keys must be plain strings"))
+            elif key_node.value in explicit:
+                line, col = _mark(key_node)
+                first = _mark(explicit[key_node.value])
+                errors.append(Diagnostic(file, line, col, f"duplicate key {key_node.value!r} (first defined at line {first[0]})"))
+            else:
+                explicit[key_node.value] = key_node
+        out: list[tuple[str, yaml.Node, yaml.Node]] = []
+        taken: set[str] = set()
+        for key_node, value_node in node.value:
+            if merge_key is not None and key_node is merge_key:
+                for source in merge_sources(key_node, value_node):
+                    for key, source_key, source_value in entries(source):
+                        if key not in explicit and key not in taken:
+                            taken.add(key)
+                            out.append((key, source_key, source_value))
+            elif isinstance(key_node, yaml.ScalarNode) and explicit.get(key_node.value) is key_node:
+                taken.add(key_node.value)
+                out.append((key_node.value, key_node, value_node))
+        flattened[nid] = out
+        return out
+
+    def place(node: yaml.Node, path: Path) -> None:
+        """Record the positions of a node met again through an alias, under its new path."""
+        positions.values.setdefault(path, _mark(node))
+        if isinstance(node, yaml.ScalarNode):
+            positions.styles.setdefault(path, node.style)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, child in enumerate(node.value):
+                place(child, path + (i,))
+        elif isinstance(node, yaml.MappingNode):
+            for key, key_node, value_node in entries(node):
+                positions.keys.setdefault(path + (key,), _mark(key_node))
+                place(value_node, path + (key,))
 
     def build(node: yaml.Node, path: Path) -> Any:
         positions.values.setdefault(path, _mark(node))
@@ -236,7 +328,8 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, Positions]:
             errors.append(Diagnostic(file, line, col, f"unsupported YAML tag {_short_tag(node.tag)!r}: playbooks use plain YAML values"))
             return node.value
         nid = id(node)
-        if nid in built:  # an alias: share the already built value
+        if nid in built:  # an alias: share the already built value, positions where it is written
+            place(node, path)
             return built[nid]
         if node.tag not in ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"):
             line, col = _mark(node)
@@ -250,27 +343,9 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, Positions]:
         if isinstance(node, yaml.MappingNode):
             mapping: dict[str, Any] = {}
             built[nid] = mapping
-            for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    merged = build(value_node, path)
-                    sources = merged if isinstance(merged, list) else [merged]
-                    for src in sources:
-                        if isinstance(src, dict):
-                            for k, v in src.items():
-                                mapping.setdefault(k, v)
-                    continue
-                if not isinstance(key_node, yaml.ScalarNode):
-                    line, col = _mark(key_node)
-                    errors.append(Diagnostic(file, line, col, "mapping keys must be plain strings"))
-                    continue
-                key = key_node.value
+            for key, key_node, value_node in entries(node):
                 kpath = path + (key,)
-                if key in mapping and kpath in positions.keys:
-                    line, col = _mark(key_node)
-                    first = positions.keys[kpath]
-                    errors.append(Diagnostic(file, line, col, f"duplicate key {key!r} (first defined at line {first[0]})"))
-                    continue
-                positions.keys[kpath] = _mark(key_node)
+                positions.keys.setdefault(kpath, _mark(key_node))
                 mapping[key] = build(value_node, kpath)
             return mapping
         return None

@@ -61,7 +61,7 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 
 # Bump when the loader reads the same YAML text into other data.
-_STAMP_FORMAT = "1"
+_STAMP_FORMAT = "2"  # 2: merge keys (<<) are merged, not read as a key named "<<"
 
 
 @cache

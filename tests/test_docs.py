@@ -75,3 +75,21 @@ def test_python_examples_in_docs_run(path: Path) -> None:
         proc = subprocess.run([sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.strip()
+
+
+def test_the_merge_key_example_in_the_language_docs_is_the_one_its_test_runs() -> None:
+    """docs/language.md shows docs/examples/merge-keys/playbook.yaml (tests/test_golden.py runs its test.yaml)."""
+    shown = [b for b in blocks(ROOT / "docs" / "language.md", "yaml") if b.startswith("playbook: merge-keys\n")]
+    written = (ROOT / "docs" / "examples" / "merge-keys" / "playbook.yaml").read_text()
+    assert len(shown) == 1 and written.split("\n", 1)[1] == shown[0]
+    pb = load_playbook_text(shown[0])
+    assert [r.id for r in pb.rules] == ["ack-email", "ack-chat"]
+
+
+def test_the_language_docs_have_one_table_of_outcomes_per_rule_kind() -> None:
+    text = (ROOT / "docs" / "language.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` +\|(.*)\|$", text, flags=re.M)
+    table = {name: [c.strip() for c in rest.split("|")] for name, rest in rows}
+    assert list(table) == ["due_soon", "progress", "breach", "met", "late", "match"]
+    assert [table[o][2] for o in table] == ["-", "-", "-", "-", "-", "each firing"]
+    assert all(table[o][0] != "-" for o in ("due_soon", "progress", "breach", "met", "late"))
