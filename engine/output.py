@@ -21,6 +21,7 @@ FORMATS = ("jsonl", "csv", "table")
 CSV_COLUMNS = (
     "id", "playbook", "rule", "outcome", "reason", "do", "at", "key", "subject", "deadline",
     "trigger_id", "trigger_type", "trigger_time", "event_id", "event_type", "event_time", "params",
+    "stage", "paused_for",
 )
 
 
@@ -78,6 +79,7 @@ def _csv_row(action: Action) -> list[str]:
         _compact(rec["key"]), _compact(rec["subject"]), rec["deadline"] or "",
         trig.get("id", ""), trig.get("type", ""), trig.get("time", ""),
         ev.get("id", ""), ev.get("type", ""), ev.get("time", ""), _compact(rec["params"]),
+        action.stage or "", _compact(action.paused_for),
     ]
 
 
@@ -97,7 +99,7 @@ def _write_table(actions: list[Action], out: IO[str], wide: bool = False, notes:
     cut = 0
     for a in actions:
         rec = a.record()
-        outcome = a.outcome + (f" ({a.reason})" if a.reason else "")
+        outcome = a.outcome + (f" ({a.reason})" if a.reason else "") + (f" ({a.stage})" if a.stage else "")
         params = _compact(a.params) if a.params else ""
         if not wide and len(params) > TABLE_PARAMS_WIDTH:
             params = _shorten(params, TABLE_PARAMS_WIDTH)

@@ -93,3 +93,11 @@ def test_the_language_docs_have_one_table_of_outcomes_per_rule_kind() -> None:
     assert list(table) == ["due_soon", "progress", "breach", "met", "late", "match"]
     assert [table[o][2] for o in table] == ["-", "-", "-", "-", "-", "each firing"]
     assert all(table[o][0] != "-" for o in ("due_soon", "progress", "breach", "met", "late"))
+
+
+@pytest.mark.parametrize("name", ["support-sla", "renewal"])
+def test_the_sla_examples_in_the_language_docs_are_the_ones_their_tests_run(name: str) -> None:
+    """docs/language.md shows docs/examples/NAME/playbook.yaml whole (tests/test_golden.py runs its test.yaml)."""
+    shown = [b for b in blocks(ROOT / "docs" / "language.md", "yaml") if b.startswith(f"playbook: {name}\n")]
+    written = (ROOT / "docs" / "examples" / name / "playbook.yaml").read_text()
+    assert len(shown) == 1 and written.split("\n", 1)[1] == shown[0]
