@@ -282,3 +282,17 @@ def test_explain_shows_the_zone_the_run_used(tmp_path: Path) -> None:
     assert "deadline Tue 2026-03-03 10:30 CET = 2026-03-03T09:30:00Z (2h on calendar support@Europe/Paris)" in r.out
     assert ("(2h on calendar support; in its own zone America/New_York: the timezone template gave \"Mars/Olympus\", "
             "not an IANA time zone)") in r.out
+
+
+def test_the_docs_show_the_example_playbook_that_its_tests_run() -> None:
+    """docs/language.md shows docs/examples/account-zone/playbook.yaml as it is (tests/test_golden.py runs its tests)."""
+    shown = (ROOT / "docs" / "language.md").read_text()
+    example = (ROOT / "docs" / "examples" / "account-zone" / "playbook.yaml").read_text()
+    assert f"```yaml\n{example}```" in shown
+    assert (ROOT / "docs" / "examples" / "account-zone" / "test.yaml").exists()
+    # The fallback case of its tests is counted.
+    engine = Engine([load_playbook_text(example)])
+    engine.run([{"time": "2026-03-01T00:00:00Z", "type": "account.updated", "account": "acme", "timezone": "Paris"},
+                {"time": "2026-03-02T14:00:00Z", "type": "ticket.created", "account": "acme", "ticket_id": 3}],
+               until="2026-03-04T00:00:00Z")
+    assert engine.summary.rules["account-zone/first-reply-8-business-hours"].timezone_fallbacks == 1
