@@ -296,3 +296,66 @@ def test_the_docs_show_the_example_playbook_that_its_tests_run() -> None:
                 {"time": "2026-03-02T14:00:00Z", "type": "ticket.created", "account": "acme", "ticket_id": 3}],
                until="2026-03-04T00:00:00Z")
     assert engine.summary.rules["account-zone/first-reply-8-business-hours"].timezone_fallbacks == 1
+
+
+# --- lint ----------------------------------------------------------------------------------------
+
+LINTED = """\
+playbook: tz-lint
+version: 1
+timezone: America/New_York
+events:
+  ticket: {account: string, tz: string}
+  reply: {account: string}
+calendars:
+  support:
+    hours: {mon-fri: "09:00-17:00"}
+  paris:
+    timezone: Europe/Paris
+    hours: {mon-fri: "09:00-17:00"}
+rules:
+  - id: ack
+    when: ticket
+    expect: {type: reply, within: 2h, calendar: {use: support, timezone: America/New_York}}
+    actions: {on_breach: [{do: escalate}]}
+  - id: ack-paris
+    when: ticket
+    expect: {type: reply, within: 2h, calendar: {use: paris, timezone: Europe/Paris}}
+    actions: {on_breach: [{do: escalate}]}
+  - id: ack-elsewhere
+    when: ticket
+    expect: {type: reply, within: 2h, calendar: {use: paris, timezone: "{{ trigger.tz }}"}}
+    actions: {on_breach: [{do: escalate}]}
+  - id: ack-desk
+    when: ticket
+    expect: {type: reply, within: 2h, calendar: {use: "{{ trigger.desk }}", timezone: "{{ trigger.zone }}"}}
+    actions: {on_breach: [{do: escalate}]}
+  - id: calls
+    every: 5d
+    calendar: {use: support, timezone: America/New_York}
+    start: ticket
+    expect: reply
+    actions: {on_breach: [{do: call}]}
+"""
+
+
+def test_lint_warns_about_a_zone_that_is_the_calendars_own_and_reads_the_templates(tmp_path: Path) -> None:
+    from engine.lint import lint_file
+
+    path = tmp_path / "p.yaml"
+    path.write_text(LINTED)
+    result = lint_file(str(path))
+    assert not result.errors
+    found = [f"{d.line}:{d.col}: {d.message}" for d in result.warnings]
+    assert found == [
+        "16:74: timezone 'America/New_York' is already the time zone of calendar 'support': it changes nothing "
+        "(write calendar: support, or a template such as '{{ facts.tz }}') [calendar-own-zone]",
+        "20:72: timezone 'Europe/Paris' is already the time zone of calendar 'paris': it changes nothing "
+        "(write calendar: paris, or a template such as '{{ facts.tz }}') [calendar-own-zone]",
+        "28:59: the calendar reads trigger.desk, which is not a field of ticket as declared under events: "
+        "(declared: account, tz) [unknown-field]",
+        "28:91: the calendar's timezone reads trigger.zone, which is not a field of ticket as declared under events: "
+        "(declared: account, tz) [unknown-field]",
+        "32:40: timezone 'America/New_York' is already the time zone of calendar 'support': it changes nothing "
+        "(write calendar: support, or a template such as '{{ facts.tz }}') [calendar-own-zone]",
+    ]
