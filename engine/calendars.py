@@ -71,6 +71,7 @@ __all__ = [
     "calendar_duration_error",
     "compile_calendar",
     "zone_named",
+    "zone_names",
 ]
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -734,13 +735,14 @@ def zone_named(name: object) -> ZoneInfo | None:
     does not depend on the file system ('europe/paris' on a case-insensitive one) and no
     file outside the database is ever opened for a name an event carries.
     """
-    if not isinstance(name, str) or name not in _zone_names():
+    if not isinstance(name, str) or name not in zone_names():
         return None
     return _zone(name)
 
 
 @functools.cache
-def _zone_names() -> frozenset[str]:
+def zone_names() -> frozenset[str]:
+    """The tz database's zone names (read once; the compiler reads them before a run needs them)."""
     from zoneinfo import available_timezones
 
     return frozenset(available_timezones()) - {"localtime", "posixrules"}

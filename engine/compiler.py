@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import schema as schema_mod
 from .actions import canonical_json
-from .calendars import Calendar, compile_calendar, zone_named
+from .calendars import Calendar, compile_calendar, zone_named, zone_names
 from .errors import Diagnostic, PlaybookError
 from .expressions import (
     MAX_SIZE,
@@ -244,6 +244,7 @@ class _Compiler:
                 zone_template = self.template(tz_value, path + ("timezone",), TEMPLATE_NAMES)
                 if zone_template is None:
                     return None
+                zone_names()  # read now: the runtime does not read the file system
             else:
                 zone = self.calendar_zone(tz_value, path + ("timezone",))
                 if zone is None:
