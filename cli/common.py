@@ -70,7 +70,7 @@ class MaxSkippedType(click.ParamType):
 
 def report_problems(engine: Engine, max_skipped: MaxSkipped | None, strict_calendars: bool) -> None:
     """After a run's actions are written, on stderr even with --quiet: calendar templates
-    that named no declared calendar, events far beyond the rest of the log in time, and
+    that named no declared calendar (or no known time zone), events far beyond the rest of the log in time, and
     many events skipped or without a key field.
     Exit 1 with --strict-calendars or past --max-skipped."""
     summary = engine.summary
@@ -84,6 +84,15 @@ def report_problems(engine: Engine, max_skipped: MaxSkipped | None, strict_calen
                    + (" (--strict-calendars)" if strict_calendars else " (--strict-calendars makes this fail the run)"),
                    err=True)
         failed = strict_calendars
+    zones = summary.timezone_warnings()
+    if zones:
+        label = "error" if strict_calendars else "warning"
+        for line in zones:
+            click.echo(line if line.startswith(" ") else f"{label}: {line}", err=True)
+        click.echo(f"{label}: give IANA time zones (such as 'Europe/Paris') or fix the template"
+                   + (" (--strict-calendars)" if strict_calendars else " (--strict-calendars makes this fail the run)"),
+                   err=True)
+        failed = failed or strict_calendars
     if summary.time_outliers.count:
         n = summary.time_outliers.count
         click.echo(f"warning: {n:,} event{'s' if n != 1 else ''} far beyond the rest of the log in time "
@@ -225,6 +234,7 @@ def format_summary(summary: RunSummary, elapsed: float) -> str:
             ("signals suppressed by cooldown", stats.signals_suppressed_cooldown),
             ("signals missing a group_by field", stats.signals_missing_group),
             ("expired", stats.expired), ("calendar fallbacks", stats.calendar_fallbacks),
+            ("time zone fallbacks", stats.timezone_fallbacks),
         ):
             if value:
                 details.append(f"{label} {value:,}")

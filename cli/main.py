@@ -163,7 +163,8 @@ def _few_collections() -> Iterator[None]:
                    "events read, are skipped as invalid or have no key field.")
 @click.option("--strict-calendars", is_flag=True,
               help="Fail the run (exit 1, after writing its actions) when a rule's calendar template names a "
-                   "calendar the playbook does not declare (otherwise a warning, --quiet or not).")
+                   "calendar the playbook does not declare, or its timezone template no known time zone "
+                   "(otherwise a warning, --quiet or not).")
 @lock_timeout_option
 @_few_collections()
 def run(playbooks: tuple[str, ...], events_src: tuple[str, ...], events_format: str | None, until: str | None,

@@ -52,7 +52,7 @@ import importlib.util
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -65,10 +65,13 @@ from .timecalc import US, Duration, local_to_us, to_datetime
 
 __all__ = [
     "DAY_NAMES",
+    "ZONE_SEPARATOR",
     "Calendar",
     "CalendarError",
     "calendar_duration_error",
     "compile_calendar",
+    "zone_named",
+    "zone_names",
 ]
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -80,6 +83,11 @@ _HOLIDAY_KEYS = ("country", "subdivision", "add", "remove")
 #: a safety net against a calendar whose holidays close it for good.
 _MAX_IDLE_DAYS = 3700
 _DAY_CACHE_LIMIT = 20_000
+#: How many calendars derived in other time zones (:meth:`Calendar.in_zone`) one calendar
+#: keeps; past it, more are built on demand (each with empty caches: slower, never wrong).
+_ZONE_CACHE_LIMIT = 1000
+#: Separates a calendar's name from the zone it was derived in: "support@Europe/Paris".
+ZONE_SEPARATOR = "@"
 
 Week = tuple[tuple[tuple[int, int], ...], ...]
 
@@ -131,6 +139,9 @@ class Calendar:
     # (closed from, open, close) of the open intervals found last: see add().
     _last_open: list[tuple[int, int, int]] = field(default_factory=lambda: [(0, 0, 0), (0, 0, 0)], init=False,
                                                    repr=False, compare=False)
+    # in_zone(): the calendar this one was derived from (None: declared), and the derived ones.
+    _base: Calendar | None = field(default=None, init=False, repr=False, compare=False)
+    _zones: dict[str, Calendar] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.hours) != 7:
@@ -295,6 +306,36 @@ class Calendar:
     def next_open(self, at_us: int) -> int:
         """``at_us`` itself when open, else the next opening instant."""
         return self._advance(at_us, 0)
+
+    @property
+    def base(self) -> Calendar:
+        """The declared calendar this one is (or was derived from by :meth:`in_zone`)."""
+        return self._base or self
+
+    def in_zone(self, zone: ZoneInfo) -> Calendar:
+        """The same hours and holidays read in ``zone``: local open hours and local dates there.
+
+        Named ``NAME@ZONE`` (saved state finds it again with :meth:`named_zone`); the
+        calendar itself when ``zone`` is its own. Derived calendars are kept (at most
+        :data:`_ZONE_CACHE_LIMIT` per calendar), each with its own caches.
+        """
+        base = self.base
+        key = zone.key
+        if key == base.tz.key:
+            return base
+        derived = base._zones.get(key)
+        if derived is None:
+            derived = replace(base, name=f"{base.name}{ZONE_SEPARATOR}{key}", tz=zone)
+            object.__setattr__(derived, "_base", base)  # frozen: set once, here
+            if len(base._zones) < _ZONE_CACHE_LIMIT:
+                base._zones[key] = derived
+        return derived
+
+    def named_zone(self, name: str) -> Calendar:
+        """The calendar derived in the zone ``name`` (the part after ``@`` of a derived
+        calendar's name); this calendar itself when ``name`` is no known zone."""
+        zone = zone_named(name)
+        return self if zone is None else self.in_zone(zone)
 
     def is_holiday(self, day: date) -> bool:
         return day in self._year(day.year).holidays
@@ -749,6 +790,26 @@ def compile_calendar(
 
 class _ErrorFn(Protocol):
     def __call__(self, where: tuple[str | int, ...], message: str, *, key: bool = False) -> None: ...
+
+
+def zone_named(name: object) -> ZoneInfo | None:
+    """The IANA time zone ``name`` names, or None (not a string, empty, not in the tz database).
+
+    Names are checked against the tz database's list first, so that what a run accepts
+    does not depend on the file system ('europe/paris' on a case-insensitive one) and no
+    file outside the database is ever opened for a name an event carries.
+    """
+    if not isinstance(name, str) or name not in zone_names():
+        return None
+    return _zone(name)
+
+
+@functools.cache
+def zone_names() -> frozenset[str]:
+    """The tz database's zone names (read once; the compiler reads them before a run needs them)."""
+    from zoneinfo import available_timezones
+
+    return frozenset(available_timezones()) - {"localtime", "posixrules"}
 
 
 def _zone(name: str) -> ZoneInfo | None:

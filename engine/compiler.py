@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import schema as schema_mod
 from .actions import canonical_json, hashable
-from .calendars import Calendar, compile_calendar
+from .calendars import Calendar, compile_calendar, zone_named, zone_names
 from .errors import Diagnostic, PlaybookError
 from .expressions import (
     MAX_SIZE,
@@ -238,15 +238,46 @@ class _Compiler:
         return cal
 
     def calendar_choice(self, value: Any, path: Path, default: Calendar | None) -> CalendarChoice | None:
+        zone: ZoneInfo | None = None
+        zone_template = None
+        if isinstance(value, dict):  # {use: NAME_OR_TEMPLATE, timezone: ZONE_OR_TEMPLATE} (keys checked by the schema)
+            tz_value = value.get("timezone")
+            if "timezone" not in value:
+                self.error(path, "a calendar given as a mapping needs 'timezone' (an IANA name or a template such as "
+                                 "'{{ facts.tz }}'); without one, write calendar: NAME", key=True)
+                return None
+            if not isinstance(tz_value, str):
+                return None
+            if "{{" in tz_value:
+                zone_template = self.template(tz_value, path + ("timezone",), TEMPLATE_NAMES)
+                if zone_template is None:
+                    return None
+                zone_names()  # read now: the runtime does not read the file system
+            else:
+                zone = self.calendar_zone(tz_value, path + ("timezone",))
+                if zone is None:
+                    return None
+            path = path + ("use",)
+            value = value.get("use")
         if not isinstance(value, str):
             return None
         if "{{" in value:
             template = self.template(value, path, TEMPLATE_NAMES)
             if template is None:
                 return None
-            return CalendarChoice(None, template, default, dict(self.calendars))
+            return CalendarChoice(None, template, default, dict(self.calendars), zone, zone_template)
         cal = self.calendar_ref(value, path)
-        return CalendarChoice(cal, None, default, dict(self.calendars))
+        if cal is not None and zone is not None:
+            cal = cal.in_zone(zone)
+        return CalendarChoice(cal, None, default, dict(self.calendars), zone, zone_template)
+
+    def calendar_zone(self, name: str, path: Path) -> ZoneInfo | None:
+        """A calendar choice's fixed ``timezone:``, checked now (a template is checked at run time)."""
+        zone = zone_named(name)
+        if zone is None:
+            problem = f"unknown time zone {name!r}{suggest_timezone(name)}" if name.strip() else "empty time zone"
+            self.error(path, f"{problem}: use an IANA name such as 'Europe/Paris', or a template such as '{{{{ facts.tz }}}}'")
+        return zone
 
     # -- small pieces ----------------------------------------------------------------
 

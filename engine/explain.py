@@ -30,6 +30,7 @@ from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
 from .actions import Action, canonical_json
+from .calendars import zone_named
 from .engine import Engine
 from .errors import UsageError
 from .expressions import PATTERN_NAMES, EvalError, ExprError, Expression, Scope, compile_expression, truthy
@@ -476,20 +477,51 @@ def _calendar(choice: CalendarChoice | None, item: Item, tz: tzinfo) -> tuple[Ca
     """The calendar a trigger or start uses, and words for it (" on calendar x", or why not)."""
     if choice is None:
         return None, ""
+    scope = Scope({"event": item.data, "trigger": item.data, "facts": item.facts, "key": item.key}, item.data, tz)
+    name: Any = None
     if choice.template is None:
         cal = choice.fixed
-        return cal, "" if cal is None else f" on calendar {cal.name}"
-    scope = Scope({"event": item.data, "trigger": item.data, "facts": item.facts, "key": item.key}, item.data, tz)
+    else:
+        try:
+            name = choice.template.render(scope)
+        except EvalError:
+            name = None
+        cal = choice.calendars.get(name) if isinstance(name, str) else None
+    found = choice.template is None or cal is not None
+    if not found:
+        cal = choice.default
+    cal, zone_words = _in_zone(choice, cal, scope)
+    if found:
+        return cal, "" if cal is None else f" on calendar {cal.name}{zone_words}"
+    used = f"on default_calendar {cal.name}" if cal else "exact time"
+    return cal, f"; {used}: the calendar template gave {_show(name)}, not a declared calendar{zone_words}"
+
+
+def _choice_text(choice: CalendarChoice) -> str:
+    """A rule's ``calendar:`` in words: the name or template, and the zone's template."""
+    text = choice.template.source if choice.template else choice.fixed.name if choice.fixed else "?"
+    if choice.zone_template is not None:
+        text += f" in the time zone {choice.zone_template.source}"
+    elif choice.zone is not None and choice.template is not None:
+        text += f" in {choice.zone.key}"
+    return text
+
+
+def _in_zone(choice: CalendarChoice, cal: Calendar | None, scope: Scope) -> tuple[Calendar | None, str]:
+    """``cal`` read in the choice's time zone, as the run reads it, and words for a fallback."""
+    if cal is None or (choice.zone is None and choice.zone_template is None):
+        return cal, ""
+    if choice.zone is not None:
+        return cal.in_zone(choice.zone), ""
+    assert choice.zone_template is not None
     try:
-        name = choice.template.render(scope)
+        value = choice.zone_template.render(scope)
     except EvalError:
-        name = None
-    cal = choice.calendars.get(name) if isinstance(name, str) else None
-    if cal is not None:
-        return cal, f" on calendar {cal.name}"
-    fallback = choice.default
-    used = f"on default_calendar {fallback.name}" if fallback else "exact time"
-    return fallback, f"; {used}: the calendar template gave {_show(name)}, not a declared calendar"
+        value = None
+    zone = zone_named(value)
+    if zone is None:
+        return cal, f"; in its own zone {cal.tz.key}: the timezone template gave {_show(value)}, not an IANA time zone"
+    return cal.in_zone(zone), ""
 
 
 # -- running --------------------------------------------------------------------------------------
@@ -675,8 +707,7 @@ def _rule_summary(rule: Rule, playbook: Playbook) -> list[tuple[str, str]]:
             out.append(("before", describe_pattern(rule.before)))
         extras = [f"overlap {'each' if rule.overlap_each else 'first'}", f"expire {format_duration(rule.expire_us / 1e6)}"]
         if rule.calendar is not None:
-            extras.append("calendar " + (rule.calendar.template.source if rule.calendar.template else
-                                         rule.calendar.fixed.name if rule.calendar.fixed else "?"))
+            extras.append("calendar " + _choice_text(rule.calendar))
         out.append(("settings", "; ".join(extras)))
     elif isinstance(rule, CadenceRule):
         out.append(("every", rule.every.text + (f"; remind {rule.remind_before.text} before" if rule.remind_before else "")))
@@ -685,8 +716,7 @@ def _rule_summary(rule: Rule, playbook: Playbook) -> list[tuple[str, str]]:
             out.append(("stop", describe_pattern(rule.stop)))
         out.append(("expect", describe_pattern(rule.expect)))
         if rule.calendar is not None:
-            out.append(("calendar", rule.calendar.template.source if rule.calendar.template else
-                        rule.calendar.fixed.name if rule.calendar.fixed else "?"))
+            out.append(("calendar", _choice_text(rule.calendar)))
     else:
         assert isinstance(rule, SignalRule)
         out.append(("when", describe_pattern(rule.when)))

@@ -21,6 +21,7 @@ Every warning ends with its name in brackets, e.g. ``[constant-where]``:
 ``open-state``       a response rule that can hold many obligations at once: ``expect``
                      without ``within`` and no ``expire`` written, ``overlap: each``
                      without ``within``, or an ``expire`` over a year
+``calendar-own-zone`` a rule's ``calendar: {use: NAME, timezone: ZONE}`` whose fixed ZONE is NAME's own
 ``fact-fed-by-trigger`` a ``where``/``unless`` comparing ``facts.x`` with the event's own ``x``
                      (or a multiple of it) while fact ``x`` is fed by that event type: facts
                      update first, so both sides are the same value; use ``prev.facts.x``
@@ -268,8 +269,7 @@ class _Linter:
                 self.same_vs_match(name, spath, r.get("when"), before, "expect.before", "preempted")
         self.within_vs_expire(r, exp, path)
         self.open_state(r, exp, path)
-        if isinstance(exp.get("calendar"), str):
-            self.template(exp["calendar"], path + ("expect", "calendar"), when, when, "the calendar")
+        self.calendar(exp.get("calendar"), path + ("expect", "calendar"), when)
         outcomes: dict[str, tuple[_Types, _Types, _Types]] = {
             # outcome -> (trigger types, event types, types a bare name may read)
             "on_met": (when, expect, expect),
@@ -287,8 +287,7 @@ class _Linter:
         if stop is not None:
             self.pattern(r.get("stop"), path + ("stop",), stop, trigger)
         self.pattern(r.get("expect"), path + ("expect",), expect, trigger)
-        if isinstance(r.get("calendar"), str):
-            self.template(r["calendar"], path + ("calendar",), start, start, "the calendar")
+        self.calendar(r.get("calendar"), path + ("calendar",), start)
         actions = r.get("actions") or {}
         if "remind_before" not in r and actions.get("on_due_soon"):
             self.warn(path + ("actions", "on_due_soon"), "on_due_soon never fires: the rule has no remind_before "
@@ -442,6 +441,27 @@ class _Linter:
                 continue
             self.field(_dotted((ref.root, *ref.keys)), path, own, f"{what} reads {ref.text}", offset=offset,
                        keys=(ref.root, *ref.keys))
+
+    def calendar(self, spec: Any, path: Path, trigger: _Types) -> None:
+        """A rule's ``calendar:``: its templates read the trigger (or start); a fixed
+        ``timezone:`` that is the calendar's own changes nothing."""
+        if isinstance(spec, str):
+            self.template(spec, path, trigger, trigger, "the calendar")
+            return
+        if not isinstance(spec, dict):
+            return
+        use, zone = spec.get("use"), spec.get("timezone")
+        if isinstance(use, str):
+            self.template(use, path + ("use",), trigger, trigger, "the calendar")
+        if not isinstance(zone, str):
+            return
+        if "{{" in zone:
+            self.template(zone, path + ("timezone",), trigger, trigger, "the calendar's timezone")
+            return
+        calendar = self.pb.calendars.get(use) if isinstance(use, str) else None
+        if calendar is not None and calendar.tz.key == zone:
+            self.warn(path + ("timezone",), f"timezone {zone!r} is already the time zone of calendar '{use}': it changes "
+                      f"nothing (write calendar: {use}, or a template such as '{{{{ facts.tz }}}}')", "calendar-own-zone")
 
     def template(self, text: str, path: Path, bare: _Types, trigger: _Types, what: str,
                  event: _Types | None = None, subject: set[str] | None = None) -> None:

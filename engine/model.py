@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from .expressions import TEMPLATE_NAMES, Expression, Scope, Template
 from .timecalc import Duration
@@ -78,12 +79,22 @@ class ActionSpec:
 
 @dataclass(frozen=True, slots=True)
 class CalendarChoice:
-    """A rule's ``calendar:``: a fixed calendar, or a template evaluated per trigger/start."""
+    """A rule's ``calendar:``: a fixed calendar, or a template evaluated per trigger/start;
+    with ``{use: ..., timezone: ...}``, read in a time zone fixed or evaluated the same way."""
 
     fixed: Calendar | None
     template: Template | None
     default: Calendar | None
     calendars: dict[str, Calendar] = field(default_factory=dict)
+    #: ``timezone:`` as a fixed IANA zone (``fixed`` is then already in it) ...
+    zone: ZoneInfo | None = None
+    #: ... or as a template giving one per trigger/start.
+    zone_template: Template | None = None
+
+    @property
+    def templates(self) -> tuple[Template, ...]:
+        """The templates evaluated to choose the calendar (for what they read)."""
+        return tuple(t for t in (self.template, self.zone_template) if t is not None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,7 +115,8 @@ def _explain(error: ValidationError, positions: Positions) -> list[Diagnostic]:
     sub = error.schema if isinstance(error.schema, dict) else {}
 
     if validator in ("anyOf", "oneOf") and error.context:
-        meaningful = [e for e in error.context if e.validator != "type"]
+        # A type error inside a branch whose own type fits (a field of the mapping) is meaningful too.
+        meaningful = [e for e in error.context if e.validator != "type" or e.path]
         if meaningful:
             from jsonschema.exceptions import best_match
 

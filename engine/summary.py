@@ -44,6 +44,7 @@ class RuleStats:
     signals_missing_group: int = 0
     expired: int = 0
     calendar_fallbacks: int = 0
+    timezone_fallbacks: int = 0  # calendar: {timezone: ...} gave no known zone: the calendar's own used
     pending: int = 0          # open obligations at the end (not breached)
     overdue: int = 0          # breached obligations still waiting for a late fulfilment
     cadences_running: int = 0
@@ -76,6 +77,9 @@ class RunSummary:
     # "playbook/rule" -> the triggers or starts whose calendar template named no declared
     # calendar (each counted in RuleStats.calendar_fallbacks too), with example places.
     calendar_fallbacks: dict[str, Problem] = field(default_factory=dict)
+    # "playbook/rule" -> the triggers or starts whose calendar's timezone template gave no
+    # known time zone (each counted in RuleStats.timezone_fallbacks too), with example places.
+    timezone_fallbacks: dict[str, Problem] = field(default_factory=dict)
     first_time: int | None = None
     last_time: int | None = None
     until: int | None = None
@@ -150,6 +154,27 @@ class RunSummary:
                 lines.append(f"  ... and {n - 3:,} more")
         return lines
 
+    def timezone_fallback(self, rule: str, source: str | None, value: Any, calendar: str, zone: str) -> None:
+        """A rule's calendar timezone template gave ``value``, not a known IANA zone: the
+        calendar ``calendar`` in its own zone ``zone`` applied instead."""
+        self.rule(rule).timezone_fallbacks += 1
+        gave = "gave no time zone" if value is None or value == "" else f"gave {value!r}, not an IANA time zone"
+        self.timezone_fallbacks.setdefault(rule, Problem()).add(
+            source, f"the calendar's timezone template {gave}: calendar '{calendar}' in its own zone {zone} used")
+
+    def timezone_warnings(self) -> list[str]:
+        """One line per rule whose calendar timezone template gave no known zone, with
+        example places; empty when there was none."""
+        lines = []
+        for rule, problem in sorted(self.timezone_fallbacks.items()):
+            n = problem.count
+            lines.append(f"{rule}: {n:,} trigger{'s' if n != 1 else ''} or start{'s' if n != 1 else ''} whose calendar "
+                         "timezone gave no known time zone")
+            lines.extend(f"  {source}: {message}" for source, message in problem.samples[:3])
+            if n > 3:
+                lines.append(f"  ... and {n - 3:,} more")
+        return lines
+
     def rule(self, key: str) -> RuleStats:
         stats = self.rules.get(key)
         if stats is None:
@@ -217,6 +242,7 @@ class RunSummary:
             "rules": {k: {f: v for f, v in vars(r).items() if v} for k, r in self.rules.items()},
             "most_open_state": self.most_open_state(),
             "calendar_fallbacks": {k: {"count": p.count, "samples": [list(s) for s in p.samples]} for k, p in sorted(self.calendar_fallbacks.items())},
+            "timezone_fallbacks": {k: {"count": p.count, "samples": [list(s) for s in p.samples]} for k, p in sorted(self.timezone_fallbacks.items())},
             "first_time": None if self.first_time is None else format_time(self.first_time),
             "last_time": None if self.last_time is None else format_time(self.last_time),
             "until": None if self.until is None else format_time(self.until),

@@ -9,6 +9,7 @@ from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
 from ..actions import Action, EventRef, action_id, canonical_json, hashable, sort_token
+from ..calendars import ZONE_SEPARATOR, zone_named
 from ..expressions import MAX_ACTION_SIZE, EvalError, Scope, too_big, truthy, value_weight
 from ..model import CalendarChoice, DurationChoice, Fact, Pattern, Playbook, RuleBase, Stage
 from ..summary import RunSummary
@@ -461,8 +462,18 @@ class RunContext:
 
 
 def calendar_named(run: RunContext, name: str | None) -> Calendar | None:
-    """The playbook's calendar of that name (saved state names calendars)."""
-    return None if name is None else run.playbook.calendars.get(name)
+    """The playbook's calendar of that name (saved state names calendars): ``NAME@ZONE`` is
+    NAME read in ZONE (see :meth:`Calendar.in_zone`), in NAME's own zone if ZONE is unknown."""
+    if name is None:
+        return None
+    calendars = run.playbook.calendars
+    calendar = calendars.get(name)
+    if calendar is None and ZONE_SEPARATOR in name:
+        base, _, zone = name.rpartition(ZONE_SEPARATOR)
+        calendar = calendars.get(base)
+        if calendar is not None:
+            calendar = calendar.named_zone(zone)
+    return calendar
 
 
 def add_time(t: int, duration: Duration, calendar: Calendar | None) -> int:
@@ -544,19 +555,38 @@ def resolve_calendar(run: RunContext, choice: CalendarChoice | None, ev: Ev, key
     """The calendar a rule uses for this trigger/start (templates evaluated now)."""
     if choice is None:
         return None
+    if choice.template is None and choice.zone_template is None:
+        return choice.fixed  # already in its fixed zone, if it has one
+    scope = trigger_scope(run, ev, key)
     if choice.template is None:
-        return choice.fixed
+        calendar = choice.fixed
+    else:
+        try:
+            name = choice.template.render(scope)
+        except EvalError as exc:
+            run.expression_error(f"{rule_id} calendar", ev, exc.message)
+            name = None
+        calendar = choice.calendars.get(name) if isinstance(name, str) else None
+        if calendar is None:
+            used = choice.default.name if choice.default is not None else None
+            run.summary.calendar_fallback(f"{run.playbook.name}/{rule_id}", ev.source, name, used)
+            calendar = choice.default
+    if calendar is None:  # exact time: no zone to read it in
+        return None
+    if choice.zone is not None:
+        return calendar.in_zone(choice.zone)
+    if choice.zone_template is None:
+        return calendar
     try:
-        name = choice.template.render(trigger_scope(run, ev, key))
+        value = choice.zone_template.render(scope)
     except EvalError as exc:
-        run.expression_error(f"{rule_id} calendar", ev, exc.message)
-        name = None
-    calendar = choice.calendars.get(name) if isinstance(name, str) else None
-    if calendar is None:
-        used = choice.default.name if choice.default is not None else None
-        run.summary.calendar_fallback(f"{run.playbook.name}/{rule_id}", ev.source, name, used)
-        return choice.default
-    return calendar
+        run.expression_error(f"{rule_id} calendar timezone", ev, exc.message)
+        value = None
+    zone = zone_named(value)
+    if zone is None:
+        run.summary.timezone_fallback(f"{run.playbook.name}/{rule_id}", ev.source, value, calendar.name, calendar.tz.key)
+        return calendar
+    return calendar.in_zone(zone)
 
 
 def reads_prev(playbook: Playbook) -> bool:
@@ -579,7 +609,7 @@ def reads_prev(playbook: Playbook) -> bool:
         exprs += [p.where for p in patterns if p is not None]
         calendar = getattr(rule, "calendar", None)
         if calendar is not None:
-            exprs.append(calendar.template)
+            exprs += calendar.templates
         if any("prev" in spec.names_used for specs in rule.actions.values() for spec in specs):
             return True
     return any(e is not None and "prev" in e.names_used for e in exprs)
