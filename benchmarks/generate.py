@@ -631,9 +631,19 @@ def scenario(log: Log, rng: random.Random, clock: Clock, by_name: dict[str, Acco
     # Lever 2 — contracts (Day 1 of the 90-day QBR cadence) and QBRs.
     signed = {acme: at(0, "10:00"), globex: at(1, "10:00"), initech: at(2, "11:00"), hooli: at(0, "11:00"),
               stark: at(3, "14:00"), wayne: at(0, "15:00"), soylent: at(4, "10:00")}
+    # initech and soylent are six-month pilots: their renewal outreach falls due inside the log.
+    pilots = {initech: "2026-07-07", soylent: "2026-07-09"}
     for a, t in signed.items():
         a.sign_t = t
-        log.add(t, "contract.signed", a, contract_id=f"C-{a.name}-2026", arr=a.arr, term_months=12, renewal=False)
+        signed_on = datetime.fromtimestamp(t, UTC).date()  # signed in office hours: the same date in New York
+        end = pilots.get(a, signed_on.replace(year=signed_on.year + 1).isoformat())
+        log.add(t, "contract.signed", a, contract_id=f"C-{a.name}-2026", arr=a.arr,
+                term_months=6 if a in pilots else 12, renewal=False, contract_end=end)
+    # Renewal outreach (120 days before the end): soylent's comes after the reminder, in time
+    # -> met; initech's a week after its Mar 9 deadline -> due_soon, breach, late. wayne's first
+    # contract ends (below) before any outreach -> breach (preempted).
+    log.add(at(53, "10:00"), "renewal.outreach", soylent, contract_id="C-soylent-2026", channel="call")
+    log.add(at(70, "10:00"), "renewal.outreach", initech, contract_id="C-initech-2026", channel="email")
     # acme: QBR with ROI on Feb 26 -> met.
     log.add(at(52, "14:00"), "qbr.held", acme, qbr_id="QBR-acme-1", attendees=7,
             roi={"value_usd": 185_000, "hours_saved": 1_400})
@@ -657,7 +667,7 @@ def scenario(log: Log, rng: random.Random, clock: Clock, by_name: dict[str, Acco
     # wayne: contract ended Feb 20 (budget freeze), re-signed Mar 2: the cadence restarts.
     log.add(at(46, "17:00"), "contract.ended", wayne, contract_id="C-wayne-2026", reason="budget")
     log.add(at(56, "10:00"), "contract.signed", wayne, contract_id="C-wayne-2026b", arr=wayne.arr,
-            term_months=12, renewal=False)
+            term_months=12, renewal=False, contract_end="2027-03-02")
     wayne_periods = [(signed[wayne], at(46, "17:00")), (at(56, "10:00"), log.end_t)]
 
     # Account changes.
@@ -701,6 +711,8 @@ def scenario(log: Log, rng: random.Random, clock: Clock, by_name: dict[str, Acco
         log.add(at(22, d), "incident.disclosed", a, incident_id="INC-2041", channel="email", eta="2h")
     log.add(at(22, "11:05"), "customer.ticket", globex, ticket_id="TCK-9101", incident_id="INC-2041",
             priority="high", subject="Exports failing (thanks for the heads-up)")
+    # Tickets' first response by priority: globex's high ticket answered in 55 min -> met.
+    log.add(at(22, "12:00"), "ticket.replied", globex, ticket_id="TCK-9101", agent="sam@example.com")
     for a in (acme, globex):
         log.add(at(22, "12:30"), "incident.resolved", a, incident_id="INC-2041")
     # INC-2057 sev1 at night (Feb 9 21:15): wayne told at 21:50 -> met; initech forgotten until 23:30
@@ -725,6 +737,16 @@ def scenario(log: Log, rng: random.Random, clock: Clock, by_name: dict[str, Acco
     log.add(at(65, "09:25"), "customer.ticket", hooli, ticket_id="TCK-9188", incident_id="INC-2071",
             priority="urgent", subject="API returning 503s")
     log.add(at(65, "09:50"), "incident.disclosed", hooli, incident_id="INC-2071", channel="email", eta="2h")
+    # hooli's urgent ticket (1 business hour): pending 09:40-11:10 while hooli sends request ids,
+    # answered 11:30 -> met (15 min before the pause + 20 after: 35 min of the hour, paused 1h30).
+    log.add(at(65, "09:40"), "ticket.status_changed", hooli, ticket_id="TCK-9188", status="pending")
+    log.add(at(65, "11:10"), "ticket.status_changed", hooli, ticket_id="TCK-9188", status="open")
+    log.add(at(65, "11:30"), "ticket.replied", hooli, ticket_id="TCK-9188", agent="dana@example.com")
+    # stark's normal ticket Thu Mar 26 15:00 (4 business hours): no reply -> breach Fri 10:00, the VP
+    # at twice the target (Fri 14:00), answered Monday -> late.
+    log.add(at(80, "15:00"), "customer.ticket", stark, ticket_id="TCK-9202", priority="normal",
+            subject="Board report totals differ from the dashboard")
+    log.add(at(84, "10:00"), "ticket.replied", stark, ticket_id="TCK-9202", agent="sam@example.com")
     log.add(at(65, "11:40"), "incident.resolved", hooli, incident_id="INC-2071")
 
     # Lever 4 — proposals.

@@ -52,6 +52,10 @@ def test_sample_covers_every_outcome_of_every_rule() -> None:
         ("disclose-before-notice", "met", None), ("disclose-before-notice", "breach", "deadline"),
         ("disclose-before-notice", "breach", "preempted"), ("disclose-before-notice", "late", None),
         ("propose-multilingual", "match", None), ("propose-onboarding", "match", None),
+        ("ticket-first-response", "met", None), ("ticket-first-response", "breach", "deadline"),
+        ("ticket-first-response", "progress", None),
+        ("renewal-outreach", "due_soon", None), ("renewal-outreach", "breach", "deadline"),
+        ("renewal-outreach", "breach", "preempted"), ("renewal-outreach", "late", None),
     ]:
         assert (rule, outcome, reason) in produced, (rule, outcome, reason)
 
