@@ -80,7 +80,7 @@ if n != int(sys.argv[2]):
 # The event types playbooks/us-retention.yaml reads (tests/test_bench_playbooks.py checks them).
 SKELETON_TYPES = ("account.updated", "customer.message", "vendor.reply", "contract.signed", "contract.ended",
                   "qbr.held", "incident.opened", "incident.disclosed", "customer.ticket", "signal.expansion",
-                  "signal.hiring", "module.purchased")
+                  "signal.hiring", "module.purchased", "ticket.replied", "ticket.status_changed", "renewal.outreach")
 SKELETON = f"""\
 import sys
 import orjson

@@ -5,10 +5,11 @@
     python benchmarks/durable/us_retention.py --serve        # the differential test's protocol
     python benchmarks/durable/us_retention.py --parameters   # the playbook's numbers it encodes
 
-A hand translation of the five rules of the shipped playbook (``ack-within-4h``,
+A hand translation of the five version-1 rules of the shipped playbook (``ack-within-4h``,
 ``qbr-every-90d``, ``disclose-before-notice``, ``propose-multilingual``,
 ``propose-onboarding``) and of the facts they read, into durable_rules 2.0.28 rulesets
-(``pip install '.[oracle]'``). It is the baseline of ``benchmarks/run.py`` and the oracle
+(``pip install '.[oracle]'``); the playbook's SLA-policy rules (``ticket-first-response``,
+``renewal-outreach``) have no counterpart here. It is the baseline of ``benchmarks/run.py`` and the oracle
 of ``tests/test_oracle_durable.py``; always run it in its own process: a crash of
 durable_rules' C core must not take the caller down.
 

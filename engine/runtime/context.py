@@ -599,10 +599,18 @@ def reads_prev(playbook: Playbook) -> bool:
     for rule in playbook.rules:
         patterns: list[Pattern | None]
         if isinstance(rule, ResponseRule):
-            patterns = [rule.when, rule.expect, rule.before]
+            patterns = [rule.when, rule.expect, rule.before, rule.pause, rule.resume]
             exprs.append(rule.unless)
+            exprs += [choice.by or choice.template for choice in (rule.within_choice, rule.expire_choice, rule.remind_before)
+                      if choice is not None]
+            if rule.deadline is not None:
+                exprs.append(rule.deadline.at)
+            if any("prev" in spec.names_used for stage in rule.stages for spec in stage.actions):
+                return True
         elif isinstance(rule, CadenceRule):
             patterns = [rule.start, rule.stop, rule.expect]
+            if rule.remind_choice is not None:
+                exprs.append(rule.remind_choice.by or rule.remind_choice.template)
         else:
             patterns = [rule.when]
             exprs.append(rule.unless)

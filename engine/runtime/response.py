@@ -206,7 +206,10 @@ class ResponseRuntime:
         if bucket and not rule.overlap_each:
             self.stats.triggers_ignored_open += 1
             return
-        calendar = resolve_calendar(run, rule.calendar, ev, key, rule.id) if rule.calendar is not None else None
+        # The calendar is chosen only where it counts time (as in version 1: a rule with only
+        # ``before`` and no stages has none, and its templates' local() read the playbook's zone).
+        calendar = resolve_calendar(run, rule.calendar, ev, key, rule.id) \
+            if rule.calendar is not None and (rule.has_target or rule.stages) else None
         deadline = None
         if rule.within is not None:
             deadline = add_time(ev.t, rule.within, calendar)

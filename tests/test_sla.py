@@ -1,0 +1,220 @@
+"""The SLA-policy additions to response rules (docs/language.md, "SLA policies"): what the
+golden cases (tests/golden/sla) cannot show — validation errors, counted run-time errors,
+the record's fields and ids, and state saved mid-pause."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from engine import Engine, PlaybookError, load_playbook_text
+
+HEAD = """playbook: p
+version: 1
+timezone: America/New_York
+calendars:
+  support: {hours: {mon-fri: "09:00-17:00"}}
+rules:
+"""
+
+
+def _errors(rules: str) -> list[str]:
+    with pytest.raises(PlaybookError) as info:
+        load_playbook_text(HEAD + rules, "p.yaml")
+    return [str(d) for d in info.value.diagnostics]
+
+
+def _run(rules: str, events: list[dict], until: str | None = None) -> tuple[list[dict], Engine]:
+    engine = Engine(load_playbook_text(HEAD + rules, "p.yaml"))
+    return [a.record() for a in engine.run(events, until=until)], engine
+
+
+def test_within_and_deadline_together_is_an_error() -> None:
+    errors = _errors("""  - id: r
+    when: a
+    expect: {type: b, within: 1h, deadline: {at: "{{ trigger.end }}"}}
+""")
+    assert any(e.startswith("p.yaml:9:") and "either 'within'" in e for e in errors), errors
+
+
+@pytest.mark.parametrize(("rule", "where", "says"), [
+    ("""  - id: r
+    when: a
+    expect: {type: b, before: {type: c}}
+    remind_before: 1h
+""", ":10:5:", "remind_before needs a deadline"),
+    ("""  - id: r
+    when: a
+    expect: {type: b, within: 1h}
+    pause: c
+""", ":10:5:", "'pause' needs 'resume'"),
+    ("""  - id: r
+    when: a
+    expect: {type: b, before: {type: c}}
+    actions: {on_progress: [{at: 50%, actions: [{do: x}]}]}
+""", ":10:", "a percentage of the target, but the rule has no deadline"),
+    ("""  - id: r
+    when: a
+    expect: {type: b, within: 1h}
+    actions: {on_progress: [{at: 50%, actions: [{do: x}]}, {at: 50%, actions: [{do: y}]}]}
+""", ":10:", "listed twice"),
+    ("""  - id: r
+    when: a
+    expect: {type: b, within: 1h}
+    actions: {on_progress: [{at: 0%, actions: [{do: x}]}]}
+""", ":10:", "above 0"),
+    ("""  - id: r
+    when: a
+    expect: {type: b, within: 1h}
+    remind_before: 2h
+""", ":10:", "must be shorter than within"),
+    ("""  - id: r
+    when: a
+    expect: {type: b, within: {by: priority, cases: {P1: 1w}}, calendar: support}
+""", ":9:", "'w' cannot be used with a calendar"),
+    ("""  - id: r
+    when: a
+    expect: {type: b, deadline: {at: "next tuesday"}}
+""", ":9:", "unparseable time"),
+])
+def test_invalid_sla_rules_say_where_and_what(rule: str, where: str, says: str) -> None:
+    errors = _errors(rule)
+    assert any(where in e and says in e for e in errors), errors
+
+
+def test_a_value_without_a_case_opens_nothing_and_is_counted_with_its_place(tmp_path: Path) -> None:
+    pb = tmp_path / "p.yaml"
+    pb.write_text(HEAD + """  - id: r
+    when: a
+    expect: {type: b, same: [t], within: {by: priority, cases: {P1: 1h}}}
+    actions: {on_breach: [{do: x}]}
+""")
+    log = tmp_path / "events.jsonl"
+    log.write_text("\n".join(json.dumps(e) for e in [
+        {"type": "a", "time": "2026-03-02T10:00:00Z", "account": "k", "t": 1, "priority": "P1"},
+        {"type": "a", "time": "2026-03-02T10:00:00Z", "account": "k", "t": 2, "priority": "P7"},
+        {"type": "z", "time": "2026-03-03T00:00:00Z", "account": "k"},
+    ]) + "\n")
+    result = CliRunner().invoke(main, ["run", str(pb), "--events", str(log)])
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["subject"] for r in records] == [{"t": 1}]
+    assert "r expect.within" in result.stderr and "events.jsonl:2" in result.stderr
+    assert "no case for 'P7'" in result.stderr and "add the case or a 'default'" in result.stderr
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("within", '"{{ sla }}"', "invalid duration 'soon'"),
+    ("deadline", '{at: "{{ sla }}"}', "unparseable time 'soon'"),
+])
+def test_a_template_giving_no_duration_or_time_opens_nothing(field: str, value: str, says: str) -> None:
+    records, engine = _run(f"""  - id: r
+    when: a
+    expect: {{type: b, {field}: {value}}}
+    actions: {{on_breach: [{{do: x}}]}}
+""", [{"type": "a", "time": "2026-03-02T10:00:00Z", "account": "k", "sla": "soon"},
+      {"type": "z", "time": "2027-03-02T10:00:00Z", "account": "k"}])
+    assert records == []
+    problems = engine.summary.to_dict()["expression_errors"]
+    (where, problem), = problems.items()
+    assert where == f"p: r expect.{field}" and problem["count"] == 1
+    assert says in json.dumps(problem["samples"]) and "no obligation opened" in json.dumps(problem["samples"])
+
+
+def test_a_week_from_a_template_on_a_calendar_opens_nothing() -> None:
+    records, engine = _run("""  - id: r
+    when: a
+    expect: {type: b, within: "{{ sla }}", calendar: support}
+    actions: {on_breach: [{do: x}]}
+""", [{"type": "a", "time": "2026-03-02T10:00:00Z", "account": "k", "sla": "1w"},
+      {"type": "z", "time": "2027-03-02T10:00:00Z", "account": "k"}])
+    assert records == [] and "weeks ('w') cannot be used" in json.dumps(engine.summary.to_dict()["expression_errors"])
+
+
+def test_stage_and_paused_for_appear_only_where_they_apply() -> None:
+    records, _ = _run("""  - id: plain
+    when: a
+    expect: {type: b, within: 1h}
+    actions: {on_breach: [{do: x, stage: "{{ stage }}"}]}
+  - id: pausable
+    when: a
+    expect: {type: b, within: 2h}
+    pause: p
+    resume: q
+    actions:
+      on_breach: [{do: y}]
+      on_progress: [{at: 50%, actions: [{do: s, stage: "{{ stage }}", paused: "{{ paused_for }}"}]}]
+""", [{"type": "a", "time": "2026-03-02T10:00:00Z", "account": "k", "stage": "from the event"},
+      {"type": "z", "time": "2026-03-03T00:00:00Z", "account": "k"}])
+    by_rule = {(r["rule"], r["outcome"]): r for r in records}
+    plain = by_rule[("plain", "breach")]
+    assert "stage" not in plain and "paused_for" not in plain
+    assert plain["params"] == {"stage": "from the event"}  # outside a stage, `stage` is the event's field
+    progress = by_rule[("pausable", "progress")]
+    assert progress["stage"] == "50%" and progress["paused_for"] == 0
+    assert progress["params"] == {"stage": "50%", "paused": 0}
+    breach = by_rule[("pausable", "breach")]
+    assert "stage" not in breach and breach["paused_for"] == 0
+    assert list(plain) == ["id", "playbook", "rule", "outcome", "reason", "do", "at", "key", "subject", "deadline",
+                           "trigger", "event", "params"]
+
+
+def test_two_stages_at_one_instant_have_their_own_ids_in_the_order_written() -> None:
+    records, _ = _run("""  - id: r
+    when: a
+    expect: {type: b, within: 2h}
+    actions:
+      on_progress:
+        - {at: 1h, actions: [{do: second}]}
+        - {at: 50%, actions: [{do: first}]}
+""", [{"type": "a", "time": "2026-03-02T10:00:00Z", "account": "k"},
+      {"type": "z", "time": "2026-03-03T00:00:00Z", "account": "k"}])
+    assert [(r["stage"], r["do"], r["at"]) for r in records] == [
+        ("1h", "second", "2026-03-02T11:00:00Z"), ("50%", "first", "2026-03-02T11:00:00Z")]
+    assert len({r["id"] for r in records}) == 2
+
+
+def test_a_target_read_from_the_facts_before_the_trigger() -> None:
+    records, _ = _run("""  - id: r
+    when: a
+    expect: {type: b, within: {by: prev.facts.tier, cases: {gold: 1h}, default: 4h}}
+    actions: {on_breach: [{do: x}]}
+facts:
+  tier: {from: a, value: tier}
+""", [{"type": "a", "time": "2026-03-02T10:00:00Z", "account": "k", "tier": "gold"},
+      {"type": "z", "time": "2026-03-03T00:00:00Z", "account": "k"}])
+    # The trigger itself sets tier gold, but the table reads the facts from before it: 4h.
+    assert [r["at"] for r in records] == ["2026-03-02T14:00:00Z"]
+
+
+def test_state_saved_while_paused_resumes_to_the_same_actions() -> None:
+    rules = """  - id: r
+    when: a
+    expect: {type: b, within: 8h, calendar: support}
+    pause: p
+    resume: q
+    remind_before: 1h
+    actions:
+      on_breach: [{do: x}]
+      on_due_soon: [{do: r}]
+      on_progress: [{at: 50%, actions: [{do: s}]}, {at: 150%, actions: [{do: t}]}]
+"""
+    events = [{"type": "a", "time": "2026-12-07T09:00:00-05:00", "account": "k"},
+              {"type": "p", "time": "2026-12-07T15:00:00-05:00", "account": "k"},
+              {"type": "q", "time": "2026-12-09T09:00:00-05:00", "account": "k"}]
+    until = "2026-12-12T00:00:00Z"
+    whole, _ = _run(rules, events, until)
+    assert [(r["outcome"], r.get("stage"), r["at"]) for r in whole] == [
+        ("progress", "50%", "2026-12-07T18:00:00Z"), ("due_soon", None, "2026-12-09T15:00:00Z"),
+        ("breach", None, "2026-12-09T16:00:00Z"), ("progress", "150%", "2026-12-09T20:00:00Z")]
+    for cut in range(1, len(events) + 1):
+        first = Engine(load_playbook_text(HEAD + rules, "p.yaml"))
+        out = [a.record() for a in first.run(events[:cut], until=events[cut - 1]["time"])]
+        second = Engine(load_playbook_text(HEAD + rules, "p.yaml"))
+        second.restore(json.loads(json.dumps(first.snapshot())))
+        out += [a.record() for a in second.run(events[cut:], until=until)]
+        assert out == whole, cut
