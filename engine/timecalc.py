@@ -213,6 +213,13 @@ def _remember(value: str, us: int) -> None:
 _RANGE_TEXT = "from 0001-01-02T00:00:00Z up to (not including) 9000-01-01T00:00:00Z"
 
 
+def check_range(us: int, what: str) -> int:
+    """``us`` itself when inside the supported range of times; else :class:`TimeError` naming ``what``."""
+    if not _MIN_EPOCH * US <= us < _MAX_EPOCH * US:
+        raise TimeError(f"{what} is out of the supported range: {_RANGE_TEXT}")
+    return us
+
+
 def _in_range(us: int, value: object) -> int:
     if not _MIN_EPOCH * US <= us < _MAX_EPOCH * US:
         raise TimeError(f"time {value!r} is out of the supported range: {_RANGE_TEXT}")

@@ -218,3 +218,14 @@ def test_state_saved_while_paused_resumes_to_the_same_actions() -> None:
         second.restore(json.loads(json.dumps(first.snapshot())))
         out += [a.record() for a in second.run(events[cut:], until=until)]
         assert out == whole, cut
+
+
+def test_a_deadline_before_the_first_supported_time_opens_nothing_instead_of_crashing() -> None:
+    records, engine = _run("""  - id: r
+    when: a
+    expect: {type: b, deadline: {at: "{{ end }}", offset: -100d}}
+    actions: {on_breach: [{do: x, due: "{{ deadline }}"}]}
+""", [{"type": "a", "time": "2026-01-01T00:00:00Z", "account": "k", "end": "0001-01-02T00:00:00Z"},
+      {"type": "z", "time": "2026-01-02T00:00:00Z", "account": "k"}])
+    assert records == []
+    assert "out of the supported range" in json.dumps(engine.summary.to_dict()["expression_errors"])

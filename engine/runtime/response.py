@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..actions import canonical_json
 from ..expressions import EvalError
 from ..model import Pattern, ResponseRule, Stage
-from ..timecalc import TimeError, parse_time
+from ..timecalc import TimeError, check_range, parse_time
 from .context import (
     Ev,
     RunContext,
@@ -280,9 +280,12 @@ class ResponseRuntime:
             return at
         try:
             if spec.negative:
-                return subtract_time(at, spec.offset, calendar)
-            return add_time(at, spec.offset, calendar)
-        except ValueError as exc:  # CalendarError: beyond the calendar's years
+                due = subtract_time(at, spec.offset, calendar)
+            else:
+                due = add_time(at, spec.offset, calendar)
+            text = f"{value} {'-' if spec.negative else '+'} {spec.offset.text}"
+            return check_range(due, text)
+        except ValueError as exc:  # CalendarError or TimeError: beyond the years times can have
             run.expression_error(where, ev, f"{exc}; no obligation opened")
             return None
 
