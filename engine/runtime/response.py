@@ -16,7 +16,7 @@ scheduled for is still the obligation's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..actions import canonical_json
@@ -42,6 +42,12 @@ if TYPE_CHECKING:
     from ..timecalc import Duration
 
 OPEN, BREACHED, CLOSED = 0, 1, 2
+
+#: An observer of what obligations do (``playbook explain``): called with what happened
+#: ("open", "pause", "resume", "expire"), the obligation (as it is right after), the
+#: instant, the event that caused it (None for a timer) and details ("within": the target
+#: chosen for the trigger; "paused_at": where the pause that a resume ends began).
+Tracer = Callable[[str, "Obligation", int, "Ev | None", dict[str, Any]], None]
 
 
 class Obligation:
@@ -93,6 +99,7 @@ class ResponseRuntime:
                               for p in (rule.expect, rule.before, rule.pause, rule.resume) if p is not None}
         self._pausable = rule.pause is not None
         self._stages = {stage.index: stage for stage in rule.stages}
+        self.tracer: Tracer | None = None  # explain's observer; None (no cost) in a run
 
     def _bucket_key(self, data: dict[str, Any], key: Any) -> tuple[Any, ...] | None:
         values = [hashable(key)]
@@ -207,6 +214,7 @@ class ResponseRuntime:
             self.stats.triggers_ignored_open += 1
             return
         calendar = resolve_calendar(run, rule.calendar, ev, key, rule.id) if rule.calendar is not None else None
+        within = rule.within
         deadline = None
         if rule.within is not None:
             deadline = add_time(ev.t, rule.within, calendar)
@@ -238,6 +246,8 @@ class ResponseRuntime:
             self.by_key.setdefault(bk[0], {})[bk] = None
         else:
             bucket.append(ob)
+        if self.tracer is not None:
+            self.tracer("open", ob, ev.t, ev, {"within": within})
         if deadline is not None:
             if deadline < ev.t:
                 # Due before it was opened (a date already past): overdue at once.
@@ -331,6 +341,8 @@ class ResponseRuntime:
         ob.stage_at.clear()
         ob.remind_at = None
         self._touch(ob)
+        if self.tracer is not None:
+            self.tracer("pause", ob, t, None, {})
         # Dropped if it stays paused for ``expire`` (elapsed time), as a breach waits that long.
         self.run.timers.push(t + ob.expire_us, self._expire_paused, (ob, t))
 
@@ -342,13 +354,18 @@ class ResponseRuntime:
             # deadline in closed hours would land at the last closing before it).
             ob.paused_at = None
             self._schedule_from_anchor(ob, t)
+            if self.tracer is not None:
+                self.tracer("resume", ob, t, None, {"paused_at": t})
             return
+        paused_at = ob.paused_at
         self._run_again(ob, t)
         if ob.deadline is not None and ob.target is not None:
             ob.deadline = add_measured(t, ob.target - ob.consumed, ob.calendar)
             self.run.timers.push(ob.deadline, self._deadline, ob)
         self._schedule_reminder(ob, t, strictly_after=False)
         self._touch(ob)
+        if self.tracer is not None:
+            self.tracer("resume", ob, t, None, {"paused_at": paused_at})
 
     def _run_again(self, ob: Obligation, t: int) -> None:
         """End a pause at ``t``: the clock runs from here with what it had consumed."""
@@ -402,6 +419,8 @@ class ResponseRuntime:
         if ob.status == BREACHED:
             self.stats.expired += 1
             self._close(ob)
+            if self.tracer is not None:
+                self.tracer("expire", ob, at, None, {})
 
     def _expire_open(self, at: int, ob: Obligation) -> None:
         """An obligation without a deadline, still open ``expire`` after its trigger: dropped."""
@@ -409,6 +428,8 @@ class ResponseRuntime:
         if ob.status == OPEN:
             self.stats.expired += 1
             self._close(ob)
+            if self.tracer is not None:
+                self.tracer("expire", ob, at, None, {})
 
     def _expire_paused(self, at: int, payload: tuple[Obligation, int]) -> None:
         """An obligation paused ``expire`` ago and not resumed since: dropped."""
@@ -417,6 +438,8 @@ class ResponseRuntime:
         if ob.status == OPEN and ob.paused_at == since:
             self.stats.expired += 1
             self._close(ob)
+            if self.tracer is not None:
+                self.tracer("expire", ob, at, None, {"paused_at": since})
 
     def _close(self, ob: Obligation) -> None:
         ob.status = CLOSED
