@@ -1062,6 +1062,10 @@ class _ResponseWalk(_Walk):
         verb = {"fulfil": "fulfil", "preempt": "preempt", "pause": "pause", "resume": "resume"}[role]
         if not candidates:
             checks = self.ev.pattern(pattern, item)
+            if role in ("pause", "resume") and not all(c.ok for c in checks):
+                other = self.rule.resume if role == "pause" else self.rule.pause
+                if other is not None and all(c.ok for c in self.ev.pattern(other, item)):
+                    return  # the other of the two (one type: status pending pauses, status open resumes)
             self.other(item, role, f"{verb}s nothing: no obligation is open for this key"
                        + ("" if role == "fulfil" else " and not yet breached"), checks + [Check("state", False, "no open obligation")])
             return
@@ -1227,6 +1231,12 @@ class _ResponseWalk(_Walk):
         step.extra.extend(rec.words[1:])
         unit.steps.append(step)
         self.units.append(unit)
+        if unit.deadline is not None and unit.deadline < item.t:
+            # Due before it was opened: the engine breached it at once (also when the run ends there).
+            o = next((o for o in self.timed if o.outcome == "breach" and o.trigger_id == item.id and o.at == item.t), None)
+            if o is not None:
+                self.timed.remove(o)
+                self.fired(o)
 
     def finish(self) -> None:
         end = f"the end of the run ({format_time(self.until)})" if self.until is not None else "the end of the run"

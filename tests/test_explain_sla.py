@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cli.main import main
 from engine import Engine, load_playbook, load_playbook_text
@@ -78,6 +80,10 @@ def test_a_deadline_from_a_date_with_its_offset_and_its_reminder(playbook: Any) 
     b = lines(key_report(x, "b"))
     assert "the deadline is already past: it breaches at once" in b
     assert "the deadline was already past when the trigger opened it: breach (deadline)" in b
+    # Also when the run ends at that trigger.
+    x = explain(playbook, events[1:], "renewal")
+    assert "the deadline was already past when the trigger opened it: breach (deadline)" in lines(x.keys[0])
+    assert not x.keys[0].other
 
 
 # -- triggers that opened nothing ------------------------------------------------------------------
@@ -173,7 +179,8 @@ def test_an_obligation_paused_past_expire_is_dropped(playbook: Any) -> None:
     assert dropped.text == ("expired: paused since 2026-01-05T15:00:00Z for expire 30d without a resume; "
                             "dropped without action (a later resume changes nothing)")
     assert r.units[0].status == "expired: paused for expire without a resume, dropped without action"
-    assert "resumes nothing: no obligation is open for this key and not yet breached" in lines(r)
+    # One type pauses (status pending) and resumes (status open): an event is shown in the role its status has.
+    assert [s.text for s in r.other] == ["resumes nothing: no obligation is open for this key and not yet breached"]
     text = x.to_text()
     assert "2026-02-04T15:00:00Z  expired: paused since" in text
 
@@ -248,3 +255,74 @@ rules:
     assert lines(r) == ["opens the obligation", "deadline Mon 2026-03-02 11:00 UTC = 2026-03-02T11:00:00Z (1h)",
                         "deadline passed: breach (deadline)", "actions: escalate",
                         "expired: no fulfilment within expire 2h of the breach; dropped without action"]
+
+
+LADDERS = """
+playbook: ladders
+version: 1
+timezone: America/New_York
+calendars:
+  support: {hours: {mon-fri: "09:00-17:00"}}
+rules:
+  - id: each
+    when: open
+    expect: {type: done, same: [t], within: {by: p, cases: {a: 2h, b: 1d}}, before: {type: cancel}}
+    overlap: each
+    expire: {by: p, cases: {a: 3h}, default: 1d}
+    pause: {type: hold}
+    resume: {type: go}
+    remind_before: 30m
+    actions:
+      on_due_soon: [{do: remind}]
+      on_progress:
+        - {at: 50%, actions: [{do: half}]}
+        - {at: 1h, actions: [{do: hour}]}
+        - {at: 150%, actions: [{do: later}]}
+        - {at: 4h, actions: [{do: four}]}
+      on_breach: [{do: breach}]
+      on_met: [{do: met}]
+  - id: on-calendar
+    when: open
+    expect: {type: done, same: [t], within: "{{ w }}", calendar: support}
+    pause: {type: hold, where: "t == trigger.t"}
+    resume: {type: go}
+    actions:
+      on_progress:
+        - {at: 50%, actions: [{do: half}]}
+        - {at: 300%, actions: [{do: triple}]}
+      on_breach: [{do: breach}]
+  - id: no-deadline
+    when: open
+    expect: {type: done, same: [t], before: {type: cancel}}
+    expire: 5h
+    pause: {type: hold}
+    resume: {type: go}
+    actions:
+      on_progress: [{at: 2h, actions: [{do: two}]}]
+      on_breach: [{do: breach}]
+"""
+
+LADDER_EVENT = st.fixed_dictionaries({
+    "type": st.sampled_from(["open", "open", "done", "cancel", "hold", "hold", "go", "go"]),
+    "time": st.integers(min_value=0, max_value=60).map(lambda n: 1796000000 + 1800 * n),  # ties are likely
+    "account": st.just("k"),
+    "t": st.sampled_from(["x", "y"]),
+    "p": st.sampled_from(["a", "b", "c"]),
+    "w": st.sampled_from(["1h", "3h", "2d", "bad"]),
+})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=st.lists(LADDER_EVENT, min_size=1, max_size=14), more=st.sampled_from([0, 1, 10, 100]))
+def test_explain_agrees_with_the_engine_on_any_log_of_sla_rules(events: list[dict[str, Any]], more: int) -> None:
+    pb = load_playbook_text(LADDERS, "ladders.yaml")
+    until = max(e["time"] for e in events) + 1800 * more
+    produced = [a.record() for a in Engine([pb]).run(events, until=until)]
+    for rule in pb.rules:
+        x = explain(pb, events, rule.id, until=until)
+        placed = sorted(a["id"] for k in x.keys for o in k.outcomes for a in o.actions)
+        assert placed == sorted(a["id"] for a in produced if a["rule"] == rule.id)
+        assert not [n for k in x.keys for n in k.notes]
+        assert not [s for k in x.keys for s in k.other if s.kind in ("outcome", "deadline", "expired")]
+        x.to_text()
+        json.loads(x.to_json())
