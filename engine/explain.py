@@ -16,6 +16,13 @@ An explanation is built from the outside of the engine, in two halves:
 Facts are read from the engine after each event (``Engine.facts``), so a
 ``where`` or ``unless`` sees exactly what the rule saw. Where the
 re-evaluation and the engine disagree, the engine wins and a note says so.
+
+For response rules the engine also tells what each obligation did between its
+outcomes, through the runtime's tracer (``ResponseRuntime.tracer``): the
+obligations it opened (with the deadline and the target it chose), the pauses
+and resumes that froze and restarted its clock, and the expiries that dropped
+it. A trigger whose target could not be chosen is known by the expression error
+the engine reported for it.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from .model import (
     ActionSpec,
     CadenceRule,
     CalendarChoice,
+    DurationChoice,
     Pattern,
     Playbook,
     ResponseRule,
@@ -48,20 +56,25 @@ from .model import (
 )
 from .output import safe_text
 from .runtime import EventIds
-from .runtime.context import hashable
+from .runtime.context import Ev, hashable, trigger_scope
 from .runtime.context import reads_prev as playbook_reads_prev
+from .runtime.response import ResponseRuntime
 from .sources import SourceEvent, event_problem
 from .timecalc import Duration, TimeError, format_duration, format_local, format_time, parse_time
 
 if TYPE_CHECKING:
     from .calendars import Calendar
+    from .runtime.context import RunContext
+    from .runtime.response import Obligation
 
 #: The ``do`` of the probe action: no playbook can produce it (a NUL byte).
 PROBE = "\0explain-probe"
-OUTCOMES = {"response": ("breach", "met", "late"), "cadence": ("due_soon", "breach", "met", "late"), "signal": ("match",)}
+OUTCOMES = {"response": ("due_soon", "breach", "met", "late"), "cadence": ("due_soon", "breach", "met", "late"), "signal": ("match",)}
 #: The roles an event can play, in words.
-ROLE_NAMES = {"trigger": "trigger", "fulfil": "fulfilment", "preempt": "preemption", "start": "start",
-              "stop": "stop", "expect": "qualifying event", "signal": "signal"}
+ROLE_NAMES = {"trigger": "trigger", "fulfil": "fulfilment", "preempt": "preemption", "pause": "pause", "resume": "resume",
+              "start": "start", "stop": "stop", "expect": "qualifying event", "signal": "signal"}
+#: The parts of a response rule that choose an obligation's target at its trigger.
+TARGET_PARTS = ("expect.within", "expect.deadline", "expire", "remind_before")
 #: How many nearest misses ``--why-not`` shows.
 MAX_MISSES = 5
 
@@ -120,19 +133,23 @@ class Outcome:
     event_id: str | None
     subject: dict[str, Any]
     actions: list[dict[str, Any]] = field(default_factory=list)
+    stage: str | None = None  # a progress outcome's stage (its ``at`` as written)
 
     def describe(self) -> str:
         text = self.outcome + (f" ({self.reason})" if self.reason else "")
         return text
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "outcome": self.outcome,
             "reason": self.reason,
             "at": format_time(self.at),
             "deadline": None if self.deadline is None else format_time(self.deadline),
             "actions": self.actions,
         }
+        if self.stage is not None:
+            out["stage"] = self.stage
+        return out
 
 
 @dataclass
@@ -186,6 +203,8 @@ class Unit:
     trigger: Item | None = None
     due: int | None = None
     cal: Calendar | None = None
+    ob: Any = None                       # the engine's obligation (response rules)
+    paused_at: int | None = None         # paused since (response rules with pause)
     last_firing: int | None = None
     window: deque[int] = field(default_factory=deque)
 
@@ -532,7 +551,85 @@ def _probe_rule(rule: Rule) -> Rule:
     for outcome in OUTCOMES[rule.kind]:
         specs = rule.actions.get(outcome, ())
         actions[outcome] = (*specs, ActionSpec(PROBE, len(specs), (), ()))
+    if isinstance(rule, ResponseRule) and rule.stages:
+        stages = tuple(replace(st, actions=(*st.actions, ActionSpec(PROBE, len(st.actions), (), ()))) for st in rule.stages)
+        return replace(rule, actions=actions, enabled=True, stages=stages)
     return replace(rule, actions=actions, enabled=True)
+
+
+@dataclass
+class _Traced:
+    """What the engine told explain an obligation did (``ResponseRuntime.tracer``), as it was then."""
+
+    what: str                    # open, pause, resume, expire
+    ob: Obligation
+    at: int
+    event_id: str | None         # the event that opened it (open)
+    deadline: int | None
+    target: int | None           # measured time from the trigger to the first deadline
+    consumed: int                # measured time the clock had run when it last stopped or started
+    paused_us: int               # paused time of the pauses that ended
+    calendar: Calendar | None
+    expire_us: int
+    paused_at: int | None = None  # resume, expire: where the pause began
+    words: list[str] = field(default_factory=list)  # open: how the target was chosen
+    used: bool = False
+
+
+def _chosen_words(choice: DurationChoice, chosen: str, scope: Scope) -> str:
+    """How a table or a template gave ``chosen`` for a trigger (evaluated as the engine did, in its scope)."""
+    if choice.fixed is not None:
+        return chosen
+    try:
+        if choice.by is not None:
+            value = choice.by.evaluate(scope)
+            by = " ".join(choice.by.source.split())
+            try:
+                case = hashable(value) in choice.cases
+            except TypeError:
+                case = False
+            if case:
+                return f"{chosen} by {by}: {_show(value)}"
+            return f"{chosen}: the default, no case for {by} = {_show(value)}"
+        assert choice.template is not None
+        return f"{chosen}: the template {_show(choice.text)} gave {_show(choice.template.render(scope))}"
+    except EvalError:
+        return chosen
+
+
+def _open_words(rule: ResponseRule, run: RunContext, ob: Obligation, ev: Ev, within: Duration | None) -> list[str]:
+    """How an obligation's target was chosen at its trigger: the table's case, the template's value, the date."""
+    scope = trigger_scope(run, ev, ob.key)
+    words = [""]  # the target's words first (none for a fixed within), then the other choices
+    if rule.within_choice is not None and within is not None:
+        words[0] = "within " + _chosen_words(rule.within_choice, within.text, scope)
+    if rule.deadline is not None:
+        spec = rule.deadline
+        try:
+            value = spec.at.render(scope)
+            at = f" = {format_time(parse_time(value, run.tz))}"
+        except (EvalError, TimeError):
+            value, at = None, ""
+        offset = "" if spec.offset is None else f", offset {'-' if spec.negative else '+'}{spec.offset.text}"
+        words[0] = f"deadline.at {_show(spec.at_text)} gave {_show(value)}{at}{offset}"
+    if rule.expire_choice is not None and rule.expire_choice.fixed is None:
+        words.append("expire " + _chosen_words(rule.expire_choice, format_duration(ob.expire_us / 1e6), scope))
+    if rule.remind_before is not None and rule.remind_before.fixed is None and ob.remind is not None:
+        words.append("remind_before " + _chosen_words(rule.remind_before, ob.remind.text, scope))
+    return words
+
+
+def _tracer(rule: ResponseRule, run: RunContext, out: dict[Any, list[_Traced]]) -> Any:
+    """The observer explain attaches to the rule's runtime: a snapshot of each obligation at each change."""
+
+    def trace(what: str, ob: Obligation, at: int, ev: Ev | None, details: dict[str, Any]) -> None:
+        rec = _Traced(what, ob, at, ev.id if ev is not None else None, ob.deadline, ob.target, ob.consumed,
+                      ob.paused_us, ob.calendar, ob.expire_us, details.get("paused_at"))
+        if what == "open" and ev is not None:
+            rec.words = _open_words(rule, run, ob, ev, details.get("within"))
+        out.setdefault(hashable(ob.key), []).append(rec)
+
+    return trace
 
 
 def _key_text(value: Any) -> str:
@@ -571,6 +668,22 @@ def explain(
         raise UsageError("--why-not needs --key: say which key the rule produced no action for")
 
     engine = Engine([replace(playbook, rules=(_probe_rule(rule),))])
+    traces: dict[Any, list[_Traced]] = {}
+    target_errors: dict[tuple[str, int], str] = {}  # (event id, time) -> why its target could not be chosen
+    if isinstance(rule, ResponseRule):
+        runtime = engine._runs[0].runtimes[0]
+        assert isinstance(runtime, ResponseRuntime)
+        run = runtime.run
+        runtime.tracer = _tracer(rule, run, traces)
+        original = run.expression_error
+        parts = {f"{rule.id} {part}": part for part in TARGET_PARTS}
+
+        def expression_error(where: str, ev: Ev | None, message: str) -> None:
+            if ev is not None and where in parts:
+                target_errors.setdefault((ev.id, ev.t), f"{parts[where]}: {message}")
+            original(where, ev, message)
+
+        run.expression_error = expression_error  # type: ignore[method-assign]
     limit = None if until is None else engine.parse_until(until)
     items, read = _read(playbook, events)
     get_key = make_getter(playbook.key_field)
@@ -625,7 +738,8 @@ def explain(
                             "below is what it would do if enabled")
     for where, problem in sorted(engine.summary.expression_errors.items()):
         for source, message in problem.samples[:3]:
-            result.notes.append(f"expression error in {where} at {source}: {message} (counted as false/null)")
+            counted = "" if where.endswith(TARGET_PARTS) else " (counted as false/null)"
+            result.notes.append(f"expression error in {where} at {source}: {message}{counted}")
 
     if key is not None:
         selected = [key_of[key]] if key in key_of else []
@@ -640,7 +754,11 @@ def explain(
     walker = {"response": _ResponseWalk, "cadence": _CadenceWalk, "signal": _SignalWalk}[rule.kind]
     for k in selected:
         hk = hashable(k)
-        report = walker(playbook, rule, k, per_key.get(hk, []), probes.get(hk, []), real.get(hk, []), limit).run()
+        walk = walker(playbook, rule, k, per_key.get(hk, []), probes.get(hk, []), real.get(hk, []), limit)
+        if isinstance(walk, _ResponseWalk):
+            walk.trace = traces.get(hk, [])
+            walk.target_errors = target_errors
+        report = walk.run()
         _filter_subject(report, subject)
         if why_not:
             _why_not(report, rule, playbook, near.get(hk, []), limit, subject)
@@ -658,7 +776,7 @@ def _subject_fields(rule: Rule) -> tuple[str, ...]:
 
 def _patterns(rule: Rule) -> list[Pattern]:
     if isinstance(rule, ResponseRule):
-        return [p for p in (rule.when, rule.expect, rule.before) if p is not None]
+        return [p for p in (rule.when, rule.expect, rule.before, rule.pause, rule.resume) if p is not None]
     if isinstance(rule, CadenceRule):
         return [p for p in (rule.start, rule.stop, rule.expect) if p is not None]
     return [rule.when]
@@ -702,10 +820,26 @@ def _rule_summary(rule: Rule, playbook: Playbook) -> list[tuple[str, str]]:
             expect += f"; same {', '.join(rule.same)}"
         if rule.within is not None:
             expect += f"; within {rule.within.text}"
+        elif rule.within_choice is not None:
+            expect += f"; within {rule.within_choice.text}"
+        elif rule.deadline is not None:
+            d = rule.deadline
+            offset = "" if d.offset is None else f", offset {'-' if d.negative else '+'}{d.offset.text}"
+            expect += f"; deadline at {d.at_text}{offset}"
         out.append(("expect", expect))
         if rule.before is not None:
             out.append(("before", describe_pattern(rule.before)))
-        extras = [f"overlap {'each' if rule.overlap_each else 'first'}", f"expire {format_duration(rule.expire_us / 1e6)}"]
+        if rule.pause is not None:
+            out.append(("pause", describe_pattern(rule.pause)))
+        if rule.resume is not None:
+            out.append(("resume", describe_pattern(rule.resume)))
+        if rule.stages:
+            out.append(("on_progress", ", ".join(f"{st.label}: {', '.join(a.do for a in st.actions) or 'no action'}"
+                                                 for st in rule.stages)))
+        expire = rule.expire_choice.text if rule.expire_choice is not None else format_duration(rule.expire_us / 1e6)
+        extras = [f"overlap {'each' if rule.overlap_each else 'first'}", f"expire {expire}"]
+        if rule.remind_before is not None:
+            extras.append(f"remind_before {rule.remind_before.text}")
         if rule.calendar is not None:
             extras.append("calendar " + _choice_text(rule.calendar))
         out.append(("settings", "; ".join(extras)))
@@ -761,7 +895,7 @@ class _Walk:
         timed = []
         for _serial, p in probes:
             o = Outcome(p.outcome, p.at, p.reason, p.deadline, p.trigger.id if p.trigger else None,
-                        p.event.id if p.event else None, p.subject, real_by.get(_outcome_key(p), []))
+                        p.event.id if p.event else None, p.subject, real_by.get(_outcome_key(p), []), p.stage)
             self.report.outcomes.append(o)
             if p.event is not None:  # met, late, a preemption, a match: caused by that event
                 self.caused.setdefault(p.event.id, []).append(o)
@@ -819,7 +953,7 @@ class _Walk:
 
 
 def _outcome_key(a: Action) -> tuple[Any, ...]:
-    return (a.outcome, a.at, a.trigger.id if a.trigger else None, canonical_json(a.subject))
+    return (a.outcome, a.at, a.trigger.id if a.trigger else None, canonical_json(a.subject), a.stage)
 
 
 def _actions_text(o: Outcome) -> str:
@@ -828,70 +962,140 @@ def _actions_text(o: Outcome) -> str:
     return "actions: " + ", ".join(a["do"] for a in o.actions)
 
 
+def _measured(us: int) -> str:
+    """Measured time (elapsed, or a calendar's open time) in hours: a business day is no 24h."""
+    secs = round(us / 1e6)
+    h, rest = divmod(abs(secs), 3600)
+    m, s = divmod(rest, 60)
+    text = " ".join(part for part in (f"{h}h" if h else "", f"{m}m" if m else "", f"{s}s" if s else "") if part)
+    return ("-" if secs < 0 else "") + (text or "0s")
+
+
 class _ResponseWalk(_Walk):
     rule: ResponseRule
 
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        self.trace: list[_Traced] = []  # what the engine told of this key's obligations (set by explain)
+        self.target_errors: dict[tuple[str, int], str] = {}
+        self.opens: dict[tuple[str | None, int], deque[_Traced]] = {}
+        self.changes: dict[tuple[int, str, int], deque[_Traced]] = {}
+        self.expiries: deque[_Traced] = deque()
+
+    def run(self) -> KeyReport:
+        for rec in self.trace:  # in the engine's order: the expiries in time order
+            if rec.what == "open":
+                self.opens.setdefault((rec.event_id, rec.at), deque()).append(rec)
+            elif rec.what == "expire":
+                self.expiries.append(rec)
+            else:
+                self.changes.setdefault((id(rec.ob), rec.what, rec.at), deque()).append(rec)
+        return super().run()
+
     def unit_of(self, trigger_id: str | None, deadline: int | None = None) -> Unit | None:
         """The obligation the trigger opened; of two opened by one id (a copy out of the dedupe
-        window is processed again), the open one whose deadline is ``deadline``."""
+        window is processed again), the unclosed one whose deadline is ``deadline``."""
         found = [u for u in self.units if u.trigger is not None and u.trigger.id == trigger_id]
-        return next((u for u in found if u.state == "open" and u.deadline == deadline), found[0] if found else None)
+        return next((u for u in found if u.state in ("open", "breached") and u.deadline == deadline),
+                    found[0] if found else None)
+
+    def change(self, unit: Unit, what: str, at: int) -> _Traced | None:
+        """The engine's record that ``unit`` paused or resumed at ``at`` (once)."""
+        found = self.changes.get((id(unit.ob), what, at))
+        return found.popleft() if found else None
 
     def advance(self, t: int) -> None:
-        """Fire what the clock passes before ``t``: breaches at deadlines, expiries."""
+        """Fire what the clock passes before ``t``: breaches at deadlines, reminders, stages, expiries."""
         while True:
             nxt_probe = self.timed[0].at if self.timed and self.timed[0].at < t else None
-            expiring = [(at, u) for u in self.units if (at := self._expiry(u)) is not None and at < t]
-            nxt_expire = min((at for at, _ in expiring), default=None)
+            nxt_expire = self.expiries[0].at if self.expiries and self.expiries[0].at < t else None
             if nxt_probe is None and nxt_expire is None:
                 return
             if nxt_expire is None or (nxt_probe is not None and nxt_probe <= nxt_expire):
-                o = self.timed.popleft()
-                unit = self.unit_of(o.trigger_id, o.at)
-                if unit is None:  # not an obligation the walk opened: show it anyway
-                    self.report.other.append(Step(o.at, "deadline", f"deadline passed: {o.describe()} for an obligation "
-                                                  "explain could not place (please report this)", True, outcome=o))
-                    continue
-                unit.state = "breached"
-                unit.breach_at = o.at
-                step = Step(o.at, "deadline", f"deadline passed: {o.describe()}", True, outcome=o)
-                step.extra.append(_actions_text(o))
-                unit.steps.append(step)
+                self.fired(self.timed.popleft())
             else:
-                for at, u in expiring:
-                    if at == nxt_expire:
-                        expire = format_duration(self.rule.expire_us / 1e6)
-                        if u.state == "open":
-                            text = (f"expired: no deadline, and neither fulfilled nor preempted within expire {expire} "
-                                    "of the trigger; dropped without action")
-                        else:
-                            text = f"expired: no fulfilment within expire {expire} of the breach; dropped without action"
-                        u.state = "expired" if u.state == "breached" else "expired-open"
-                        u.steps.append(Step(at, "expired", text, True))
+                self.expired(self.expiries.popleft())
 
-    def _expiry(self, u: Unit) -> int | None:
-        """When the obligation is dropped: ``expire`` after its breach, or after its trigger when it has no deadline."""
-        if u.state == "breached" and u.breach_at is not None:
-            return u.breach_at + self.rule.expire_us
-        if u.state == "open" and u.deadline is None and u.trigger is not None and self.rule.expire_open:
-            return u.trigger.t + self.rule.expire_us
-        return None
+    def fired(self, o: Outcome) -> None:
+        """An outcome the clock fired: a breach at the deadline, a reminder, a stage."""
+        unit = self.unit_of(o.trigger_id, o.deadline)
+        if unit is None:  # not an obligation the walk opened: show it anyway
+            self.report.other.append(Step(o.at, "deadline", f"{o.describe()} for an obligation "
+                                          "explain could not place (please report this)", True, outcome=o))
+            return
+        if o.outcome == "due_soon":
+            remind = unit.ob.remind.text if unit.ob is not None and unit.ob.remind is not None else "remind_before"
+            step = Step(o.at, "due_soon", f"reminder: due_soon, the deadline {format_time(o.deadline or 0)} is {remind} away",
+                        True, outcome=o)
+        elif o.outcome == "progress":
+            after = " (after the breach, awaiting a late fulfilment)" if unit.state == "breached" else ""
+            of = "of the target" if (o.stage or "").endswith("%") else "after the trigger"
+            step = Step(o.at, "progress", f"stage at {o.stage} {of} reached: progress{after}", True, outcome=o)
+        else:
+            unit.state = "breached"
+            unit.breach_at = o.at
+            step = Step(o.at, "deadline", f"deadline passed: {o.describe()}", True, outcome=o)
+            if o.deadline is not None and o.deadline < o.at and unit.opened is not None and o.at == unit.opened.t:
+                step.text = f"the deadline was already past when the trigger opened it: {o.describe()}"
+        step.extra.append(_actions_text(o))
+        unit.steps.append(step)
+
+    def expired(self, rec: _Traced) -> None:
+        """The engine dropped an obligation: ``expire`` after its breach, its trigger, or its pause."""
+        u = next((u for u in self.units if u.ob is rec.ob), None)
+        if u is None:
+            self.report.other.append(Step(rec.at, "expired", "an obligation explain could not place expired here "
+                                          "(please report this)", True))
+            return
+        expire = format_duration(rec.expire_us / 1e6)
+        if rec.paused_at is not None:
+            text = (f"expired: paused since {format_time(rec.paused_at)} for expire {expire} without a resume; "
+                    "dropped without action (a later resume changes nothing)")
+            u.state = "expired-paused"
+        elif u.state == "open":
+            text = (f"expired: no deadline, and neither fulfilled nor preempted within expire {expire} "
+                    "of the trigger; dropped without action")
+            u.state = "expired-open"
+        else:
+            text = f"expired: no fulfilment within expire {expire} of the breach; dropped without action"
+            u.state = "expired"
+        u.steps.append(Step(rec.at, "expired", text, True))
 
     def on_event(self, item: Item) -> None:
         rule = self.rule
-        # One event in several roles: fulfil first, then preempt, then trigger.
+        # One event in several roles: fulfil first, then preempt, pause, resume, and trigger.
         if rule.expect.accepts_type(item.type):
             self.consider(item, rule.expect, "fulfil", ("open", "breached"))
         if rule.before is not None and rule.before.accepts_type(item.type):
             self.consider(item, rule.before, "preempt", ("open",))
+        if rule.pause is not None and rule.pause.accepts_type(item.type):
+            self.consider(item, rule.pause, "pause", ("open",))
+        if rule.resume is not None and rule.resume.accepts_type(item.type):
+            self.consider(item, rule.resume, "resume", ("open",))
+            self.one_clock_role(item)
         if rule.when.accepts_type(item.type):
             self.trigger(item)
 
+    def one_clock_role(self, item: Item) -> None:
+        """An event that paused or resumed an obligation is not also shown failing as the other
+        (one type, ``status: pending`` pauses and ``status: open`` resumes)."""
+        def mismatch(s: Step) -> bool:
+            return s.role in ("pause", "resume") and any(c.part in ("type", "match", "where") for c in s.failing)
+
+        for u in self.units:
+            mine = [s for s in u.steps if s.event is item]
+            if any(s.role in ("pause", "resume") and not mismatch(s) for s in mine):
+                u.steps = [s for s in u.steps if not (s.event is item and mismatch(s))]
+
     def consider(self, item: Item, pattern: Pattern, role: str, states: tuple[str, ...]) -> None:
         candidates = [u for u in self.units if u.state in states]
-        verb = "fulfil" if role == "fulfil" else "preempt"
+        verb = {"fulfil": "fulfil", "preempt": "preempt", "pause": "pause", "resume": "resume"}[role]
         if not candidates:
             checks = self.ev.pattern(pattern, item)
+            if role in ("pause", "resume") and not all(c.ok for c in checks):
+                other = self.rule.resume if role == "pause" else self.rule.pause
+                if other is not None and all(c.ok for c in self.ev.pattern(other, item)):
+                    return  # the other of the two (one type: status pending pauses, status open resumes)
             self.other(item, role, f"{verb}s nothing: no obligation is open for this key"
                        + ("" if role == "fulfil" else " and not yet breached"), checks + [Check("state", False, "no open obligation")])
             return
@@ -904,6 +1108,10 @@ class _ResponseWalk(_Walk):
                 mismatched.append(same)
                 continue
             checks = ([same] if same else []) + self.ev.pattern(pattern, item, u.trigger)
+            placed = True
+            if role in ("pause", "resume"):
+                self.clock(u, item, role, checks)
+                continue
             if role == "fulfil":
                 o = self.take(item, "late" if u.state == "breached" else "met", u.trigger.id) or \
                     self.take(item, "met", u.trigger.id) or self.take(item, "late", u.trigger.id)
@@ -913,10 +1121,15 @@ class _ResponseWalk(_Walk):
                 if role == "fulfil":
                     u.state = o.outcome
                     text = f"fulfils: {o.outcome}" + (" (the obligation had breached)" if o.outcome == "late" else "")
+                    if u.paused_at is not None:
+                        text += f" (while paused since {format_time(u.paused_at)})"
                 else:
                     u.state = "breached"
                     u.breach_at = item.t
                     text = "preempts: breach (preempted), it came before the fulfilment"
+                    if u.paused_at is not None:
+                        text += f"; the pause since {format_time(u.paused_at)} ends"
+                u.paused_at = None
                 step = self.step(item, role, text, True, checks, o)
                 step.extra.append(_actions_text(o))
                 u.steps.append(step)
@@ -927,11 +1140,57 @@ class _ResponseWalk(_Walk):
                 if not failing:
                     self.notes.append(text)
                 u.steps.append(self.step(item, role, text, False, checks))
-            placed = True
         if not placed:
             values = ", ".join(sorted({c.text.split(", the trigger")[0] for c in mismatched}))
             self.other(item, role, f"{verb}s nothing: no open obligation has the same "
                        f"{', '.join(rule_same(self.rule))} ({values})", mismatched[:1] + self.ev.pattern(pattern, item))
+
+    def clock(self, u: Unit, item: Item, role: str, checks: list[Check]) -> None:
+        """A pause or a resume of an open obligation: what the engine did to its clock, or why nothing."""
+        failing = [c for c in checks if not c.ok]
+        rec = None if failing else self.change(u, role, item.t)
+        if rec is None:
+            if failing:
+                text = f"does not {role}: " + "; ".join(c.text for c in failing)
+            elif role == "pause" and u.paused_at is not None:
+                checks.append(Check("state", False, f"already paused since {format_time(u.paused_at)}"))
+                text = f"changes nothing: the obligation is already paused (since {format_time(u.paused_at)})"
+            elif role == "resume" and u.paused_at is None:
+                checks.append(Check("state", False, "not paused"))
+                text = "changes nothing: the clock is running (not paused)"
+            else:
+                text = f"would {role}, but the engine did not"
+                self.notes.append(f"{text} ({item.id})")
+            u.steps.append(self.step(item, role, text, False, checks))
+            return
+        tz = u.tz or self.tz
+        on = f" (open time on calendar {rec.calendar.name})" if rec.calendar is not None else ""
+        step = self.step(item, role, "", True, checks)
+        left = rec.target - rec.consumed if rec.target is not None and rec.deadline is not None else None
+        if role == "pause":
+            u.paused_at = item.t
+            if left is not None and rec.target is not None:
+                step.text = (f"pauses the clock: {_measured(rec.consumed)} of the {_measured(rec.target)} target used{on}, "
+                             f"{_measured(left)} left, frozen while paused")
+                step.extra.append(f"the deadline {format_time(rec.deadline or 0)} does not hold while paused")
+            else:
+                step.text = f"pauses the clock ({_measured(rec.consumed)} run so far{on})"
+            step.extra.append(f"still paused at {_when(item.t + rec.expire_us, self.tz)} "
+                              f"(expire {format_duration(rec.expire_us / 1e6)}), it is dropped without action")
+        else:
+            since = rec.paused_at if rec.paused_at is not None else item.t
+            u.paused_at = None
+            if since == item.t:
+                step.text = "resumes at the instant it paused: nothing moves"
+            else:
+                step.text = f"resumes the clock after {format_duration((item.t - since) / 1e6)} paused"
+                if left is not None and rec.deadline is not None:
+                    step.text += f": {_measured(left)} left{on}"
+                    u.deadline = rec.deadline
+                    of = f" of open time on calendar {rec.calendar.name}" if rec.calendar is not None else ""
+                    step.extra.append(f"new deadline {_when(rec.deadline, tz)} (the resume + {_measured(left)}{of})")
+            step.extra.append(f"paused {format_duration(rec.paused_us / 1e6)} in all so far (paused_for)")
+        u.steps.append(step)
 
     def trigger(self, item: Item) -> None:
         rule = self.rule
@@ -964,31 +1223,59 @@ class _ResponseWalk(_Walk):
                                              f"{'open' if u.state == 'open' else 'waiting for a late fulfilment'} "
                                              "(overlap: first)", False, checks))
                     return
-        unit = Unit("obligation", len(self.units) + 1, subject, item, trigger=item, tz=self.tz)
-        if rule.within is not None:
-            cal, words = _calendar(rule.calendar, item, self.tz)
+        found = self.opens.get((item.id, item.t))
+        rec = found.popleft() if found else None
+        if rec is None:
+            why = self.target_errors.get((item.id, item.t))
+            if why is not None:
+                checks.append(Check("target", False, why))
+                self.other(item, "trigger", f"opens nothing: its target could not be chosen: {why}", checks)
+            else:
+                text = "would open an obligation, but the engine opened none"
+                self.notes.append(f"{text} ({item.id})")
+                self.other(item, "trigger", text, checks)
+            return
+        unit = Unit("obligation", len(self.units) + 1, subject, item, trigger=item, tz=self.tz, ob=rec.ob)
+        words = ""
+        if rec.deadline is not None:
+            cal = rec.calendar
+            if rule.calendar is not None:
+                words = _calendar(rule.calendar, item, self.tz)[1]
             unit.cal = cal
             unit.calendar = cal.name if cal is not None else None
             unit.tz = cal.tz if cal is not None else self.tz
-            unit.deadline = _add(item.t, rule.within, cal)
+            unit.deadline = rec.deadline
         step = self.step(item, "trigger", "opens the obligation", True, checks)
         if unit.deadline is not None:
-            how = f"{rule.within.text if rule.within else ''}{words}"
+            how = rule.within.text + words if rule.within else rec.words[0] + (";" + words if words else "")
             step.extra.append(f"deadline {_when(unit.deadline, unit.tz or self.tz)} ({how})")
+            if unit.deadline < item.t:
+                step.extra.append("the deadline is already past: it breaches at once")
         elif rule.expire_open:
             step.extra.append("no deadline: only a competing event (before) can breach it; still open at "
-                              f"{_when(item.t + rule.expire_us, self.tz)} (expire {format_duration(rule.expire_us / 1e6)}), "
+                              f"{_when(item.t + rec.expire_us, self.tz)} (expire {format_duration(rec.expire_us / 1e6)}), "
                               "it is dropped without action")
         else:
             step.extra.append("no deadline: only a competing event (before) can breach it; without an expire "
                               "written in the rule it stays open until then")
+        step.extra.extend(rec.words[1:])
         unit.steps.append(step)
         self.units.append(unit)
+        if unit.deadline is not None and unit.deadline < item.t:
+            # Due before it was opened: the engine breached it at once (also when the run ends there).
+            o = next((o for o in self.timed if o.outcome == "breach" and o.trigger_id == item.id and o.at == item.t), None)
+            if o is not None:
+                self.timed.remove(o)
+                self.fired(o)
 
     def finish(self) -> None:
         end = f"the end of the run ({format_time(self.until)})" if self.until is not None else "the end of the run"
         for u in self.units:
-            if u.state == "open":
+            expire_us = u.ob.expire_us if u.ob is not None else self.rule.expire_us
+            if u.state == "open" and u.paused_at is not None:
+                u.status = (f"paused since {format_time(u.paused_at)} at {end}; dropped at "
+                            f"{format_time(u.paused_at + expire_us)} unless resumed")
+            elif u.state == "open":
                 if u.deadline is not None:
                     u.status = f"pending: the deadline {format_time(u.deadline)} is not past at {end}"
                 else:
@@ -996,11 +1283,13 @@ class _ResponseWalk(_Walk):
             elif u.state == "breached":
                 assert u.breach_at is not None
                 u.status = (f"breached; still waiting for a late fulfilment until "
-                            f"{format_time(u.breach_at + self.rule.expire_us)} at {end}")
+                            f"{format_time(u.breach_at + expire_us)} at {end}")
             elif u.state == "expired":
                 u.status = "breached, then expired without a late fulfilment"
             elif u.state == "expired-open":
                 u.status = "expired: neither fulfilled nor preempted within expire of the trigger"
+            elif u.state == "expired-paused":
+                u.status = "expired: paused for expire without a resume, dropped without action"
             elif u.state == "late":
                 u.status = "breached, then fulfilled late"
             else:
@@ -1209,7 +1498,7 @@ def _why_not(report: KeyReport, rule: Rule, playbook: Playbook, near: list[Item]
             f"{len(group)} outcomes {text} (the first at {format_time(first.at)})"
         report.why_not.append(f"{count} happened, but the rule has no on_{first.outcome} actions")
     for u in report.units:
-        if u.status.startswith(("pending", "running", "breached; still")):
+        if u.status.startswith(("pending", "paused", "running", "breached; still")):
             report.why_not.append(f"{u.kind} {u.number}: {u.status}")
         elif u.kind == "group" and u.window:
             report.why_not.append(f"group {u.number}: {u.status}")
@@ -1257,6 +1546,10 @@ def _roles(rule: Rule) -> list[tuple[Pattern, str]]:
         out = [(rule.when, "trigger"), (rule.expect, "fulfil")]
         if rule.before is not None:
             out.append((rule.before, "preempt"))
+        if rule.pause is not None:
+            out.append((rule.pause, "pause"))
+        if rule.resume is not None:
+            out.append((rule.resume, "resume"))
         return out
     if isinstance(rule, CadenceRule):
         return [(rule.start, "start"), (rule.expect, "expect")] + ([(rule.stop, "stop")] if rule.stop else [])

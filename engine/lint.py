@@ -10,7 +10,9 @@ Every warning ends with its name in brackets, e.g. ``[constant-where]``:
 ``constant-where``   a ``where`` or ``unless`` whose value never changes
 ``within-vs-expire`` a ``within`` longer than ``expire`` (the wait for a late reply)
 ``unreachable-outcome`` actions for an outcome the rule can never produce
-                     (``on_due_soon`` without ``remind_before``)
+                     (``on_due_soon`` without ``remind_before``, cadence or response)
+``ladder``           an ``on_progress`` stage at 100 % (that is ``on_breach``), or one that
+                     comes after the obligation is dropped (``expire`` after its deadline)
 ``no-actions``       a rule whose outcomes have no actions at all
 ``unused-fact``      a fact no expression or template reads
 ``undeclared-type``  with ``events:``, a pattern type that is not declared there
@@ -19,8 +21,8 @@ Every warning ends with its name in brackets, e.g. ``[constant-where]``:
                      (also ``subject.X`` not in ``same``/``group_by``, without ``events:``)
 ``match-type``       with ``events:``, a ``match`` value of a JSON type the field never has
 ``open-state``       a response rule that can hold many obligations at once: ``expect``
-                     without ``within`` and no ``expire`` written, ``overlap: each``
-                     without ``within``, or an ``expire`` over a year
+                     without ``within`` (or ``deadline``) and no ``expire`` written,
+                     ``overlap: each`` without either, or an ``expire`` over a year
 ``calendar-own-zone`` a rule's ``calendar: {use: NAME, timezone: ZONE}`` whose fixed ZONE is NAME's own
 ``fact-fed-by-trigger`` a ``where``/``unless`` comparing ``facts.x`` with the event's own ``x``
                      (or a multiple of it) while fact ``x`` is fed by that event type: facts
@@ -28,7 +30,12 @@ Every warning ends with its name in brackets, e.g. ``[constant-where]``:
 ==================== ==========================================================
 
 The schema already rejects an outcome key a rule kind cannot have at all
-(``on_due_soon`` on a response rule): that stays an error, not a warning.
+(``on_match`` on a response rule, ``on_progress`` on a cadence): that stays an
+error, not a warning.
+
+Durations given per trigger (``within``, ``expire`` as a table ``{by, cases,
+default}``) are compared by their longest case; a template's duration is not
+known before the run, so checks that need it are skipped.
 
 This module also checks events against the declared shapes
 (:func:`check_event_shapes`, :class:`ShapeChecker`).
@@ -42,7 +49,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .compiler import compile_playbook
+from .compiler import compile_playbook, outcome_names
 from .errors import Diagnostic, PlaybookError
 from .expressions import PATTERN_NAMES, TEMPLATE_NAMES, EvalError, ExprError, Scope, compile_expression, equals
 from .loader import MAX_PLAYBOOK_BYTES, Path, Positions, load_yaml_file
@@ -50,7 +57,7 @@ from .messages import did_you_mean
 from .model import Playbook
 from .sources import SourceEvent
 from .summary import Problem
-from .timecalc import DurationError, parse_duration
+from .timecalc import Duration, DurationError, parse_duration
 
 JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array", "null")
 
@@ -257,6 +264,10 @@ class _Linter:
         before_types = _types_of(before) if before is not None else None
         if before is not None and before_types is not None:
             self.pattern(before, path + ("expect", "before"), before_types, when)
+        # pause and resume: patterns correlated like expect (same key, same 'same' values)
+        clock = [(name, r[name], _types_of(r[name])) for name in ("pause", "resume") if r.get(name) is not None]
+        for name, spec, types in clock:
+            self.pattern(spec, path + (name,), types, when)
         same = exp.get("same") or []
         for j, name in enumerate(same):
             spath = path + ("expect", "same", j)
@@ -264,20 +275,46 @@ class _Linter:
             self.field(name, spath, expect, "'same' field")
             if before_types is not None:
                 self.field(name, spath, before_types, "'same' field")
+            for _, _, types in clock:
+                self.field(name, spath, types, "'same' field")
             self.same_vs_match(name, spath, r.get("when"), exp, "expect", "fulfilled")
             if isinstance(before, dict):
                 self.same_vs_match(name, spath, r.get("when"), before, "expect.before", "preempted")
+            for clock_name, spec, _ in clock:
+                if isinstance(spec, dict):
+                    self.same_vs_match(name, spath, r.get("when"), spec, clock_name, clock_name + "d")
+        for dpath, value in ((("expect", "within"), exp.get("within")), (("expire",), r.get("expire")),
+                             (("remind_before",), r.get("remind_before"))):
+            self.duration_choice(value, path + dpath, when)
+        deadline = exp.get("deadline")
+        if isinstance(deadline, dict) and isinstance(deadline.get("at"), str):
+            self.template(deadline["at"], path + ("expect", "deadline", "at"), when, when, "deadline.at")
         self.within_vs_expire(r, exp, path)
         self.open_state(r, exp, path)
+        self.ladder(r, exp, path)
         self.calendar(exp.get("calendar"), path + ("expect", "calendar"), when)
+        actions = r.get("actions") or {}
+        if "remind_before" not in r and isinstance(actions, dict) and actions.get("on_due_soon"):
+            self.warn(path + ("actions", "on_due_soon"), "on_due_soon never fires: the rule has no remind_before "
+                      "(add one, e.g. remind_before: 1h, or remove these actions)", "unreachable-outcome", key=True)
         outcomes: dict[str, tuple[_Types, _Types, _Types]] = {
             # outcome -> (trigger types, event types, types a bare name may read)
             "on_met": (when, expect, expect),
             "on_late": (when, expect, expect),
             # a deadline breach has no event (bare names read the trigger); a preemption has the before event
             "on_breach": (when, before_types or _Types(), when | before_types if before_types else when),
+            # a reminder and a stage come from the clock: bare names read the trigger
+            "on_due_soon": (when, _Types(), when),
         }
-        self.templates(r, path, outcomes, set(same))
+        reserved = outcome_names("response", r)
+        self.templates(r, path, outcomes, set(same), reserved)
+        stages = actions.get("on_progress") if isinstance(actions, dict) else None
+        if isinstance(stages, list):
+            for j, stage in enumerate(stages):
+                if isinstance(stage, dict) and isinstance(stage.get("actions"), list):
+                    self.action_templates(stage["actions"], path + ("actions", "on_progress", j, "actions"),
+                                          f"on_progress {_stage_label(stage.get('at'))}", (when, _Types(), when),
+                                          set(same), reserved | {"stage"})
 
     def cadence(self, r: dict[str, Any], path: Path) -> None:
         start, expect = _types_of(r.get("start")), _types_of(r.get("expect"))
@@ -464,10 +501,11 @@ class _Linter:
                       f"nothing (write calendar: {use}, or a template such as '{{{{ facts.tz }}}}')", "calendar-own-zone")
 
     def template(self, text: str, path: Path, bare: _Types, trigger: _Types, what: str,
-                 event: _Types | None = None, subject: set[str] | None = None) -> None:
+                 event: _Types | None = None, subject: set[str] | None = None,
+                 reserved: frozenset[str] = TEMPLATE_NAMES) -> None:
         for start, inner in _template_parts(text):
             try:
-                compile_expression(inner, TEMPLATE_NAMES)
+                compile_expression(inner, reserved)
             except ExprError:
                 continue
             for ref in _refs(inner):
@@ -482,29 +520,42 @@ class _Linter:
                         where = f"its subject fields are {', '.join(sorted(subject))}" if subject else "its subject is always {}"
                         self.warn(path, f"{what} reads {ref.text}, but the rule has no subject field '{first}' ({where})",
                                   "unknown-field", offset=offset)
-                elif ref.root not in TEMPLATE_NAMES:
+                elif ref.root not in reserved:
                     self.field(_dotted((ref.root, *ref.keys)), path, bare, f"{what} reads {ref.text}", offset=offset,
                                keys=(ref.root, *ref.keys))
 
     def templates(self, r: dict[str, Any], path: Path, outcomes: dict[str, tuple[_Types, _Types, _Types]],
-                  subject: set[str]) -> None:
+                  subject: set[str], reserved: frozenset[str] = TEMPLATE_NAMES) -> None:
         actions = r.get("actions")
         if not isinstance(actions, dict):
             return
         for outcome, acts in actions.items():
             if outcome not in outcomes or not isinstance(acts, list):
                 continue
-            trigger, event, bare = outcomes[outcome]
-            for i, action in enumerate(acts):
-                if not isinstance(action, dict):
+            self.action_templates(acts, path + ("actions", outcome), outcome, outcomes[outcome], subject, reserved)
+
+    def action_templates(self, acts: list[Any], path: Path, what: str, types: tuple[_Types, _Types, _Types],
+                         subject: set[str], reserved: frozenset[str]) -> None:
+        """The templates of one list of actions (an outcome's, or a stage's)."""
+        trigger, event, bare = types
+        for i, action in enumerate(acts):
+            if not isinstance(action, dict):
+                continue
+            for name, value in action.items():
+                if name == "do":
                     continue
-                for name, value in action.items():
-                    if name == "do":
-                        continue
-                    for vpath, text in _strings_at(value, path + ("actions", outcome, i, name)):
-                        if "{{" in text:
-                            self.template(text, vpath, bare, trigger, f"{outcome} {name}",
-                                          event if event.names or event.prefixes else None, subject)
+                for vpath, text in _strings_at(value, path + (i, name)):
+                    if "{{" in text:
+                        self.template(text, vpath, bare, trigger, f"{what} {name}",
+                                      event if event.names or event.prefixes else None, subject, reserved)
+
+    def duration_choice(self, value: Any, path: Path, when: _Types) -> None:
+        """The fields a duration chosen per trigger reads: a table's ``by``, or a template."""
+        name = str(path[-1])
+        if isinstance(value, str) and "{{" in value:
+            self.template(value, path, when, when, name)
+        elif isinstance(value, dict) and isinstance(value.get("by"), str):
+            self.expression(value["by"], path + ("by",), PATTERN_NAMES, when, when, f"{name} by")
 
     def check_actions(self, r: dict[str, Any], path: Path) -> None:
         actions = r.get("actions")
@@ -531,17 +582,76 @@ class _Linter:
                       f"else can never be {verb} (drop {name} from {where}.match, or match it in when)", "same-vs-match")
 
     def within_vs_expire(self, r: dict[str, Any], exp: dict[str, Any], path: Path) -> None:
-        within_text, expire_text = exp.get("within"), r.get("expire", "30d")
-        try:
-            within, expire = parse_duration(within_text), parse_duration(expire_text)
-        except DurationError:
+        within, expire = _longest(exp.get("within")), _longest(r.get("expire", "30d"))
+        if within is None or expire is None:
             return
-        if within.exact_us > expire.exact_us:
+        if within[0].exact_us > expire[0].exact_us:
             where = path + ("expire",) if "expire" in r else path + ("expect", "within")
             default = "" if "expire" in r else " (the default)"
-            self.warn(where, f"within ({within.text}) is longer than expire ({expire.text}){default}: a breached "
-                      f"obligation waits only {expire.text} for a late fulfilment; did you mean a longer expire?",
+            self.warn(where, f"within ({within[1]}) is longer than expire ({expire[1]}){default}: a breached "
+                      f"obligation waits only {expire[0].text} for a late fulfilment; did you mean a longer expire?",
                       "within-vs-expire")
+
+    def ladder(self, r: dict[str, Any], exp: dict[str, Any], path: Path) -> None:
+        """Stages of ``on_progress`` that are ``on_breach`` in disguise, or that come after the obligation is dropped."""
+        actions = r.get("actions")
+        stages = actions.get("on_progress") if isinstance(actions, dict) else None
+        if not isinstance(stages, list):
+            return
+        on_calendar = "calendar" in exp
+        within = _longest(exp.get("within"))
+        shortest = _longest(exp.get("within"), shortest=True)
+        expire = _longest(r.get("expire", "30d"))
+        default = "" if "expire" in r else ", the default"
+
+        def measured(d: Duration) -> int | None:
+            """Open time of ``d``: known without a calendar, or for hours and minutes on one (a business day varies)."""
+            return None if on_calendar and (d.days or d.weeks) else d.exact_us
+
+        for j, stage in enumerate(stages):
+            if not isinstance(stage, dict):
+                continue
+            label = _stage_label(stage.get("at"))
+            spath = path + ("actions", "on_progress", j, "at")
+            if label.endswith("%"):
+                try:
+                    percent = float(label[:-1])
+                except ValueError:
+                    continue
+                if percent == 100:
+                    self.warn(spath, "a stage at 100% fires at the deadline, with the breach: that is on_breach: "
+                              "put these actions under on_breach", "ladder")
+                    continue
+                if percent < 100 or shortest is None or expire is None or measured(shortest[0]) is None:
+                    continue
+                target = measured(shortest[0])
+                assert target is not None
+                after = round(target * (percent - 100) / 100)
+                if after >= expire[0].exact_us:
+                    shown = "" if within is None or within[1] == shortest[1] else f"; {within[1]} for the longest"
+                    self.warn(spath, f"stage {label} comes {_hours(after)} after the deadline (within {shortest[1]}{shown}), "
+                              f"but a breached obligation is dropped expire ({expire[1]}{default}) after its deadline: "
+                              f"{_never(after, expire[0].exact_us)}; put it below "
+                              f"{100 + 100 * expire[0].exact_us // target}% or write a longer expire", "ladder")
+                continue
+            try:
+                at = parse_duration(label)
+            except DurationError:
+                continue
+            amount = measured(at)
+            if amount is None or expire is None:
+                continue
+            if within is not None:
+                target = measured(within[0])
+                if target is None or amount - target < expire[0].exact_us:
+                    continue
+                self.warn(spath, f"stage {label} comes {_hours(amount - target)} after the deadline (within {within[1]}), "
+                          f"but a breached obligation is dropped expire ({expire[1]}{default}) after its deadline: "
+                          f"{_never(amount - target, expire[0].exact_us)}; put it earlier or write a longer expire", "ladder")
+            elif "within" not in exp and "deadline" not in exp and "expire" in r and amount >= expire[0].exact_us:
+                self.warn(spath, f"stage {label} comes {_hours(amount)} after the trigger, but an obligation without a "
+                          f"deadline is dropped expire ({expire[1]}) after its trigger: {_never(amount, expire[0].exact_us)}; "
+                          "put it earlier or write a longer expire", "ladder")
 
 
     def fed_by_trigger(self, r: dict[str, Any], path: Path, when: _Types) -> None:
@@ -563,21 +673,20 @@ class _Linter:
                           f"write prev.facts.{name}", "fact-fed-by-trigger", offset=self.text_offset(epath, text, segment))
 
     def open_state(self, r: dict[str, Any], exp: dict[str, Any], path: Path) -> None:
-        try:
-            expire = parse_duration(r.get("expire", "30d"))
-        except DurationError:
-            return
-        if "within" not in exp and "expire" not in r:
+        longest = _longest(r.get("expire", "30d"))  # None: a template (or invalid: errors were reported)
+        has_target = "within" in exp or "deadline" in exp
+        if not has_target and "expire" not in r:
             self.warn(path + ("expect",), "without within, an obligation has no deadline and, with no expire written, "
                       "stays open until its expected or competing event: unanswered triggers accumulate for good; "
                       "write expire (e.g. expire: 30d) to drop them that long after their trigger", "open-state", key=True)
-        if r.get("overlap") == "each" and "within" not in exp:
-            until = f", or until expire ({expire.text})" if "expire" in r else ""
+        if r.get("overlap") == "each" and not has_target:
+            until = f", or until expire ({longest[1]})" if "expire" in r and longest is not None else \
+                ", or until its expire" if "expire" in r else ""
             self.warn(path + ("overlap",), f"overlap: each without within: every trigger opens an obligation that stays "
                       f"open until its expected or competing event{until}, so unanswered triggers accumulate; add "
                       "within, use overlap: first, or write a short expire", "open-state")
-        if expire.exact_us > LONG_EXPIRE_US:
-            self.warn(path + ("expire",), f"expire {expire.text} is over a year: breached obligations (and those without "
+        if longest is not None and longest[0].exact_us > LONG_EXPIRE_US:
+            self.warn(path + ("expire",), f"expire {longest[1]} is over a year: breached obligations (and those without "
                       "a deadline) are kept that long, so open state grows with the triggers; is a shorter expire enough?",
                       "open-state")
 
@@ -662,6 +771,52 @@ def _overlap(a: _Types, b: _Types) -> bool:
 
 #: An ``expire`` longer than this is worth a warning (open state is kept that long).
 LONG_EXPIRE_US = 366 * 86400 * 10**6
+
+
+def _longest(value: Any, *, shortest: bool = False) -> tuple[Duration, str] | None:
+    """A duration as written, or a table's longest case (``shortest``: its shortest), with words
+    for it; None for a template (known only at the trigger) or anything invalid."""
+    if isinstance(value, dict):
+        cases: dict[Any, Any] = value["cases"] if isinstance(value.get("cases"), dict) else {}
+        found = []
+        for case, text in [*cases.items(), *([("default", value["default"])] if "default" in value else [])]:
+            try:
+                d = parse_duration(text)
+            except DurationError:
+                return None
+            found.append((d, f"{d.text} for {case}" if case == "default" else f"{d.text} for case {case}"))
+        if not found:
+            return None
+        pick = min if shortest else max
+        return pick(found, key=lambda f: f[0].exact_us)
+    if isinstance(value, str) and "{{" in value:
+        return None
+    try:
+        d = parse_duration(value)
+    except DurationError:
+        return None
+    return d, d.text
+
+
+def _never(at: int, dropped: int) -> str:
+    if at > dropped:
+        return "it can never fire"
+    return "it comes at the very instant the obligation is dropped, so it fires only by the order of timers"
+
+
+def _stage_label(at: Any) -> str:
+    """A stage's ``at`` as the compiler reads it (a bare number is a percentage)."""
+    if isinstance(at, (int, float)) and not isinstance(at, bool):
+        return f"{at:g}%"
+    return at.strip() if isinstance(at, str) else str(at)
+
+
+def _hours(us: int) -> str:
+    """An amount of (open) time in hours and minutes: with a calendar a day is no 24 h."""
+    secs = round(us / 1e6)
+    h, rest = divmod(secs, 3600)
+    m, s = divmod(rest, 60)
+    return " ".join(p for p in (f"{h}h" if h else "", f"{m}m" if m else "", f"{s}s" if s else "") if p) or "0s"
 
 
 def _dotted(keys: tuple[str | int, ...]) -> str:

@@ -168,3 +168,165 @@ def test_check_event_shapes() -> None:
     assert checker.report.misfits == 2
     assert check_event_shapes(load_playbook_text("playbook: p\nversion: 1\nrules: [{id: r, when: x, actions: {}}]\n"),
                               events).lines() == []
+
+
+# -- the SLA additions: targets per trigger, deadlines, pause and resume, ladders ---------------------
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        # a stage at 100 % is on_breach
+        ("{id: r, when: ask, expect: {type: answer, within: 1h}, actions: {on_progress: [{at: 100%, actions: [{do: x}]}]}}",
+         "a stage at 100% fires at the deadline, with the breach: that is on_breach: put these actions under on_breach "
+         "[ladder]"),
+        # a percentage after the obligation is dropped (deadline + expire)
+        ("{id: r, when: ask, expect: {type: answer, within: 1h}, expire: 1h, "
+         "actions: {on_progress: [{at: 300%, actions: [{do: x}]}]}}",
+         "stage 300% comes 2h after the deadline (within 1h), but a breached obligation is dropped expire (1h) after "
+         "its deadline: it can never fire; put it below 200% or write a longer expire [ladder]"),
+        ("{id: r, when: ask, expect: {type: answer, within: 1h}, expire: 1h, "
+         "actions: {on_progress: [{at: 200%, actions: [{do: x}]}]}}",
+         "it comes at the very instant the obligation is dropped"),
+        ("{id: r, when: ask, expect: {type: answer, within: 1h}, expire: 1h, "
+         "actions: {on_progress: [{at: 150%, actions: [{do: x}]}]}}", None),
+        ("{id: r, when: ask, expect: {type: answer, within: 10d}, "
+         "actions: {on_progress: [{at: 500%, actions: [{do: x}]}]}}",
+         "stage 500% comes 960h after the deadline (within 10d), but a breached obligation is dropped expire (30d, the "
+         "default) after its deadline: it can never fire; put it below 400%"),
+        # a duration after the obligation is dropped
+        ("{id: r, when: ask, expect: {type: answer, within: 1h}, expire: 1h, "
+         "actions: {on_progress: [{at: 3h, actions: [{do: x}]}]}}",
+         "stage 3h comes 2h after the deadline (within 1h), but a breached obligation is dropped expire (1h) after its "
+         "deadline: it can never fire; put it earlier or write a longer expire [ladder]"),
+        ("{id: r, when: ask, expect: {type: answer, within: 1h}, expire: 1h, "
+         "actions: {on_progress: [{at: 90m, actions: [{do: x}]}]}}", None),
+        ("{id: r, when: ask, expect: {type: answer, before: {type: c}}, expire: 2h, "
+         "actions: {on_progress: [{at: 3h, actions: [{do: x}]}]}}",
+         "stage 3h comes 3h after the trigger, but an obligation without a deadline is dropped expire (2h) after its "
+         "trigger: it can never fire"),
+        # tables: a percentage by the shortest case, a duration by the longest
+        ("{id: r, when: ask, expect: {type: answer, within: {by: p, cases: {P1: 1h, P2: 8h}}}, expire: 8h, "
+         "actions: {on_progress: [{at: 1000%, actions: [{do: x}]}]}}",
+         "stage 1000% comes 9h after the deadline (within 1h for case P1; 8h for case P2 for the longest), but a breached "
+         "obligation is dropped expire (8h) after its deadline: it can never fire; put it below 900%"),
+        ("{id: r, when: ask, expect: {type: answer, within: {by: p, cases: {P1: 1h, P2: 8h}}}, expire: 8h, "
+         "actions: {on_progress: [{at: 850%, actions: [{do: x}]}]}}", None),
+        ("{id: r, when: ask, expect: {type: answer, within: {by: p, cases: {P1: 1h}, default: 8h}}, expire: 8h, "
+         "actions: {on_progress: [{at: 17h, actions: [{do: x}]}]}}",
+         "stage 17h comes 9h after the deadline (within 8h for default)"),
+        ("{id: r, when: ask, expect: {type: answer, within: {by: p, cases: {P1: 1h}, default: 8h}}, expire: 8h, "
+         "actions: {on_progress: [{at: 15h, actions: [{do: x}]}]}}", None),
+        # templates are known only at the trigger: nothing to compare
+        ("{id: r, when: ask, expect: {type: answer, within: '{{ sla }}'}, expire: '{{ keep }}', "
+         "actions: {on_progress: [{at: 900%, actions: [{do: x}]}, {at: 90d, actions: [{do: y}]}]}}", None),
+        # on_due_soon on a response rule without remind_before
+        ("{id: r, when: ask, expect: {type: answer, within: 1h}, actions: {on_due_soon: [{do: x}], on_breach: [{do: y}]}}",
+         "on_due_soon never fires: the rule has no remind_before (add one, e.g. remind_before: 1h, or remove these "
+         "actions) [unreachable-outcome]"),
+        ("{id: r, when: ask, expect: {type: answer, within: 2h}, remind_before: 1h, actions: {on_due_soon: [{do: x}]}}",
+         None),
+        # within and expire as tables or templates
+        ("{id: r, when: ask, expect: {type: answer, within: {by: p, cases: {P1: 1h, P2: 40d}}}, actions: {on_breach: [{do: x}]}}",
+         "within (40d for case P2) is longer than expire (30d) (the default): a breached obligation waits only 30d"),
+        ("{id: r, when: ask, expect: {type: answer, within: {by: p, cases: {P1: 1h}, default: 2d}}, "
+         "expire: {by: tier, cases: {gold: 1d}, default: 3d}, actions: {on_breach: [{do: x}]}}", None),
+        ("{id: r, when: ask, expect: {type: answer, within: '{{ sla }}'}, expire: 1h, actions: {on_breach: [{do: x}]}}", None),
+        ("{id: r, when: ask, expect: {type: answer, within: 1h}, expire: {by: tier, cases: {a: 400d}, default: 1d}, "
+         "actions: {on_breach: [{do: x}]}}", "expire 400d for case a is over a year"),
+        # a deadline from a date is a deadline: no open-state warning
+        ("{id: r, when: ask, expect: {type: answer, deadline: {at: '{{ trigger.due }}', offset: -1d}}, "
+         "actions: {on_breach: [{do: x}]}}", None),
+        ("{id: r, when: ask, expect: {type: answer, deadline: {at: '{{ trigger.due }}'}}, overlap: each, "
+         "actions: {on_breach: [{do: x}]}}", None),
+        ("{id: r, when: ask, expect: {type: answer, before: {type: c}}, overlap: each, expire: '{{ keep }}', "
+         "actions: {on_breach: [{do: x}]}}", "or until its expire, so unanswered triggers accumulate"),
+        # stage templates: subject fields as elsewhere
+        ("{id: r, when: ask, expect: {type: answer, same: [t], within: 1h}, "
+         "actions: {on_progress: [{at: 50%, actions: [{do: x, y: '{{ subject.city }} {{ stage }}'}]}]}}",
+         "on_progress 50% y reads subject.city, but the rule has no subject field 'city' (its subject fields are t)"),
+    ],
+)
+def test_sla_rule_warnings(tmp_path: Path, rule: str, expected: str | None) -> None:
+    text = f"playbook: p\nversion: 1\nrules:\n  - {rule}\n"
+    found = warnings_of(tmp_path, text)
+    if expected is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and expected in found[0], found
+
+
+def test_ladder_on_a_calendar_compares_open_hours_only(tmp_path: Path) -> None:
+    base = ("playbook: p\nversion: 1\ncalendars:\n  support: {hours: {mon-fri: '09:00-17:00'}}\nrules:\n"
+            "  - {id: r, when: ask, expect: {type: answer, within: WITHIN, calendar: support}, expire: EXPIRE, "
+            "actions: {on_progress: [{at: AT, actions: [{do: x}]}]}}\n")
+    # Hours of open time: 3h after a 1h deadline is at least 2h of elapsed time after it.
+    found = warnings_of(tmp_path, base.replace("WITHIN", "1h").replace("AT", "300%").replace("EXPIRE", "2h"))
+    assert len(found) == 1 and "stage 300% comes 2h after the deadline (within 1h)" in found[0]
+    found = warnings_of(tmp_path, base.replace("WITHIN", "1h").replace("AT", "4h").replace("EXPIRE", "2h"))
+    assert len(found) == 1 and "stage 4h comes 3h after the deadline" in found[0]
+    # Business days have no fixed number of open hours: not compared.
+    assert warnings_of(tmp_path, base.replace("WITHIN", "3d").replace("AT", "5000%").replace("EXPIRE", "3d")) == []
+    assert warnings_of(tmp_path, base.replace("WITHIN", "1h").replace("AT", "5d").replace("EXPIRE", "2h")) == []
+
+
+SHAPED_SLA = """
+playbook: p
+version: 1
+events:
+  ticket.created: {ticket: string, priority: string}
+  agent.reply: {ticket: string}
+  ticket.status_changed: {ticket: string, status: string}
+  ticket.held: {reason: string}
+rules:
+  - id: r
+    when: ticket.created
+    expect:
+      type: agent.reply
+      same: [ticket]
+      within: {by: priorty, cases: {P1: 1h}, default: 8h}
+    expire: "{{ trigger.keep }}"
+    pause: {type: ticket.status_changed, match: {state: pending}}
+    resume: ticket.held
+    actions:
+      on_progress:
+        - {at: 50%, actions: [{do: x, msg: "{{ stage }} {{ paused_for }} {{ trigger.priority }} {{ trigger.prio }}"}]}
+      on_breach: [{do: y, paused: "{{ paused_for }}"}]
+  - id: s
+    when: ticket.created
+    expect: {type: agent.reply, same: [ticket], within: 1h}
+    actions:
+      on_breach: [{do: y, stage: "{{ stage }}", paused: "{{ paused_for }}"}]
+  - id: u
+    when: ticket.created
+    expect: {type: agent.reply, within: 1h}
+    pause: ticket.paused
+    resume: ticket.status_changed
+    actions: {on_breach: [{do: y}]}
+"""
+
+
+def test_pause_resume_and_the_new_names_are_checked_against_declared_shapes(tmp_path: Path) -> None:
+    found = warnings_of(tmp_path, SHAPED_SLA)
+    assert found == [
+        "'same' field 'ticket' is not a field of ticket.held as declared under events: (declared: reason) [unknown-field]",
+        "within by reads priorty, which is not a field of ticket.created as declared under events: "
+        "(did you mean 'priority'?) [unknown-field]",
+        "expire reads trigger.keep, which is not a field of ticket.created as declared under events: "
+        "(declared: priority, ticket) [unknown-field]",
+        "match field 'state' is not a field of ticket.status_changed as declared under events: "
+        "(did you mean 'status'?) [unknown-field]",
+        "on_progress 50% msg reads trigger.prio, which is not a field of ticket.created as declared under events: "
+        "(did you mean 'priority'?) [unknown-field]",
+        # stage and paused_for are names only where they exist: elsewhere they read the trigger's fields
+        "on_breach stage reads stage, which is not a field of ticket.created as declared under events: "
+        "(declared: priority, ticket) [unknown-field]",
+        "on_breach paused reads paused_for, which is not a field of ticket.created as declared under events: "
+        "(declared: priority, ticket) [unknown-field]",
+        "event type 'ticket.paused' is not declared under events: (did you mean 'ticket.held'?) [undeclared-type]",
+    ]
+
+
+def test_the_sla_golden_playbook_is_lint_clean() -> None:
+    result = lint_file(str(ROOT / "tests" / "golden" / "sla" / "playbook.yaml"))
+    assert not result.errors and result.warnings == []

@@ -229,3 +229,22 @@ def test_a_deadline_before_the_first_supported_time_opens_nothing_instead_of_cra
       {"type": "z", "time": "2026-01-02T00:00:00Z", "account": "k"}])
     assert records == []
     assert "out of the supported range" in json.dumps(engine.summary.to_dict()["expression_errors"])
+
+
+def test_a_stage_at_the_instant_of_the_expiry_fires_after_a_restore_as_in_one_run() -> None:
+    rules = """  - id: r
+    when: a
+    expect: {type: b, within: 1h}
+    expire: 1h
+    actions:
+      on_progress: [{at: 200%, actions: [{do: s}]}]
+"""
+    events = [{"type": "a", "time": "2026-03-02T10:00:00Z", "account": "k"},
+              {"type": "z", "time": "2026-03-02T11:30:00Z", "account": "k"}]
+    whole, _ = _run(rules, events, "2026-03-03T00:00:00Z")
+    assert [(r["stage"], r["at"]) for r in whole] == [("200%", "2026-03-02T12:00:00Z")]
+    first = Engine(load_playbook_text(HEAD + rules, "p.yaml"))
+    assert list(first.run(events, until="2026-03-02T11:30:00Z")) == []
+    second = Engine(load_playbook_text(HEAD + rules, "p.yaml"))
+    second.restore(json.loads(json.dumps(first.snapshot())))
+    assert [a.record() for a in second.run([], until="2026-03-03T00:00:00Z")] == whole

@@ -16,7 +16,7 @@ scheduled for is still the obligation's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..actions import canonical_json
@@ -42,6 +42,12 @@ if TYPE_CHECKING:
     from ..timecalc import Duration
 
 OPEN, BREACHED, CLOSED = 0, 1, 2
+
+#: An observer of what obligations do (``playbook explain``): called with what happened
+#: ("open", "pause", "resume", "expire"), the obligation (as it is right after), the
+#: instant, the event that caused it (None for a timer) and details ("within": the target
+#: chosen for the trigger; "paused_at": where the pause that a resume ends began).
+Tracer = Callable[[str, "Obligation", int, "Ev | None", dict[str, Any]], None]
 
 
 class Obligation:
@@ -93,6 +99,7 @@ class ResponseRuntime:
                               for p in (rule.expect, rule.before, rule.pause, rule.resume) if p is not None}
         self._pausable = rule.pause is not None
         self._stages = {stage.index: stage for stage in rule.stages}
+        self.tracer: Tracer | None = None  # explain's observer; None (no cost) in a run
 
     def _bucket_key(self, data: dict[str, Any], key: Any) -> tuple[Any, ...] | None:
         values = [hashable(key)]
@@ -210,6 +217,7 @@ class ResponseRuntime:
         # ``before`` and no stages has none, and its templates' local() read the playbook's zone).
         calendar = resolve_calendar(run, rule.calendar, ev, key, rule.id) \
             if rule.calendar is not None and (rule.has_target or rule.stages) else None
+        within = rule.within
         deadline = None
         if rule.within is not None:
             deadline = add_time(ev.t, rule.within, calendar)
@@ -241,6 +249,8 @@ class ResponseRuntime:
             self.by_key.setdefault(bk[0], {})[bk] = None
         else:
             bucket.append(ob)
+        if self.tracer is not None:
+            self.tracer("open", ob, ev.t, ev, {"within": within})
         if deadline is not None:
             if deadline < ev.t:
                 # Due before it was opened (a date already past): overdue at once.
@@ -279,10 +289,7 @@ class ResponseRuntime:
         if spec.offset is None:
             return at
         try:
-            if spec.negative:
-                due = subtract_time(at, spec.offset, calendar)
-            else:
-                due = add_time(at, spec.offset, calendar)
+            due = subtract_time(at, spec.offset, calendar) if spec.negative else add_time(at, spec.offset, calendar)
             text = f"{value} {'-' if spec.negative else '+'} {spec.offset.text}"
             return check_range(due, text)
         except ValueError as exc:  # CalendarError or TimeError: beyond the years times can have
@@ -337,6 +344,8 @@ class ResponseRuntime:
         ob.stage_at.clear()
         ob.remind_at = None
         self._touch(ob)
+        if self.tracer is not None:
+            self.tracer("pause", ob, t, None, {})
         # Dropped if it stays paused for ``expire`` (elapsed time), as a breach waits that long.
         self.run.timers.push(t + ob.expire_us, self._expire_paused, (ob, t))
 
@@ -348,13 +357,18 @@ class ResponseRuntime:
             # deadline in closed hours would land at the last closing before it).
             ob.paused_at = None
             self._schedule_from_anchor(ob, t)
+            if self.tracer is not None:
+                self.tracer("resume", ob, t, None, {"paused_at": t})
             return
+        paused_at = ob.paused_at
         self._run_again(ob, t)
         if ob.deadline is not None and ob.target is not None:
             ob.deadline = add_measured(t, ob.target - ob.consumed, ob.calendar)
             self.run.timers.push(ob.deadline, self._deadline, ob)
         self._schedule_reminder(ob, t, strictly_after=False)
         self._touch(ob)
+        if self.tracer is not None:
+            self.tracer("resume", ob, t, None, {"paused_at": paused_at})
 
     def _run_again(self, ob: Obligation, t: int) -> None:
         """End a pause at ``t``: the clock runs from here with what it had consumed."""
@@ -408,6 +422,8 @@ class ResponseRuntime:
         if ob.status == BREACHED:
             self.stats.expired += 1
             self._close(ob)
+            if self.tracer is not None:
+                self.tracer("expire", ob, at, None, {})
 
     def _expire_open(self, at: int, ob: Obligation) -> None:
         """An obligation without a deadline, still open ``expire`` after its trigger: dropped."""
@@ -415,6 +431,8 @@ class ResponseRuntime:
         if ob.status == OPEN:
             self.stats.expired += 1
             self._close(ob)
+            if self.tracer is not None:
+                self.tracer("expire", ob, at, None, {})
 
     def _expire_paused(self, at: int, payload: tuple[Obligation, int]) -> None:
         """An obligation paused ``expire`` ago and not resumed since: dropped."""
@@ -423,6 +441,8 @@ class ResponseRuntime:
         if ob.status == OPEN and ob.paused_at == since:
             self.stats.expired += 1
             self._close(ob)
+            if self.tracer is not None:
+                self.tracer("expire", ob, at, None, {"paused_at": since})
 
     def _close(self, ob: Obligation) -> None:
         ob.status = CLOSED
@@ -554,8 +574,6 @@ class ResponseRuntime:
                     timers.push(ob.remind_at, self._remind, ob)
             elif ob.status == OPEN and rule.expire_open:
                 timers.push(trigger.t + ob.expire_us, self._expire_open, ob)
-            elif ob.status == BREACHED and ob.breach_at is not None:
-                timers.push(ob.breach_at + ob.expire_us, self._expire, ob)
             if rule.stages:
                 self._schedule_stages(ob)
                 if clock is not None:
@@ -565,6 +583,11 @@ class ResponseRuntime:
                         if at < clock:
                             del ob.stage_at[index]
                             ob.stages_done.add(self._stages[index].label)
+            # Instants at one time fire in the order they were scheduled: a breach's expiry was
+            # scheduled after the stages (at the trigger or a resume), so a stage at the very
+            # instant of the expiry fires first, as it did before the state was saved.
+            if ob.status == BREACHED and ob.breach_at is not None:
+                timers.push(ob.breach_at + ob.expire_us, self._expire, ob)
 
     def count_open(self) -> None:
         pending = overdue = 0
