@@ -293,7 +293,7 @@ def test_command_text_and_json(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     code, out, _ = invoke(*SHIPPED, "--rule", "disclose-before-notice", "--key", "hooli")
     assert code == 0
-    assert "customer.ticket ev-000253 (examples/events.jsonl:253): preempts: breach (preempted)" in out
+    assert "customer.ticket ev-000252 (examples/events.jsonl:252): preempts: breach (preempted)" in out
     code, out, _ = invoke(*SHIPPED, "--rule", "qbr-every-90d", "--key", "hooli", "--format", "json")
     assert code == 0
     doc = json.loads(out)
