@@ -27,8 +27,9 @@ def _now() -> str:
 def run_with_store(engine: Engine, db_path: str, events_src: tuple[str, ...], events_format: str | None, until: Any,
                    fmt: str, out: str | None, quiet: bool, reset_state: bool, allowed_lateness: str | None,
                    commit_every: int, progress: Any, started: float, max_line_bytes: int = 1 << 20,
-                   lock_timeout: float | None = None) -> None:
-    """``playbook run ... --db FILE``: an incremental, crash-safe run."""
+                   lock_timeout: float | None = None, events: tuple[Any, bool] | None = None) -> None:
+    """``playbook run ... --db FILE``: an incremental, crash-safe run (``events``: the events
+    and whether they come in time order, when the caller read them, as through --source)."""
     from cli.common import event_sources, format_summary, open_out, output_full, output_size  # not from cli.main
     from engine.durable import DurableRun
     from engine.schema import checked_stamp
@@ -56,10 +57,12 @@ def run_with_store(engine: Engine, db_path: str, events_src: tuple[str, ...], ev
             store = SQLiteStore(db_path, lock_timeout=lock_timeout,
                                 on_wait=waiting_notice(db_path, lock_timeout, quiet), command=command_line())
             store.note_schema_checked(checked_stamp(pb.digest) for pb in engine.playbooks)
-            if events_src == ("db",):
-                events, ordered = store.unprocessed_events(), False
+            if events is not None:
+                read, ordered = events
+            elif events_src == ("db",):
+                read, ordered = store.unprocessed_events(), False
             else:  # plain JSON Lines files in two passes: memory does not grow with the log
-                events, ordered = event_sources(engine, events_src, events_format, max_line_bytes)
+                read, ordered = event_sources(engine, events_src, events_format, max_line_bytes)
 
             def emit(lines: list[str]) -> None:
                 batch_start[0] = output_size(stream)
@@ -68,7 +71,7 @@ def run_with_store(engine: Engine, db_path: str, events_src: tuple[str, ...], ev
 
             durable = DurableRun(engine, store, reset_state=reset_state, allowed_lateness_us=lateness,
                                  commit_every=commit_every)
-            result = durable.run(progress.wrap(events), emit=emit, until=until, started=_now(),
+            result = durable.run(progress.wrap(read), emit=emit, until=until, started=_now(),
                                  source=" ".join(events_src), now=_now, ordered=ordered)
     finally:
         if stream is not sys.stdout:

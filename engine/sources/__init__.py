@@ -5,6 +5,7 @@ becomes an event.
 Every name other modules import from ``engine.sources`` is re-exported here.
 """
 
+from .mapping import MappedEvents, MappingCounts, Source, load_source, load_source_text, read_mapped
 from .readers import (
     FORMATS,
     MAX_DEPTH,
@@ -37,11 +38,16 @@ __all__ = [
     "MAX_INT_DIGITS",
     "MAX_LINE_BYTES",
     "LineProblem",
+    "MappedEvents",
+    "MappingCounts",
+    "Source",
     "SourceEvent",
     "bounded_lines",
     "check_max_line_bytes",
     "csv_value",
     "detect_format",
+    "load_source",
+    "load_source_text",
     "event_problem",
     "merge_ordered",
     "open_binary",
@@ -52,6 +58,7 @@ __all__ = [
     "read_events",
     "read_jsonl",
     "read_jsonl_binary",
+    "read_mapped",
     "read_sources",
     "time_ordered",
     "value_problem",
