@@ -106,7 +106,10 @@ def _source_validator() -> jsonschema.Draft202012Validator:
 
 def validate_source(data: Any, positions: Positions) -> list[Diagnostic]:
     """Every error in a source mapping's data (``schemas/source.schema.json``), located and explained."""
-    return _validate(_source_validator(), data, positions)
+    from dataclasses import replace
+
+    return [replace(d, message=d.message.replace(" at the top of the playbook", " at the top of the source file"))
+            for d in _validate(_source_validator(), data, positions)]
 
 
 def validate(data: Any, positions: Positions) -> list[Diagnostic]:
