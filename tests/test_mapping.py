@@ -315,3 +315,20 @@ def test_hostile_records_give_invalid_records_never_another_error(records: list[
         return
     c = reader.counts
     assert c.records == len(records) == c.mapped + c.dropped.count + c.unmatched.count + c.invalid.count
+
+
+def test_csv_lines_too_long_and_invalid_utf8_are_counted_at_their_lines(tmp_path: Path) -> None:
+    src = load_source_text("source: s\ntype: x\nfields:\n  account: \"record['a']\"\n")
+    path = tmp_path / "e.csv"
+    path.write_bytes(b"a,b\nacme,1\n" + b"x" * 200 + b",2\ngl\xffbex,3\n")
+    reader = read_mapped(src, str(path), max_line_bytes=100)
+    events = list(reader)
+    assert [(e.source, e.error is None) for e in events] == [(f"{path}:2", True), (f"{path}:3", False),
+                                                             (f"{path}:4", True)]
+    assert "line too long: 203 bytes" in (events[1].error or "")
+    assert events[2].data == {"account": "gl\ufffdbex", "type": "x"}
+    assert events[2].notes and events[2].notes[0].startswith("invalid UTF-8: byte 0xff at column 3 of line 4")
+    engine = Engine(PLAYBOOKS)
+    engine.run(events)
+    assert sum(p.count for p in engine.summary.input_warnings.values()) == 1  # counted, not silently read
+    assert reader.counts.invalid.count == 1 and reader.counts.mapped == 2

@@ -28,7 +28,7 @@ from ..messages import describe, did_you_mean, suggest_timezone
 from ..summary import Problem
 from ..timecalc import format_time
 from .functions import TimeReader, check_time_format, mapping_functions
-from .readers import MAX_LINE_BYTES, SourceEvent, check_max_line_bytes, open_binary, open_text, read_jsonl_binary
+from .readers import MAX_LINE_BYTES, SourceEvent, bounded_lines, check_max_line_bytes, open_binary, read_jsonl_binary
 
 #: The formats a source reads.
 SOURCE_FORMATS = ("csv", "jsonl", "json", "parquet")
@@ -314,8 +314,8 @@ class MappedEvents:
         """(input record, its event or None when dropped or unmatched); an invalid record's
         event has an ``error``. The record is None where it could not be read."""
         mapper = _Mapper(self.source, self.counts)
-        for place, record, error in _records(self.path, self.name, self.format, self.max_line_bytes, mapper):
-            yield record, mapper.map(place, record, error)
+        for place, record, error, notes in _records(self.path, self.name, self.format, self.max_line_bytes, mapper):
+            yield record, mapper.map(place, record, error, notes)
 
 
 def read_mapped(source: Source | str, path: str, *, display: str | None = None,
@@ -352,7 +352,7 @@ class _Mapper:
         if errors:
             raise PlaybookError(errors)
 
-    def map(self, place: str, record: Any, error: str | None) -> SourceEvent | None:
+    def map(self, place: str, record: Any, error: str | None, notes: tuple[str, ...] = ()) -> SourceEvent | None:
         counts = self.counts
         counts.records += 1
         if error is not None:
@@ -399,18 +399,19 @@ class _Mapper:
             counts.invalid.add(place, message)
             return SourceEvent(None, place, f"{self.label}: {message}")
         counts.mapped += 1
-        return SourceEvent(event, place)
+        return SourceEvent(event, place, notes=notes) if notes else SourceEvent(event, place)
 
 
-def _records(path: str, name: str, fmt: str, max_line_bytes: int, mapper: _Mapper) -> Iterator[tuple[str, Any, str | None]]:
-    """(place, record, error) for each record of the file."""
+def _records(path: str, name: str, fmt: str, max_line_bytes: int,
+             mapper: _Mapper) -> Iterator[tuple[str, Any, str | None, tuple[str, ...]]]:
+    """(place, record, error, notes on damaged input) for each record of the file."""
     if fmt == "csv":
-        yield from _csv_records(path, name, mapper)
+        yield from _csv_records(path, name, mapper, max_line_bytes)
     elif fmt == "jsonl":
         try:
             with _closing(open_binary(path), path) as fh:
                 for ev in read_jsonl_binary(fh, name, max_line_bytes):
-                    yield ev.source, ev.data, ev.error
+                    yield ev.source, ev.data, ev.error, ev.notes
         except (OSError, EOFError, zlib.error) as exc:
             raise UsageError(f"{path}: cannot read further: {exc}") from None
     elif fmt == "json":
@@ -433,15 +434,50 @@ class _closing:
             self.fh.close()
 
 
-def _csv_records(path: str, name: str, mapper: _Mapper) -> Iterator[tuple[str, Any, str | None]]:
-    """CSV rows as {column: text} (every cell text, empty cells ''), each at the line it starts on."""
+def _csv_records(path: str, name: str, mapper: _Mapper,
+                 max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[str, Any, str | None, tuple[str, ...]]]:
+    """CSV rows as {column: text} (every cell text, empty cells ''), each at the line it starts on.
+
+    Lines longer than ``max_line_bytes`` are invalid records, read past, never held whole;
+    invalid UTF-8 is read as U+FFFD and noted on the record (counted; ``strict`` refuses it)."""
+    too_long: list[tuple[int, int]] = []
+    damaged: dict[int, str] = {}
+
+    def lines(fh: Any) -> Iterator[str]:
+        for lineno, raw in enumerate(bounded_lines(fh, max_line_bytes), 1):
+            if isinstance(raw, int):
+                too_long.append((lineno, raw))
+                yield "\n"
+                continue
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark (spreadsheet exports)
+                raw = raw[3:]
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                column = len(raw[:exc.start].decode("utf-8", "replace")) + 1
+                damaged[lineno] = (f"invalid UTF-8: byte 0x{raw[exc.start]:02x} at column {column} of line {lineno} "
+                                   "read as U+FFFD (two different values may now read the same): save the file as UTF-8")
+                yield raw.decode("utf-8", "replace")
+
+    def long_lines() -> Iterator[tuple[str, Any, str | None, tuple[str, ...]]]:
+        for lineno, size in too_long:
+            yield (f"{name}:{lineno}", None, f"line too long: {size:,} bytes, more than the limit of "
+                   f"{max_line_bytes:,} (raise it with --max-line-bytes)", ())
+        too_long.clear()
+
+    def notes(first: int, last: int) -> tuple[str, ...]:
+        return tuple(damaged.pop(n) for n in range(first, last + 1) if n in damaged)
+
     try:
-        with _closing(open_text(path), path) as fh:
-            reader = csv.reader(fh)
+        with _closing(open_binary(path), path) as fh:
+            reader = csv.reader(lines(fh))
             try:
                 header = next(reader, None)
             except csv.Error as exc:
                 raise UsageError(f"{name}:1: invalid CSV header: {exc}") from None
+            if too_long:
+                raise UsageError(f"{name}:1: the CSV header is longer than {max_line_bytes:,} bytes "
+                                 "(raise the limit with --max-line-bytes)")
             if header is None:
                 return
             header = [h.strip() for h in header]
@@ -457,28 +493,34 @@ def _csv_records(path: str, name: str, mapper: _Mapper) -> Iterator[tuple[str, A
                 try:
                     row = next(reader)
                 except StopIteration:
+                    yield from long_lines()
                     return
                 except csv.Error as exc:
+                    yield from long_lines()
                     place = f"{name}:{last + 1}"
-                    last = reader.line_num
-                    yield place, None, f"invalid CSV: {exc}"
+                    first, last = last + 1, reader.line_num
+                    notes(first, last)
+                    yield place, None, f"invalid CSV: {exc}", ()
                     continue
+                if too_long:
+                    yield from long_lines()
                 place = f"{name}:{last + 1}"
-                last = reader.line_num
+                first, last = last + 1, reader.line_num
+                found = notes(first, last) if damaged else ()
                 n = len(row)
                 if n == width:
-                    yield place, dict(zip(header, row, strict=True)), None
+                    yield place, dict(zip(header, row, strict=True)), None, found
                 elif n == 0 or not any(row):
                     continue  # a blank line
                 elif n > width:
-                    yield place, None, f"{n} cells but the header names {width} columns"
+                    yield place, None, f"{n} cells but the header names {width} columns", ()
                 else:
-                    yield place, dict(zip(header, row + [""] * (width - n), strict=True)), None
-    except (OSError, EOFError, zlib.error, UnicodeError) as exc:
+                    yield place, dict(zip(header, row + [""] * (width - n), strict=True)), None, found
+    except (OSError, EOFError, zlib.error) as exc:
         raise UsageError(f"{path}: cannot read further: {exc}") from None
 
 
-def _json_records(path: str, name: str) -> Iterator[tuple[str, Any, str | None]]:
+def _json_records(path: str, name: str) -> Iterator[tuple[str, Any, str | None, tuple[str, ...]]]:
     """A JSON array of objects (read whole: exports in this shape are small), each at its row number."""
     import orjson
 
@@ -496,9 +538,9 @@ def _json_records(path: str, name: str) -> Iterator[tuple[str, Any, str | None]]
         raise UsageError(f"{name}: a source of format json reads one array of objects, not {describe(data)}")
     for i, item in enumerate(data, 1):
         if isinstance(item, dict):
-            yield f"{name}:row {i}", item, None
+            yield f"{name}:row {i}", item, None, ()
         else:
-            yield f"{name}:row {i}", None, f"not a JSON object: {describe(item)}"
+            yield f"{name}:row {i}", None, f"not a JSON object: {describe(item)}", ()
 
 
 def _pyarrow() -> Any:
@@ -510,7 +552,7 @@ def _pyarrow() -> Any:
     return pq
 
 
-def _parquet_records(path: str, name: str, mapper: _Mapper) -> Iterator[tuple[str, Any, str | None]]:
+def _parquet_records(path: str, name: str, mapper: _Mapper) -> Iterator[tuple[str, Any, str | None, tuple[str, ...]]]:
     """Parquet rows, one row group at a time (never the whole file in memory), each at its row number."""
     pq = _pyarrow()
     import pyarrow as pa
@@ -528,9 +570,9 @@ def _parquet_records(path: str, name: str, mapper: _Mapper) -> Iterator[tuple[st
             for row in pf.read_row_group(i).to_pylist():
                 n += 1
                 try:
-                    yield f"{name}:row {n}", {k: _plain(v) for k, v in row.items()}, None
+                    yield f"{name}:row {n}", {k: _plain(v) for k, v in row.items()}, None, ()
                 except ValueError as exc:
-                    yield f"{name}:row {n}", None, str(exc)
+                    yield f"{name}:row {n}", None, str(exc), ()
     except (OSError, pa.ArrowException, zlib.error, EOFError) as exc:
         raise UsageError(f"{name}: cannot read as Parquet: {exc}") from None
 
