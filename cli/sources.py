@@ -76,3 +76,11 @@ def check_cmd(source_file: str, events_src: str, limit: int, fmt: str, max_line_
                     click.echo(f"    ... and {problem.count - 5:,} more")
     if counts.invalid.count or counts.unmatched.count:
         sys.exit(1)
+
+
+@sources_group.command("schema")
+def schema_cmd() -> None:
+    """Print the source-mapping JSON Schema (schemas/source.schema.json), for editors."""
+    from engine.schema import source_schema_text
+
+    click.echo(source_schema_text(), nl=False)

@@ -332,3 +332,37 @@ def test_csv_lines_too_long_and_invalid_utf8_are_counted_at_their_lines(tmp_path
     engine.run(events)
     assert sum(p.count for p in engine.summary.input_warnings.values()) == 1  # counted, not silently read
     assert reader.counts.invalid.count == 1 and reader.counts.mapped == 2
+
+
+def _schema_keys(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    for name, sub in node.get("properties", {}).items():
+        found.append((f"{path}.{name}", sub))
+        found.extend(_schema_keys(sub, f"{path}.{name}"))
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict):
+        found.append((f"{path}.*", extra))
+        found.extend(_schema_keys(extra, f"{path}.*"))
+    if isinstance(node.get("items"), dict):
+        found.extend(_schema_keys(node["items"], f"{path}[]"))
+    for i, sub in enumerate(node.get("anyOf", [])):
+        found.extend(_schema_keys(sub, f"{path}|{i}"))
+    return found
+
+
+def test_every_key_of_the_source_schema_has_a_description_and_examples_that_load() -> None:
+    schema = json.loads((ROOT / "schemas" / "source.schema.json").read_text())
+    keys = _schema_keys(schema)
+    assert {".source", ".fields.*", ".fields.*|1.format", ".type|1[].when", ".tables.*"} <= {p for p, _ in keys}
+    for path, sub in keys:
+        assert sub.get("description") and sub.get("examples"), f"{path}: no description or examples"
+    import jsonschema
+
+    for _path, sub in keys:
+        for example in sub["examples"]:
+            jsonschema.validate(example, sub)
+    # the example mapping names the schema for editors, and the command prints it
+    first = Path(ZENDESK).read_text().splitlines()[0]
+    assert first.startswith("# yaml-language-server: $schema=")
+    assert (Path(ZENDESK).parent / first.split("=", 1)[1]).resolve() == (ROOT / "schemas" / "source.schema.json")
+    assert json.loads(cli("sources", "schema").stdout) == schema
