@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from engine import Engine, EngineError, EventError, SourceEvent, UsageError
+from engine import Engine, EngineError, EventError, PlaybookError, SourceEvent, UsageError
 from engine.errors import Diagnostic, StoreBusy
 from engine.loader import MAX_PLAYBOOK_BYTES
 from engine.sources import MAX_LINE_BYTES, detect_format
@@ -463,7 +463,11 @@ def mapped_event_sources(events_src: tuple[str, ...], sources: list[str | None],
             parts.append(read_events(src, events_format, max_line_bytes=max_line_bytes))
             continue
         if source not in loaded:
-            loaded[source] = load_source(source)
+            try:
+                loaded[source] = load_source(source)
+            except PlaybookError as exc:
+                print_diagnostics(exc.diagnostics)
+                sys.exit(1)
         reader = read_mapped(loaded[source], src, max_line_bytes=max_line_bytes)
         mapped.append(reader)
         parts.append(reader)

@@ -366,3 +366,37 @@ def test_every_key_of_the_source_schema_has_a_description_and_examples_that_load
     assert first.startswith("# yaml-language-server: $schema=")
     assert (Path(ZENDESK).parent / first.split("=", 1)[1]).resolve() == (ROOT / "schemas" / "source.schema.json")
     assert json.loads(cli("sources", "schema").stdout) == schema
+
+
+def test_tilde_inside_text_and_beside_plus() -> None:
+    def value(text: str) -> Any:
+        return compile_expression(text, frozenset({"record"}), tilde=True).evaluate(Scope({"record": {"a": 1, "b": 2}}))
+
+    assert value("'a~b' ~ 'c'") == "a~bc"
+    assert value("(record['a'] ~ record['b']) + 'x'") == "12x"
+    assert value("'n' ~ (record['a'] + record['b'])") == "n3"
+    assert value("record['a'] + record['b'] ~ '!'") == "3!"
+
+
+source_value = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-3, 5),
+              st.sampled_from(["x", "record['a']", "lower(", "~", "%Y", "iso", "lookup('t', 1)", "America/Chicago",
+                               "Mars/Base", "a.b", "{default: x}"])),
+    lambda c: st.one_of(st.lists(c, max_size=3),
+                        st.dictionaries(st.sampled_from(["source", "format", "timezone", "fields", "type", "drop",
+                                                         "tables", "when", "is", "default", "from", "pass_through",
+                                                         "t", "a"]), c, max_size=4)),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["source", "format", "timezone", "fields", "type", "drop", "tables",
+                                        "pass_through"]), source_value, max_size=6))
+def test_any_source_file_loads_or_says_where_it_is_wrong(data: dict[str, Any]) -> None:
+    import yaml
+
+    text = yaml.safe_dump(data)
+    try:
+        load_source_text(text, "s.yaml")
+    except PlaybookError as exc:
+        assert exc.diagnostics and all(d.file == "s.yaml" for d in exc.diagnostics)

@@ -483,7 +483,7 @@ def _csv_records(path: str, name: str, mapper: _Mapper,
             header = [h.strip() for h in header]
             seen: set[str] = set()
             for h in header:
-                if h in seen:
+                if h in seen and h:  # (unnamed columns, a trailing comma's, cannot be read by name anyway)
                     raise UsageError(f"{name}:1: the CSV header names the column {h!r} twice: rename one")
                 seen.add(h)
             mapper.check_columns(header, name)
