@@ -9,10 +9,21 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
-from cli.common import max_line_bytes_option, max_playbook_bytes_option, open_out, print_diagnostics, user_errors
+from cli.common import (
+    OrderedOption,
+    mapped_event_sources,
+    max_line_bytes_option,
+    max_playbook_bytes_option,
+    open_out,
+    paired_sources,
+    print_diagnostics,
+    source_option,
+    user_errors,
+)
 from engine import EngineError, PlaybookError, UsageError, load_playbook
 from engine.output import safe_text
 from engine.testing import FileResult, junit_xml, run_test_files
@@ -139,9 +150,10 @@ def _subject_option(values: tuple[str, ...]) -> dict[str, str]:
 
 @click.command("explain")
 @click.argument("playbook", metavar="PLAYBOOK")
-@click.option("--events", "events_src", required=True, multiple=True, metavar="SRC",
+@click.option("--events", "events_src", required=True, multiple=True, metavar="SRC", cls=OrderedOption,
               help="Events: a JSON Lines (.jsonl) or CSV (.csv) file, optionally .gz, or - for JSON Lines on stdin. "
                    "Repeat it for several sources, merged in time order.")
+@source_option
 @click.option("--events-format", type=click.Choice(["jsonl", "csv"]), default=None,
               help="The events' format when the file name does not tell.")
 @click.option("--rule", "rule_id", required=True, metavar="ID", help="The rule to explain.")
@@ -157,7 +169,7 @@ def _subject_option(values: tuple[str, ...]) -> dict[str, str]:
 @max_playbook_bytes_option
 def explain_cmd(playbook: str, events_src: tuple[str, ...], events_format: str | None, rule_id: str, key: str | None,
                 subject: tuple[str, ...], why_not: bool, fmt: str, until: str | None, max_line_bytes: int,
-                max_playbook_bytes: int) -> None:
+                max_playbook_bytes: int, source_files: tuple[str, ...]) -> None:
     """Why a rule did or did not act: the timeline of each obligation, cadence or signal group.
 
     \b
@@ -184,8 +196,13 @@ def explain_cmd(playbook: str, events_src: tuple[str, ...], events_format: str |
     until_value: str | None = until
     if until == "now":
         until_value = datetime.now(UTC).isoformat()  # the CLI may read the clock; the engine never does
+    sources = paired_sources(events_src, source_files)
     try:
-        result = explain(pb, read_sources(events_src, events_format, max_line_bytes=max_line_bytes), rule_id, key=key,
+        if any(sources):
+            events: Any = mapped_event_sources(events_src, sources, events_format, max_line_bytes)[0]
+        else:
+            events = read_sources(events_src, events_format, max_line_bytes=max_line_bytes)
+        result = explain(pb, events, rule_id, key=key,
                          subject=wanted, until=until_value, why_not=why_not,
                          source=", ".join("<stdin>" if src == "-" else src for src in events_src))
     except UsageError as exc:

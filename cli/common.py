@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from engine import Engine, EngineError, EventError, SourceEvent, UsageError
+from engine import Engine, EngineError, EventError, PlaybookError, SourceEvent, UsageError
 from engine.errors import Diagnostic, StoreBusy
 from engine.loader import MAX_PLAYBOOK_BYTES
 from engine.sources import MAX_LINE_BYTES, detect_format
@@ -379,3 +379,110 @@ def print_diagnostics(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) ->
         click.echo(str(d), err=True)
     n = len(diagnostics)
     click.echo(f"{n} error{'s' if n != 1 else ''}", err=True)
+
+
+# --- mapped sources (--source) ------------------------------------------------------
+
+_ORDER_KEY = "playbook.events-and-sources"
+
+
+class OrderedOption(click.Option):
+    """``--events`` and ``--source``: their values are also recorded together, in the order
+    they are typed, so that each ``--source`` pairs with the ``--events`` just before it."""
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
+        super().add_to_parser(parser, ctx)
+        name = self.name
+        for opt in self.opts:
+            parsed = getattr(parser, "_long_opt", {}).get(opt) or getattr(parser, "_short_opt", {}).get(opt)
+            if parsed is None or not hasattr(parsed, "process"):
+                continue
+            original = parsed.process
+
+            def process(value: Any, state: Any, original: Any = original) -> None:
+                ctx.meta.setdefault(_ORDER_KEY, []).append((name, value))
+                original(value, state)
+
+            parsed.process = process
+
+
+def source_option(function: Any) -> Any:
+    """``--source SOURCE`` (repeatable): read the ``--events`` given just before it through a source mapping."""
+    return click.option(
+        "--source", "source_files", multiple=True, metavar="SOURCE", cls=OrderedOption,
+        help="A source mapping (YAML, docs/sources.md) for the --events given just before it: the file's records "
+             "become events as the mapping declares. Repeat the pair for several files; an --events without a "
+             "--source is read as it is.")(function)
+
+
+def paired_sources(events_src: tuple[str, ...], source_files: tuple[str, ...]) -> list[str | None]:
+    """For each ``--events``, the ``--source`` typed right after it (None: read as it is)."""
+    if not source_files:
+        return [None] * len(events_src)
+    ctx = click.get_current_context(silent=True)
+    order = ctx.meta.get(_ORDER_KEY) if ctx is not None else None
+    if not order:  # the parser did not let us see the order: pair them one for one
+        if len(source_files) != len(events_src):
+            raise click.UsageError("give one --source after each --events it maps")
+        return list(source_files)
+    paired: list[str | None] = []
+    for name, value in order:
+        if name == "source_files":
+            if not paired:
+                raise click.UsageError(f"--source {value}: give it after the --events it maps "
+                                       "(--events export.csv --source sources/zendesk.yaml)")
+            if paired[-1] is not None:
+                raise click.UsageError(f"--source {value}: the --events before it already has a --source "
+                                       f"({paired[-1]}); give one --source per --events")
+            paired[-1] = value
+        else:
+            paired.append(None)
+    return paired
+
+
+def mapped_event_sources(events_src: tuple[str, ...], sources: list[str | None], events_format: str | None,
+                         max_line_bytes: int) -> tuple[Iterator[SourceEvent], list[Any]]:
+    """The events of ``--events`` files, each read through its ``--source`` (or as it is),
+    one file after the other (for :meth:`Engine.run`, which orders them by time), and the
+    :class:`~engine.sources.MappedEvents` whose counts the summary shows."""
+    import itertools
+
+    from engine.sources import load_source, read_events, read_mapped
+
+    if "db" in events_src:
+        raise click.UsageError("--events db reads the events ingested into the store: it takes no --source")
+    if events_src.count("-") > 1:
+        raise click.UsageError("--events -: stdin can be read only once")
+    loaded: dict[str, Any] = {}
+    parts: list[Any] = []
+    mapped: list[Any] = []
+    for src, source in zip(events_src, sources, strict=True):
+        if src != "-" and not os.path.exists(src):
+            raise click.UsageError(f"--events {src}: no such file")
+        if source is None:
+            parts.append(read_events(src, events_format, max_line_bytes=max_line_bytes))
+            continue
+        if source not in loaded:
+            try:
+                loaded[source] = load_source(source)
+            except PlaybookError as exc:
+                print_diagnostics(exc.diagnostics)
+                sys.exit(1)
+        reader = read_mapped(loaded[source], src, max_line_bytes=max_line_bytes)
+        mapped.append(reader)
+        parts.append(reader)
+    return itertools.chain.from_iterable(parts), mapped
+
+
+def format_mapping_counts(mapped: list[Any]) -> list[str]:
+    """One line per file read through a source: every record counted, with example places."""
+    lines: list[str] = []
+    for reader in mapped:
+        c = reader.counts
+        lines.append(f"source {c.source} ({c.file}): {c.records:,} records: {c.mapped:,} mapped, "
+                     f"{c.dropped.count:,} dropped (drop), {c.unmatched.count:,} no type matched, "
+                     f"{c.invalid.count:,} invalid")
+        if c.unmatched.count:  # (the invalid ones are among the skipped events above, with their reasons)
+            lines.append(f"  no type matched (skipped): {c.unmatched.count:,}")
+            lines.extend(_samples(c.unmatched))
+    return lines

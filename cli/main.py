@@ -22,8 +22,10 @@ import click
 
 from cli.common import (
     MaxSkippedType,
+    OrderedOption,
     Progress,
     event_sources,
+    format_mapping_counts,
     format_summary,
     lock_timeout_option,
     max_line_bytes_option,
@@ -32,8 +34,10 @@ from cli.common import (
     output_failed,
     output_full,
     output_size,
+    paired_sources,
     print_diagnostics,
     report_problems,
+    source_option,
     user_errors,
 )
 from engine import (
@@ -63,6 +67,7 @@ class LazyGroup(click.Group):
         "init": ("cli.authoring", "init_cmd"),
         "ingest": ("cli.store_commands", "ingest"),
         "actions": ("cli.store_commands", "actions_cmd"),
+        "sources": ("cli.sources", "sources_group"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -134,9 +139,10 @@ def _few_collections() -> Iterator[None]:
 
 @main.command()
 @click.argument("playbooks", nargs=-1, required=True, metavar="PLAYBOOK_OR_DIR...")
-@click.option("--events", "events_src", required=True, multiple=True, metavar="SRC",
+@click.option("--events", "events_src", required=True, multiple=True, metavar="SRC", cls=OrderedOption,
               help="Events: a JSON Lines (.jsonl) or CSV (.csv) file, optionally .gz, - for JSON Lines on stdin, "
                    "or db for the events ingested into --db. Repeat it for several sources, merged in time order.")
+@source_option
 @click.option("--events-format", type=click.Choice(["jsonl", "csv"]), default=None,
               help="The events' format when the file name does not tell.")
 @click.option("--until", metavar="TIME|now", default=None,
@@ -170,13 +176,16 @@ def _few_collections() -> Iterator[None]:
 def run(playbooks: tuple[str, ...], events_src: tuple[str, ...], events_format: str | None, until: str | None,
         fmt: str, out: str | None, wide: bool, strict: bool, quiet: bool, db_path: str | None, reset_state: bool,
         allowed_lateness: str | None, commit_every: int, max_line_bytes: int, max_playbook_bytes: int,
-        max_skipped: MaxSkipped | None, strict_calendars: bool, max_future: str | None, lock_timeout: float) -> None:
+        max_skipped: MaxSkipped | None, strict_calendars: bool, max_future: str | None, lock_timeout: float,
+        source_files: tuple[str, ...]) -> None:
     """Evaluate playbooks over an event log; print the actions.
 
     \b
     Example:
       playbook run playbooks/us-retention.yaml --events examples/events.jsonl
+      playbook run playbooks/us-retention.yaml --events export.csv --source sources/zendesk.yaml
     """
+    sources = paired_sources(events_src, source_files)
     schema_checked: frozenset[str] = frozenset()
     if db_path is not None:
         from engine.store import schema_checked_in
@@ -214,15 +223,26 @@ def run(playbooks: tuple[str, ...], events_src: tuple[str, ...], events_format: 
         # A progress line on a terminal, unless the actions are written to that terminal too.
         to_terminal = out in (None, "-") and sys.stdout.isatty()
         progress = Progress(sys.stderr.isatty() and not quiet and not to_terminal, checkers=checkers)
+        mapped: list[Any] = []
+        given: Any = None
+        if any(sources):
+            from cli.common import mapped_event_sources
+
+            events, mapped = mapped_event_sources(events_src, sources, events_format, max_line_bytes)
+            given, ordered = (events, False), False
         if db_path is not None:
             from cli.store_commands import run_with_store
 
             run_with_store(engine, db_path, events_src, events_format, until_value, fmt, out, quiet,
                            reset_state, allowed_lateness, commit_every, progress, started,
-                           max_line_bytes=max_line_bytes, lock_timeout=lock_timeout)
+                           max_line_bytes=max_line_bytes, lock_timeout=lock_timeout, events=given)
+            if not quiet:
+                for line in format_mapping_counts(mapped):
+                    click.echo(line, err=True)
             report_problems(engine, max_skipped, strict_calendars)
             return
-        events, ordered = event_sources(engine, events_src, events_format, max_line_bytes)
+        if given is None:
+            events, ordered = event_sources(engine, events_src, events_format, max_line_bytes)
         stream = open_out(out)
         notes: list[str] = []
         start = output_size(stream)  # a full disk cuts the file back to this: no half line left
@@ -241,7 +261,7 @@ def run(playbooks: tuple[str, ...], events_src: tuple[str, ...], events_format: 
                 stream.close()
     if not quiet:
         click.echo(format_summary(engine.summary, time.perf_counter() - started), err=True)
-        for line in progress.shape_lines() + notes:
+        for line in format_mapping_counts(mapped) + progress.shape_lines() + notes:
             click.echo(line, err=True)
     report_problems(engine, max_skipped, strict_calendars)
 

@@ -9,8 +9,17 @@ from typing import IO, Any
 
 import click
 
-from cli.common import Progress, command_line, lock_timeout_option, max_line_bytes_option, user_errors, waiting_notice
-from engine import Engine, read_events
+from cli.common import (
+    Progress,
+    command_line,
+    format_mapping_counts,
+    lock_timeout_option,
+    max_line_bytes_option,
+    print_diagnostics,
+    user_errors,
+    waiting_notice,
+)
+from engine import Engine, PlaybookError, read_events
 from engine.output import FORMATS as OUTPUT_FORMATS
 from engine.runtime import EventIds
 from engine.timecalc import TimeError, parse_duration, parse_time
@@ -27,8 +36,9 @@ def _now() -> str:
 def run_with_store(engine: Engine, db_path: str, events_src: tuple[str, ...], events_format: str | None, until: Any,
                    fmt: str, out: str | None, quiet: bool, reset_state: bool, allowed_lateness: str | None,
                    commit_every: int, progress: Any, started: float, max_line_bytes: int = 1 << 20,
-                   lock_timeout: float | None = None) -> None:
-    """``playbook run ... --db FILE``: an incremental, crash-safe run."""
+                   lock_timeout: float | None = None, events: tuple[Any, bool] | None = None) -> None:
+    """``playbook run ... --db FILE``: an incremental, crash-safe run (``events``: the events
+    and whether they come in time order, when the caller read them, as through --source)."""
     from cli.common import event_sources, format_summary, open_out, output_full, output_size  # not from cli.main
     from engine.durable import DurableRun
     from engine.schema import checked_stamp
@@ -56,10 +66,12 @@ def run_with_store(engine: Engine, db_path: str, events_src: tuple[str, ...], ev
             store = SQLiteStore(db_path, lock_timeout=lock_timeout,
                                 on_wait=waiting_notice(db_path, lock_timeout, quiet), command=command_line())
             store.note_schema_checked(checked_stamp(pb.digest) for pb in engine.playbooks)
-            if events_src == ("db",):
-                events, ordered = store.unprocessed_events(), False
+            if events is not None:
+                read, ordered = events
+            elif events_src == ("db",):
+                read, ordered = store.unprocessed_events(), False
             else:  # plain JSON Lines files in two passes: memory does not grow with the log
-                events, ordered = event_sources(engine, events_src, events_format, max_line_bytes)
+                read, ordered = event_sources(engine, events_src, events_format, max_line_bytes)
 
             def emit(lines: list[str]) -> None:
                 batch_start[0] = output_size(stream)
@@ -68,7 +80,7 @@ def run_with_store(engine: Engine, db_path: str, events_src: tuple[str, ...], ev
 
             durable = DurableRun(engine, store, reset_state=reset_state, allowed_lateness_us=lateness,
                                  commit_every=commit_every)
-            result = durable.run(progress.wrap(events), emit=emit, until=until, started=_now(),
+            result = durable.run(progress.wrap(read), emit=emit, until=until, started=_now(),
                                  source=" ".join(events_src), now=_now, ordered=ordered)
     finally:
         if stream is not sys.stdout:
@@ -96,15 +108,18 @@ def run_with_store(engine: Engine, db_path: str, events_src: tuple[str, ...], ev
               help="The events' format when the file name does not tell.")
 @click.option("--timezone", "tz_name", default="UTC", show_default=True,
               help="Time zone for times without an offset (for the table's time index).")
+@click.option("--source", "source_file", default=None, metavar="SOURCE",
+              help="A source mapping (YAML, docs/sources.md): load the file's records as the events it maps them to.")
 @max_line_bytes_option
 @lock_timeout_option
 def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: str, max_line_bytes: int,
-           lock_timeout: float) -> None:
+           lock_timeout: float, source_file: str | None) -> None:
     """Load events into the store's events table (idempotent on event id).
 
     \b
     Example:
       playbook ingest export.jsonl --db cs.db
+      playbook ingest export.csv --source sources/zendesk-tickets.yaml --db cs.db
       playbook run playbooks/ --events db --db cs.db
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -119,8 +134,21 @@ def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: st
     skipped: list[str] = []
     damaged: list[str] = []  # loaded, though their input was damaged (invalid UTF-8, duplicate keys, NaN)
 
+    mapped: list[Any] = []
+    if source_file is not None:
+        from cli.common import mapped_event_sources
+
+        with user_errors():
+            try:
+                read, mapped = mapped_event_sources((events_src,), [source_file], events_format, max_line_bytes)
+            except PlaybookError as exc:
+                print_diagnostics(exc.diagnostics)
+                sys.exit(1)
+    else:
+        read = read_events(events_src, events_format, max_line_bytes=max_line_bytes)
+
     def rows() -> Any:
-        for item in Progress(sys.stderr.isatty()).wrap(read_events(events_src, events_format, max_line_bytes=max_line_bytes)):
+        for item in Progress(sys.stderr.isatty()).wrap(read):
             if item.error is not None or not isinstance(item.data, dict):
                 skipped.append(f"{item.source}: {item.error}")
                 continue
@@ -145,6 +173,8 @@ def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: st
     click.echo(f"{inserted:,} events loaded into {db_path}, {present:,} already there, {len(skipped):,} unreadable", err=True)
     for line in skipped[:10]:
         click.echo(f"  {line}", err=True)
+    for line in format_mapping_counts(mapped):
+        click.echo(line, err=True)
     if damaged:
         click.echo(f"{len(damaged):,} problems in the input of events loaded anyway (run --strict refuses them):", err=True)
         for line in damaged[:10]:

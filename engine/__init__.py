@@ -9,6 +9,10 @@ The public API::
     for action in engine.run(read_events("examples/events.jsonl")):
         print(action.to_json())
 
+An export in another shape (a help desk's CSV, a warehouse's Parquet) is read through a
+declared source mapping: ``read_mapped(load_source("sources/zendesk.yaml"), "export.csv")``
+(docs/sources.md).
+
 A service that feeds events one by one (``Engine.feed``) should read
 docs/embedding.md: duplicate ids (``dedupe``), late and out-of-order events
 (``allowed_lateness`` / ``reorder_window``, ``flush``) and times far in the
@@ -20,7 +24,7 @@ from .compiler import load_playbook, load_playbook_text
 from .engine import Engine
 from .errors import Diagnostic, EngineError, EventError, PlaybookError, UsageError
 from .model import Playbook
-from .sources import SourceEvent, read_events
+from .sources import SourceEvent, load_source, read_events, read_mapped
 from .summary import RunSummary
 
 __all__ = [
@@ -37,7 +41,9 @@ __all__ = [
     "UsageError",
     "load_playbook",
     "load_playbook_text",
+    "load_source",
     "read_events",
+    "read_mapped",
 ]
 
 __version__ = "0.1.0"

@@ -55,6 +55,7 @@ __all__ = [
     "Expression",
     "Template",
     "compile_expression",
+    "simple_function",
     "compile_template",
     "render_text",
     "value_weight",
@@ -466,6 +467,14 @@ def _add(a: Any, b: Any) -> Any:
             raise _too_big("'+'")
         return list(a) + list(b)
     raise _mismatch("+", "two numbers, two strings or two lists", a, b)
+
+
+def _concat(a: Any, b: Any) -> str:
+    """``a ~ b`` (source mappings): both as text (null as ''), joined."""
+    ta, tb = render_text(a), render_text(b)
+    if len(ta) + len(tb) > MAX_SIZE:
+        raise _too_long("the result of '~'")
+    return ta + tb
 
 
 def _sub(a: Any, b: Any) -> Any:
@@ -1034,6 +1043,8 @@ class _Compiler:
 
     def __init__(self, text: str, src: str, delta: int, reserved: frozenset[str]):
         self.text = text
+        self.functions: Mapping[str, tuple[int, int | None, Builder]] = _FUNCTIONS
+        self.tildes: frozenset[int] = frozenset()  # offsets of the '~' (concatenation) read as '+'
         self.delta = delta  # char offset in `src` + delta = offset in `text`
         self.lines: list[str] = []
         self.starts: list[int] = []
@@ -1254,11 +1265,21 @@ class _Compiler:
         left = self.compile(node.left, depth)
         right = self.compile(node.right, depth)
         lf, rf = left.fn, right.fn
+        if op is ast.Add and self.tildes and self._is_tilde(node):
+            impl = _concat
 
         def f(s: Scope) -> Any:
             return impl(lf(s), rf(s))
 
         return self.fold(f, [left, right])
+
+    def _is_tilde(self, node: ast.BinOp) -> bool:
+        """Is this '+' a '~' of the text (see :func:`_tilde_to_plus`)? The operator stands
+        between the end of the left operand and the start of the right one."""
+        left, right = node.left, node.right
+        start = self.offset(getattr(left, "end_lineno", None), getattr(left, "end_col_offset", None))
+        end = self.offset(getattr(right, "lineno", None), getattr(right, "col_offset", None))
+        return any(start <= t < end for t in self.tildes)
 
     def _boolop(self, node: ast.BoolOp, depth: int) -> _C:
         parts = [self.compile(v, depth) for v in node.values]
@@ -1339,7 +1360,7 @@ class _Compiler:
         func = node.func
         if not isinstance(func, ast.Name):
             if isinstance(func, ast.Attribute):
-                hint = f"; write {func.attr}(x) instead of x.{func.attr}()" if func.attr in _FUNCTIONS else ""
+                hint = f"; write {func.attr}(x) instead of x.{func.attr}()" if func.attr in self.functions else ""
                 end = getattr(func, "end_col_offset", None)
                 col = None if end is None else end - len(func.attr.encode("utf-8", "surrogatepass"))
                 where = self.offset(getattr(func, "end_lineno", None), col)
@@ -1347,12 +1368,12 @@ class _Compiler:
             self.compile(func, depth)  # reports a forbidden callee (a lambda...) as itself
             raise self.err(func, "only functions can be called, by name")
         name = func.id
-        spec = _FUNCTIONS.get(name)
+        spec = self.functions.get(name)
         if spec is None:
-            close = difflib.get_close_matches(name, sorted(_FUNCTIONS), n=1)
+            close = difflib.get_close_matches(name, sorted(self.functions), n=1)
             if close:
                 raise self.err(func, f"unknown function '{name}' (did you mean '{close[0]}'?)")
-            raise self.err(func, f"unknown function '{name}'; the functions are: {', '.join(sorted(_FUNCTIONS))}")
+            raise self.err(func, f"unknown function '{name}'; the functions are: {', '.join(sorted(self.functions))}")
         if node.keywords:
             kw = node.keywords[0]
             what = "'**' arguments are" if kw.arg is None else "keyword arguments are"
@@ -1640,6 +1661,57 @@ _FUNCTIONS: dict[str, tuple[int, int | None, Builder]] = {
 }
 
 FUNCTION_NAMES: frozenset[str] = frozenset(_FUNCTIONS)
+FunctionSpec = tuple[int, int | None, Builder]
+
+
+def simple_function(impl: Callable[..., Any]) -> Builder:
+    """A function builder for ``compile_expression(functions=...)``: ``impl`` gets the
+    arguments' values, raises :class:`EvalError` for bad ones; folded when all are constant."""
+    return _simple(impl)
+
+
+def compile_error(comp: Any, node: ast.AST, message: str) -> ExprError:
+    """For a builder: an :class:`ExprError` placed at ``node`` (an argument of the call)."""
+    return comp.err(node, message)
+
+
+def _tilde_to_plus(text: str) -> tuple[str, frozenset[int]]:
+    """``a ~ b`` (Jinja's concatenation) for Python's parser: each '~' between two operands
+    becomes a '+' of the same length (positions stay right) and its offset is kept, so the
+    compiler reads that '+' as concatenation. A '~' before an operand (Python's unary
+    invert) stays as it is, and is refused as before. Text the tokenizer refuses is left
+    alone: the parser reports its error."""
+    import io
+    import tokenize
+
+    src = "(" + text + "\n)"  # as _parse wraps a multi-line text: lines join inside brackets
+    starts = [0]
+    for m in _NEWLINE.finditer(src):
+        starts.append(m.end())
+    found: list[int] = []
+    prev: tokenize.TokenInfo | None = None
+    operand_end = {")", "]", "}"}
+    words = {"and", "or", "not", "in", "is", "if", "else", "lambda"}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+            if tok.type in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+                continue
+            if tok.type == tokenize.OP and tok.string == "~" and prev is not None and (
+                    prev.type in (tokenize.NUMBER, tokenize.STRING)
+                    or (prev.type == tokenize.NAME and prev.string not in words)
+                    or (prev.type == tokenize.OP and prev.string in operand_end)):
+                offset = starts[tok.start[0] - 1] + tok.start[1] - 1
+                if 0 <= offset < len(text) and text[offset] == "~":
+                    found.append(offset)
+            prev = tok
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return text, frozenset()
+    if not found:
+        return text, frozenset()
+    chars = list(text)
+    for i in found:
+        chars[i] = "+"
+    return "".join(chars), frozenset(found)
 
 
 # --- public objects ---------------------------------------------------------------
@@ -1734,13 +1806,25 @@ def _parse(text: str) -> tuple[ast.Expression, _Compiler] | ExprError:
 
 @functools.lru_cache(maxsize=4096)
 def _compile_cached(text: str, reserved: frozenset[str]) -> Expression:
+    return _compile(text, reserved, None, False)
+
+
+def _compile(text: str, reserved: frozenset[str], functions: Mapping[str, FunctionSpec] | None,
+             tilde: bool) -> Expression:
     if len(text) > MAX_LENGTH:
         raise ExprError(f"expression is too long ({len(text)} characters; the limit is {MAX_LENGTH})", 0)
+    source = text
+    tildes: frozenset[int] = frozenset()
+    if tilde and "~" in text:
+        text, tildes = _tilde_to_plus(text)
     parsed = _parse(text)
     if isinstance(parsed, ExprError):
         raise parsed
     tree, comp = parsed
     comp.reserved = reserved
+    comp.tildes = tildes
+    if functions is not None:
+        comp.functions = {**_FUNCTIONS, **functions}
     try:
         compiled = comp.compile(tree.body, 1)
     except ExprError:
@@ -1751,7 +1835,7 @@ def _compile_cached(text: str, reserved: frozenset[str]) -> Expression:
         raise ExprError(f"internal error compiling expression: {type(exc).__name__}: {exc}", 0) from exc
     names = frozenset(comp.names)
     return Expression(
-        source=text,
+        source=source,
         facts_used=frozenset(comp.facts),
         names_used=names,
         is_constant=not names,
@@ -1761,15 +1845,22 @@ def _compile_cached(text: str, reserved: frozenset[str]) -> Expression:
     )
 
 
-def compile_expression(text: str, reserved: frozenset[str] = PATTERN_NAMES) -> Expression:
+def compile_expression(text: str, reserved: frozenset[str] = PATTERN_NAMES, *,
+                       functions: Mapping[str, FunctionSpec] | None = None, tilde: bool = False) -> Expression:
     """Compile an expression; raises :class:`ExprError` (with ``offset``) only.
 
     A bare name in ``reserved`` reads ``scope.vars``, any other reads ``scope.bare``.
     Results are cached: the same text compiles once.
+
+    A dialect (source mappings, :mod:`engine.sources.mapping`) may add ``functions``
+    (name -> ``(fewest arguments, most or None, builder)``, see :func:`simple_function`)
+    and ``tilde``: ``a ~ b`` joins both as text. Such expressions are not cached.
     """
     if not isinstance(text, str):
         raise ExprError(f"an expression must be a string, not {_describe(text)}", 0)
     try:
+        if functions is not None or tilde:
+            return _compile(text, frozenset(reserved), functions, tilde)
         return _compile_cached(text, frozenset(reserved))
     except ExprError:
         raise

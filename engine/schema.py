@@ -86,10 +86,40 @@ def checked_stamp(text_digest: str) -> str:
     return hashlib.sha256(f"{_engine_schema_digest()}\0{text_digest}".encode()).hexdigest()[:32]
 
 
+def source_schema_text() -> str:
+    """The source-mapping JSON Schema, as shipped (``schemas/source.schema.json``)."""
+    here = Path(__file__).resolve().parent
+    for path in (here / "_schema" / "source.schema.json", here.parent / "schemas" / "source.schema.json"):
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    from importlib import resources
+
+    return resources.files("engine").joinpath("_schema/source.schema.json").read_text(encoding="utf-8")
+
+
+@cache
+def _source_validator() -> jsonschema.Draft202012Validator:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json.loads(source_schema_text()))
+
+
+def validate_source(data: Any, positions: Positions) -> list[Diagnostic]:
+    """Every error in a source mapping's data (``schemas/source.schema.json``), located and explained."""
+    from dataclasses import replace
+
+    return [replace(d, message=d.message.replace(" at the top of the playbook", " at the top of the source file"))
+            for d in _validate(_source_validator(), data, positions)]
+
+
 def validate(data: Any, positions: Positions) -> list[Diagnostic]:
     """Every schema error in ``data``, located and explained."""
+    return _validate(_validator(), data, positions)
+
+
+def _validate(validator: jsonschema.Draft202012Validator, data: Any, positions: Positions) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    for error in _validator().iter_errors(data):
+    for error in validator.iter_errors(data):
         for diag in _explain(error, positions):
             if diag not in out:  # jsonschema reports 'required' once per missing key
                 out.append(diag)

@@ -30,7 +30,7 @@ from .sources import SourceEvent, read_events
 from .timecalc import TimeError, parse_time
 
 TIME_FIELDS = frozenset({"at", "deadline", "time"})
-CASE_KEYS = frozenset({"name", "events", "events_file", "until", "expect", "exact", "description"})
+CASE_KEYS = frozenset({"name", "events", "events_file", "source", "until", "expect", "exact", "description"})
 FILE_KEYS = ("playbooks", "cases", "description")
 ABSENT = "(absent)"
 
@@ -207,6 +207,11 @@ def _check_case(case: Any, pos: Positions, path: tuple[Any, ...], playbooks: lis
             out.extend(_check_inline_events(case["events"], pos, path + ("events",), playbooks))
     elif not isinstance(case["events_file"], str) or not case["events_file"]:
         out.append(pos.diag(path + ("events_file",), "'events_file' must be the path of a JSON Lines or CSV file (relative to this file)"))
+    if "source" in case:
+        if "events_file" not in case:
+            out.append(pos.diag(path + ("source",), "'source' maps an 'events_file': give the file too (or drop 'source')", key=True))
+        elif not isinstance(case["source"], str) or not case["source"]:
+            out.append(pos.diag(path + ("source",), "'source' must be the path of a source mapping (relative to this file)"))
     expect = case.get("expect", [])
     if not isinstance(expect, list) or not all(isinstance(e, dict) for e in expect):
         out.append(pos.diag(path + ("expect",), "'expect' must be a list of mappings (fields an action must have)"))
@@ -262,7 +267,18 @@ def _run_case(file: str, base: str, playbooks: list[Playbook], case: dict[str, A
             result.error = f"{file}:{pos.at(path + ('events_file',))[0]}: events_file {case['events_file']}: {problem}"
             return result
         try:
-            events = list(read_events(events_path, display=display))
+            if "source" in case:
+                from .sources.mapping import load_source, read_mapped
+
+                source_path = os.path.join(base, str(case["source"]))
+                if not os.path.isfile(source_path):
+                    result.error = (f"{file}:{pos.at(path + ('source',))[0]}: source {case['source']}: "
+                                    "not found (paths are relative to the test file)")
+                    return result
+                source = load_source(source_path, display=os.path.relpath(source_path))
+                events = list(read_mapped(source, events_path, display=display))
+            else:
+                events = list(read_events(events_path, display=display))
         except EngineError as exc:
             result.error = str(exc)
             return result

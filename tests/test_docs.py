@@ -101,3 +101,14 @@ def test_the_sla_examples_in_the_language_docs_are_the_ones_their_tests_run(name
     shown = [b for b in blocks(ROOT / "docs" / "language.md", "yaml") if b.startswith(f"playbook: {name}\n")]
     written = (ROOT / "docs" / "examples" / name / "playbook.yaml").read_text()
     assert len(shown) == 1 and written.split("\n", 1)[1] == shown[0]
+
+
+def test_the_source_mapping_docs_show_the_tested_mapping_and_its_dry_run_as_they_are() -> None:
+    doc = ROOT / "docs" / "sources.md"
+    mapping = ROOT / "tests" / "data" / "sources" / "zendesk-tickets.yaml"
+    assert blocks(doc, "yaml")[0] == mapping.read_text()
+    command = blocks(doc, "sh")[0].strip().split()
+    assert command[:3] == ["playbook", "sources", "check"]
+    result = CliRunner().invoke(main, [str(ROOT / a) if a.startswith("tests/") else a for a in command[1:]])
+    assert result.exit_code == 1  # the export has an invalid record and an unmatched one, on purpose
+    assert result.stdout.replace(str(ROOT) + "/", "") == blocks(doc, "text")[0]

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import engine.sources as sources
+import engine.sources.readers as sources
 from engine import Engine
 from engine.sources import time_ordered
 from tests.test_properties import PLAYBOOKS

@@ -23,7 +23,7 @@ from typing import IO, Any, cast
 
 import orjson
 
-from .errors import UsageError
+from ..errors import UsageError
 
 FORMATS = ("jsonl", "csv")
 

@@ -1,0 +1,610 @@
+"""Source mappings: a declared file that says how the records of an export become events.
+
+A source file (YAML, ``schemas/source.schema.json``) is loaded like a playbook: every
+problem at once, each at its FILE:LINE:COL. :func:`read_mapped` then reads an events
+file (CSV, JSON Lines, JSON array, Parquet; gzipped or not) through it and yields
+:class:`SourceEvent` objects the engine reads as any event. Every record is counted
+(:class:`MappingCounts`): mapped, dropped (by ``drop``), no type matched, or invalid
+with its reason and place (``file:line``; ``file:row N`` for Parquet and JSON arrays).
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import os
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..errors import Diagnostic, PlaybookError, UsageError
+from ..expressions import EvalError, ExprError, Expression, Scope, compile_expression, truthy
+from ..loader import Positions, load_yaml, read_yaml_file
+from ..messages import describe, did_you_mean, suggest_timezone
+from ..summary import Problem
+from ..timecalc import format_time
+from .functions import TimeReader, check_time_format, mapping_functions
+from .readers import MAX_LINE_BYTES, SourceEvent, bounded_lines, check_max_line_bytes, open_binary, read_jsonl_binary
+
+#: The formats a source reads.
+SOURCE_FORMATS = ("csv", "jsonl", "json", "parquet")
+#: The name a source's expressions read the input record by.
+RECORD = "record"
+_RESERVED = frozenset({RECORD})
+#: Largest source file read (bytes): a mapping is small.
+MAX_SOURCE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMap:
+    """One event field: from an expression, or from a column (as it is, or read as a time)."""
+
+    name: str
+    expression: Expression | None = None
+    column: str | None = None
+    time: TimeReader | None = None
+    place: tuple[int, int] = (0, 0)  # line, column of the value in the source file
+
+
+@dataclass(frozen=True, slots=True)
+class TypeRule:
+    when: Expression | None  # None: the default (the last rule)
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnRef:
+    """A column an expression or ``from:`` names, with its place in the source file."""
+
+    name: str
+    place: tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A loaded source mapping (see docs/sources.md)."""
+
+    name: str
+    file: str
+    format: str | None
+    timezone: tzinfo
+    timezone_name: str
+    fields: tuple[FieldMap, ...]
+    type_rules: tuple[TypeRule, ...] | None  # None: the type comes from the event's own 'type' field
+    constant_type: str | None
+    drop: Expression | None
+    pass_through: bool
+    tables: Mapping[str, Mapping[str, Any]]
+    columns: tuple[ColumnRef, ...]  # every constant column named, for the check against a header
+
+    def format_for(self, path: str) -> str:
+        """The format this source reads ``path`` in: its own ``format``, else the file's name."""
+        return self.format or detect_source_format(path)
+
+
+def detect_source_format(path: str) -> str:
+    """``csv``, ``json``, ``parquet`` or ``jsonl`` from a file name (``.gz`` allowed)."""
+    name = path.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    if name.endswith(".csv"):
+        return "csv"
+    if name.endswith(".json"):
+        return "json"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    return "jsonl"
+
+
+# --- loading ----------------------------------------------------------------------
+
+
+def load_source(path: str, display: str | None = None) -> Source:
+    """Load and check a source file; raises :class:`PlaybookError` listing every problem
+    with its FILE:LINE:COL."""
+    name = display or path
+    text = read_yaml_file(path, name, MAX_SOURCE_BYTES)[0]
+    return load_source_text(text, name)
+
+
+def load_source_text(text: str, file: str = "<source>") -> Source:
+    """:func:`load_source` from the file's text."""
+    from ..schema import validate_source
+
+    data, positions = load_yaml(text, file)
+    if not isinstance(data, dict):
+        raise PlaybookError([Diagnostic(file, 1, 1, f"a source file is a mapping (source:, fields:, ...), not {describe(data)}")])
+    errors = validate_source(data, positions)
+    if errors:
+        raise PlaybookError(errors)
+    return _Builder(data, positions, file).build()
+
+
+class _Builder:
+    def __init__(self, data: dict[str, Any], positions: Positions, file: str):
+        self.data = data
+        self.positions = positions
+        self.file = file
+        self.errors: list[Diagnostic] = []
+        self.columns: list[ColumnRef] = []
+        self.tables: dict[str, dict[str, Any]] = {}
+
+    def build(self) -> Source:
+        data = self.data
+        tz_name = data.get("timezone", "UTC")
+        try:
+            tz: tzinfo = ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            self.errors.append(self.positions.diag(("timezone",), f"unknown time zone {tz_name!r}{suggest_timezone(tz_name)}"))
+            tz = ZoneInfo("UTC")
+        for table, pairs in (data.get("tables") or {}).items():
+            self.tables[table] = {str(k): v for k, v in pairs.items()}
+        fields = tuple(self.field(name, spec, tz) for name, spec in (data.get("fields") or {}).items())
+        rules: tuple[TypeRule, ...] | None = None
+        constant: str | None = None
+        given = data.get("type")
+        if isinstance(given, str):
+            constant = given
+        elif isinstance(given, list):
+            rules = tuple(self.type_rules(given))
+        drop = self.expression(data["drop"], ("drop",)) if "drop" in data else None
+        if self.errors:
+            raise PlaybookError(self.errors)
+        return Source(
+            name=data["source"], file=self.file, format=data.get("format"), timezone=tz, timezone_name=tz_name,
+            fields=fields, type_rules=rules, constant_type=constant, drop=drop,
+            pass_through=bool(data.get("pass_through", False)), tables=self.tables, columns=tuple(self.columns))
+
+    def expression(self, text: str, path: tuple[Any, ...]) -> Expression | None:
+        try:
+            expr = compile_expression(text, _RESERVED, functions=mapping_functions(self.tables), tilde=True)
+        except ExprError as exc:
+            self.errors.append(self.at(path, exc.offset, exc.message))
+            return None
+        self.note_columns(expr, path)
+        return expr
+
+    def at(self, path: tuple[Any, ...], offset: int, message: str) -> Diagnostic:
+        """A diagnostic at ``offset`` characters into the expression at ``path`` (as the
+        playbook compiler places them: a later line of a block scalar by its line)."""
+        line, col = self.positions.at(path)
+        text = self.text_at(path)
+        before = text[:max(0, min(offset, len(text)))]
+        newlines = before.count("\n")
+        if newlines == 0:
+            col += self.positions.expr_offset(path) + len(before)
+        else:
+            line += newlines + (1 if self.positions.styles.get(tuple(path)) in ("|", ">") else 0)
+        return Diagnostic(self.file, line, col, f"invalid expression: {message}")
+
+    def text_at(self, path: tuple[Any, ...]) -> str:
+        value: Any = self.data
+        for step in path:
+            value = value[step]
+        return value if isinstance(value, str) else ""
+
+    def note_columns(self, expr: Expression, path: tuple[Any, ...]) -> None:
+        """The columns an expression names as constants (``record['X']``, ``record.X``,
+        a bare name), for the check against a CSV header or a Parquet schema."""
+        text = expr.source.replace("~", "+")
+        try:
+            tree = ast.parse("(" + text + "\n)", mode="eval")
+        except SyntaxError:
+            return
+        line, col = self.positions.at(path)
+        lead = self.positions.expr_offset(path)
+        calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        for node in ast.walk(tree):
+            name: str | None = None
+            where: ast.AST = node
+            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == RECORD:
+                if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+                    name, where = node.slice.value, node.slice
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == RECORD:
+                name = node.attr
+            elif (isinstance(node, ast.Name) and node.id != RECORD and id(node) not in calls
+                  and node.id not in ("true", "false", "null", "True", "False", "None")):
+                name = node.id
+            if name is None:
+                continue
+            offset = _offset(text, getattr(where, "lineno", 1), getattr(where, "col_offset", 1)) - 1
+            self.columns.append(ColumnRef(name, (line, col + lead + max(offset, 0))))
+
+    def field(self, name: str, spec: Any, tz: tzinfo) -> FieldMap:
+        path = ("fields", name)
+        place = self.positions.at(path)
+        if isinstance(spec, str):
+            return FieldMap(name, expression=self.expression(spec, path), place=place)
+        column = spec["from"]
+        self.columns.append(ColumnRef(column, self.positions.at((*path, "from"))))
+        fmt = spec.get("format")
+        if fmt is None:
+            return FieldMap(name, column=column, place=place)
+        problem = check_time_format(fmt)
+        if problem is not None:
+            self.errors.append(self.positions.diag((*path, "format"), problem))
+        return FieldMap(name, column=column, time=TimeReader(fmt, tz), place=place)
+
+    def type_rules(self, items: list[Any]) -> Iterator[TypeRule]:
+        for i, item in enumerate(items):
+            path = ("type", i)
+            if "default" in item:
+                if set(item) != {"default"}:
+                    self.errors.append(self.positions.diag(path, "a default stands alone: {default: TYPE}, "
+                                                                 "as the last item (no 'when' or 'is' beside it)"))
+                elif i != len(items) - 1:
+                    self.errors.append(self.positions.diag(path, "the default must be the last item: the rules "
+                                                                 "after it would never be tried"))
+                else:
+                    yield TypeRule(None, item["default"])
+                continue
+            missing = [k for k in ("when", "is") if k not in item]
+            if missing:
+                hint = " (to keep the records no rule matches, end the list with {default: TYPE})" if "when" in missing else ""
+                self.errors.append(self.positions.diag(path, f"a type rule needs {' and '.join(repr(k) for k in missing)}{hint}"))
+                continue
+            when = self.expression(item["when"], (*path, "when"))
+            if when is not None:
+                yield TypeRule(when, item["is"])
+
+
+def _offset(text: str, lineno: int, col: int) -> int:
+    """A character offset into ``text`` from a position in ``"(" + text + "\\n)"``."""
+    lines = ("(" + text).split("\n")
+    before = sum(len(s) + 1 for s in lines[: lineno - 1])
+    line = lines[lineno - 1] if lineno - 1 < len(lines) else ""
+    chars = len(line.encode("utf-8")[:col].decode("utf-8", "ignore"))
+    return before + chars
+
+
+# --- counts -----------------------------------------------------------------------
+
+
+@dataclass
+class MappingCounts:
+    """What became of every record of one events file read through one source."""
+
+    source: str
+    file: str
+    records: int = 0
+    mapped: int = 0
+    dropped: Problem = field(default_factory=Problem)
+    unmatched: Problem = field(default_factory=Problem)
+    invalid: Problem = field(default_factory=Problem)
+
+    def to_dict(self) -> dict[str, Any]:
+        def problem(p: Problem) -> dict[str, Any]:
+            return {"count": p.count, "examples": [{"source": s, "message": m} for s, m in p.samples]}
+
+        return {"source": self.source, "file": self.file, "records": self.records, "mapped": self.mapped,
+                "dropped": problem(self.dropped), "unmatched": problem(self.unmatched), "invalid": problem(self.invalid)}
+
+
+# --- reading ----------------------------------------------------------------------
+
+
+class MappedEvents:
+    """The events of one file read through a source, as :class:`SourceEvent` objects
+    (``file:line`` places); iterate once. ``counts`` fills in as it is read;
+    ``pairs()`` gives each input record beside its outcome (for ``sources check``)."""
+
+    def __init__(self, source: Source, path: str, *, display: str | None = None,
+                 max_line_bytes: int = MAX_LINE_BYTES):
+        self.source = source
+        self.path = path
+        self.name = display or ("<stdin>" if path == "-" else path)
+        self.format = "jsonl" if path == "-" and source.format is None else source.format_for(path)
+        self.max_line_bytes = check_max_line_bytes(max_line_bytes)
+        if path != "-" and not os.path.exists(path):
+            raise UsageError(f"{path}: no such file")
+        if self.format == "parquet":
+            _pyarrow()  # say now, not at the first record, that the extra is missing
+        self.counts = MappingCounts(source.name, self.name)
+
+    def __iter__(self) -> Iterator[SourceEvent]:
+        for _record, event in self.pairs():
+            if event is not None:
+                yield event
+
+    def pairs(self) -> Iterator[tuple[Any, SourceEvent | None]]:
+        """(input record, its event or None when dropped or unmatched); an invalid record's
+        event has an ``error``. The record is None where it could not be read."""
+        mapper = _Mapper(self.source, self.counts)
+        for place, record, error, notes in _records(self.path, self.name, self.format, self.max_line_bytes, mapper):
+            yield record, mapper.map(place, record, error, notes)
+
+
+def read_mapped(source: Source | str, path: str, *, display: str | None = None,
+                max_line_bytes: int = MAX_LINE_BYTES) -> MappedEvents:
+    """The events of ``path`` read through ``source`` (a :class:`Source`, or a source
+    file's path), for :meth:`Engine.run` or :meth:`Engine.stream`; the counts are in
+    the result's ``counts`` once it is read."""
+    if isinstance(source, str):
+        source = load_source(source)
+    return MappedEvents(source, path, display=display, max_line_bytes=max_line_bytes)
+
+
+class _Mapper:
+    """Maps one record after another (one scope reused: the hot loop of a mapped run)."""
+
+    def __init__(self, source: Source, counts: MappingCounts):
+        self.source = source
+        self.counts = counts
+        self.scope = Scope({}, None, source.timezone)
+        self.label = f"source {source.name}"
+        self.checked = False
+
+    def check_columns(self, columns: list[str], where: str) -> None:
+        """At the first record of a file with a header (CSV) or a schema (Parquet): every
+        column the source names must exist; a misspelt one is an error at its place."""
+        if self.checked:
+            return
+        self.checked = True
+        have = set(columns)
+        shown = ", ".join(repr(c) for c in columns[:30]) + (", ..." if len(columns) > 30 else "")
+        errors = [Diagnostic(self.source.file, ref.place[0], ref.place[1],
+                             f"no column {ref.name!r} in {where}{did_you_mean(ref.name, have)}; columns: {shown}")
+                  for ref in self.source.columns if ref.name not in have]
+        if errors:
+            raise PlaybookError(errors)
+
+    def map(self, place: str, record: Any, error: str | None, notes: tuple[str, ...] = ()) -> SourceEvent | None:
+        counts = self.counts
+        counts.records += 1
+        if error is not None:
+            counts.invalid.add(place, error)
+            return SourceEvent(None, place, f"{self.label}: {error}")
+        source = self.source
+        scope = self.scope
+        scope.vars[RECORD] = record
+        scope.bare = record
+        what = "drop"
+        try:
+            if source.drop is not None and truthy(source.drop.evaluate(scope)):
+                counts.dropped.add(place, "drop")
+                return None
+            event: dict[str, Any] = dict(record) if source.pass_through else {}
+            for fm in source.fields:
+                what = f"field {fm.name!r}"
+                if fm.expression is not None:
+                    event[fm.name] = fm.expression.evaluate(scope)
+                    continue
+                value = record.get(fm.column)
+                if fm.time is None:
+                    event[fm.name] = value
+                elif value is None or value == "":
+                    raise EvalError(f"no time in column {fm.column!r}")
+                else:
+                    try:
+                        event[fm.name] = format_time(fm.time(value))
+                    except ValueError as exc:
+                        raise EvalError(f"column {fm.column!r}: {exc}") from None
+            what = "type"
+            if source.constant_type is not None:
+                event["type"] = source.constant_type
+            elif source.type_rules is not None:
+                for rule in source.type_rules:
+                    if rule.when is None or truthy(rule.when.evaluate(scope)):
+                        event["type"] = rule.type
+                        break
+                else:
+                    counts.unmatched.add(place, "no type rule matched")
+                    return None
+        except EvalError as exc:
+            message = f"{what}: {exc}"
+            counts.invalid.add(place, message)
+            return SourceEvent(None, place, f"{self.label}: {message}")
+        counts.mapped += 1
+        return SourceEvent(event, place, notes=notes) if notes else SourceEvent(event, place)
+
+
+def _records(path: str, name: str, fmt: str, max_line_bytes: int,
+             mapper: _Mapper) -> Iterator[tuple[str, Any, str | None, tuple[str, ...]]]:
+    """(place, record, error, notes on damaged input) for each record of the file."""
+    if fmt == "csv":
+        yield from _csv_records(path, name, mapper, max_line_bytes)
+    elif fmt == "jsonl":
+        try:
+            with _closing(open_binary(path), path) as fh:
+                for ev in read_jsonl_binary(fh, name, max_line_bytes):
+                    yield ev.source, ev.data, ev.error, ev.notes
+        except (OSError, EOFError, zlib.error) as exc:
+            raise UsageError(f"{path}: cannot read further: {exc}") from None
+    elif fmt == "json":
+        yield from _json_records(path, name)
+    elif fmt == "parquet":
+        yield from _parquet_records(path, name, mapper)
+    else:
+        raise UsageError(f"unknown source format {fmt!r}: use one of {', '.join(SOURCE_FORMATS)}")
+
+
+class _closing:
+    def __init__(self, fh: Any, path: str):
+        self.fh, self.path = fh, path
+
+    def __enter__(self) -> Any:
+        return self.fh
+
+    def __exit__(self, *exc: object) -> None:
+        if self.path != "-":
+            self.fh.close()
+
+
+def _csv_records(path: str, name: str, mapper: _Mapper,
+                 max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[str, Any, str | None, tuple[str, ...]]]:
+    """CSV rows as {column: text} (every cell text, empty cells ''), each at the line it starts on.
+
+    Lines longer than ``max_line_bytes`` are invalid records, read past, never held whole;
+    invalid UTF-8 is read as U+FFFD and noted on the record (counted; ``strict`` refuses it)."""
+    too_long: list[tuple[int, int]] = []
+    damaged: dict[int, str] = {}
+
+    def lines(fh: Any) -> Iterator[str]:
+        for lineno, raw in enumerate(bounded_lines(fh, max_line_bytes), 1):
+            if isinstance(raw, int):
+                too_long.append((lineno, raw))
+                yield "\n"
+                continue
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark (spreadsheet exports)
+                raw = raw[3:]
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                column = len(raw[:exc.start].decode("utf-8", "replace")) + 1
+                damaged[lineno] = (f"invalid UTF-8: byte 0x{raw[exc.start]:02x} at column {column} of line {lineno} "
+                                   "read as U+FFFD (two different values may now read the same): save the file as UTF-8")
+                yield raw.decode("utf-8", "replace")
+
+    def long_lines() -> Iterator[tuple[str, Any, str | None, tuple[str, ...]]]:
+        for lineno, size in too_long:
+            yield (f"{name}:{lineno}", None, f"line too long: {size:,} bytes, more than the limit of "
+                   f"{max_line_bytes:,} (raise it with --max-line-bytes)", ())
+        too_long.clear()
+
+    def notes(first: int, last: int) -> tuple[str, ...]:
+        return tuple(damaged.pop(n) for n in range(first, last + 1) if n in damaged)
+
+    try:
+        with _closing(open_binary(path), path) as fh:
+            reader = csv.reader(lines(fh))
+            try:
+                header = next(reader, None)
+            except csv.Error as exc:
+                raise UsageError(f"{name}:1: invalid CSV header: {exc}") from None
+            if too_long:
+                raise UsageError(f"{name}:1: the CSV header is longer than {max_line_bytes:,} bytes "
+                                 "(raise the limit with --max-line-bytes)")
+            if header is None:
+                return
+            header = [h.strip() for h in header]
+            seen: set[str] = set()
+            for h in header:
+                if h in seen and h:  # (unnamed columns, a trailing comma's, cannot be read by name anyway)
+                    raise UsageError(f"{name}:1: the CSV header names the column {h!r} twice: rename one")
+                seen.add(h)
+            mapper.check_columns(header, name)
+            width = len(header)
+            last = reader.line_num
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    yield from long_lines()
+                    return
+                except csv.Error as exc:
+                    yield from long_lines()
+                    place = f"{name}:{last + 1}"
+                    first, last = last + 1, reader.line_num
+                    notes(first, last)
+                    yield place, None, f"invalid CSV: {exc}", ()
+                    continue
+                if too_long:
+                    yield from long_lines()
+                place = f"{name}:{last + 1}"
+                first, last = last + 1, reader.line_num
+                found = notes(first, last) if damaged else ()
+                n = len(row)
+                if n == width:
+                    yield place, dict(zip(header, row, strict=True)), None, found
+                elif n == 0 or not any(row):
+                    continue  # a blank line
+                elif n > width:
+                    yield place, None, f"{n} cells but the header names {width} columns", ()
+                else:
+                    yield place, dict(zip(header, row + [""] * (width - n), strict=True)), None, found
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UsageError(f"{path}: cannot read further: {exc}") from None
+
+
+def _json_records(path: str, name: str) -> Iterator[tuple[str, Any, str | None, tuple[str, ...]]]:
+    """A JSON array of objects (read whole: exports in this shape are small), each at its row number."""
+    import orjson
+
+    try:
+        with _closing(open_binary(path), path) as fh:
+            raw = fh.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UsageError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise UsageError(f"{name}: not JSON ({exc}); a source of format json reads one array of objects "
+                         "(for one object per line, use format: jsonl)") from None
+    if not isinstance(data, list):
+        raise UsageError(f"{name}: a source of format json reads one array of objects, not {describe(data)}")
+    for i, item in enumerate(data, 1):
+        if isinstance(item, dict):
+            yield f"{name}:row {i}", item, None, ()
+        else:
+            yield f"{name}:row {i}", None, f"not a JSON object: {describe(item)}", ()
+
+
+def _pyarrow() -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UsageError("reading Parquet needs pyarrow: pip install 'playbook-engine[parquet]' "
+                         "(or pip install pyarrow)") from None
+    return pq
+
+
+def _parquet_records(path: str, name: str, mapper: _Mapper) -> Iterator[tuple[str, Any, str | None, tuple[str, ...]]]:
+    """Parquet rows, one row group at a time (never the whole file in memory), each at its row number."""
+    pq = _pyarrow()
+    import pyarrow as pa
+
+    try:
+        if path.lower().endswith(".gz"):  # Parquet needs to seek: a gzipped file is read into memory first
+            with _closing(open_binary(path), path) as fh:
+                handle: Any = pa.BufferReader(fh.read())
+        else:
+            handle = path
+        pf = pq.ParquetFile(handle)
+        mapper.check_columns(list(pf.schema_arrow.names), name)
+        n = 0
+        for i in range(pf.num_row_groups):
+            for row in pf.read_row_group(i).to_pylist():
+                n += 1
+                try:
+                    yield f"{name}:row {n}", {k: _plain(v) for k, v in row.items()}, None, ()
+                except ValueError as exc:
+                    yield f"{name}:row {n}", None, str(exc), ()
+    except (OSError, pa.ArrowException, zlib.error, EOFError) as exc:
+        raise UsageError(f"{name}: cannot read as Parquet: {exc}") from None
+
+
+def _plain(value: Any) -> Any:
+    """A Parquet value as a JSON-like one: times as RFC 3339 text, decimals as numbers."""
+    t = type(value)
+    if t is str or t is int or t is float or t is bool or value is None:
+        return value
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.isoformat()
+        return format_time((value - _EPOCH) // _ONE_US)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):  # a Parquet map: (key, value) pairs
+        return [_plain(v) for v in value]
+    raise ValueError(f"a value of type {t.__name__} cannot be read")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+
+__all__ = ["SOURCE_FORMATS", "MappedEvents", "MappingCounts", "Source", "detect_source_format",
+           "load_source", "load_source_text", "read_mapped"]
