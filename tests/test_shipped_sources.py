@@ -1,0 +1,128 @@
+"""The shipped source mappings (sources/*.yaml): each maps its sample export
+(examples/sources/) with the expected counts, into exactly the expected events
+(tests/golden/sources/NAME.events.jsonl), and the shipped playbook produces exactly
+the expected actions over them (tests/golden/sources/NAME.actions.jsonl).
+
+Regenerate a golden after a deliberate change with:
+    python -m tests.test_shipped_sources NAME
+and review the diff."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from engine import load_source, read_mapped
+from engine.sources import load_source_text
+from tests.conftest import ROOT
+
+GOLDEN = ROOT / "tests" / "golden" / "sources"
+PLAYBOOK = "playbooks/us-retention.yaml"
+
+# name: (sample, (records, mapped, dropped, no type matched, invalid))
+SHIPPED: dict[str, tuple[str, tuple[int, int, int, int, int]]] = {
+    "zendesk-ticket-events": ("examples/sources/zendesk-ticket-events.csv", (12, 8, 4, 0, 0)),
+}
+
+
+def mapping(name: str) -> str:
+    return f"sources/{name}.yaml"
+
+
+def cli(*args: str) -> Any:
+    return CliRunner().invoke(main, list(args))
+
+
+def mapped_events(name: str) -> list[dict[str, Any]]:
+    sample = SHIPPED[name][0]
+    return [{"source": e.source, "event": e.data, "error": e.error} for e in read_mapped(load_source(mapping(name)), sample)]
+
+
+def run_actions(name: str) -> tuple[list[dict[str, Any]], str]:
+    result = cli("run", PLAYBOOK, "--events", SHIPPED[name][0], "--source", mapping(name))
+    assert result.exit_code == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()], result.stderr
+
+
+def read_golden(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(autouse=True)
+def _in_the_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # the commands as a user types them from a checkout, places relative to it
+
+
+def test_every_shipped_mapping_has_a_sample_and_a_test() -> None:
+    assert sorted(p.stem for p in (ROOT / "sources").glob("*.yaml")) == sorted(SHIPPED)
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_the_mapping_cites_the_vendor_documentation_and_gets_editor_completion(name: str) -> None:
+    text = (ROOT / mapping(name)).read_text()
+    assert text.startswith("# yaml-language-server: $schema=../schemas/source.schema.json\n")
+    header = text.split("\nsource:", 1)[0]
+    assert re.search(r"^#\s+https://\S+", header, flags=re.M), "the header comment cites the vendor's documentation"
+    assert f"--events {SHIPPED[name][0]} --source {mapping(name)}" in header, "the header shows the run on the sample"
+    assert load_source(mapping(name)).name == name
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_sources_check_maps_the_sample_with_the_expected_counts(name: str) -> None:
+    result = cli("sources", "check", mapping(name), "--events", SHIPPED[name][0], "--format", "json")
+    assert result.exit_code == 0, result.output
+    c = json.loads(result.stdout)["counts"]
+    got = (c["records"], c["mapped"], c["dropped"]["count"], c["unmatched"]["count"], c["invalid"]["count"])
+    assert got == SHIPPED[name][1]
+    assert c["dropped"]["count"] >= 1  # every sample shows a record the mapping leaves out on purpose
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_the_sample_maps_to_exactly_the_expected_events(name: str) -> None:
+    got = mapped_events(name)
+    assert got == read_golden(GOLDEN / f"{name}.events.jsonl")
+    # every type rule of the mapping is exercised by its sample
+    rules = load_source(mapping(name)).type_rules or ()
+    assert {e["event"]["type"] for e in got} == {r.type for r in rules}
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_the_shipped_playbook_produces_exactly_the_expected_actions_on_the_sample(name: str) -> None:
+    actions, summary = run_actions(name)
+    assert actions == read_golden(GOLDEN / f"{name}.actions.jsonl")
+    assert actions
+    # the mapped events fit the shapes the playbook declares (no warning in the summary)
+    assert "not fitting their declared shape" not in summary
+    assert f"source {name} ({SHIPPED[name][0]}): " in summary
+
+
+def test_a_field_mapped_to_null_is_left_out_of_the_event(tmp_path: Path) -> None:
+    """One mapping gives several event types their own fields: a null field is absent (reads as null)."""
+    src = load_source_text("source: s\nfields:\n  a: \"record.a if record.k == 'x' else null\"\n  b: {from: b}\n"
+                           "type:\n  - {when: \"record.k == 'x'\", is: x}\n  - {default: y}\n")
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"k": "x", "a": 1}\n{"k": "y", "a": 2, "b": 3}\n')
+    assert [e.data for e in read_mapped(src, str(path))] == [{"a": 1, "type": "x"}, {"b": 3, "type": "y"}]
+    passing = load_source_text("source: s\npass_through: true\nfields:\n  a: \"null\"\n")
+    assert [e.data for e in read_mapped(passing, str(path))] == [{"k": "x"}, {"k": "y", "b": 3}]
+
+
+def _regenerate(name: str) -> None:
+    import os
+
+    os.chdir(ROOT)
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    (GOLDEN / f"{name}.events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in mapped_events(name)))
+    (GOLDEN / f"{name}.actions.jsonl").write_text("".join(json.dumps(a) + "\n" for a in run_actions(name)[0]))
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[1:]:
+        _regenerate(arg)
