@@ -31,6 +31,7 @@ SHIPPED: dict[str, tuple[str, tuple[int, int, int, int, int]]] = {
     "zendesk-ticket-events": ("examples/sources/zendesk-ticket-events.csv", (12, 8, 4, 0, 0)),
     "intercom-conversation-parts": ("examples/sources/intercom-conversation-parts.json", (8, 5, 3, 0, 0)),
     "hubspot-deals": ("examples/sources/hubspot-deals.csv", (7, 5, 2, 0, 0)),
+    "segment-track": ("examples/sources/segment-track.jsonl", (10, 6, 4, 0, 0)),
 }
 
 
