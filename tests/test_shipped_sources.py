@@ -32,6 +32,7 @@ SHIPPED: dict[str, tuple[str, tuple[int, int, int, int, int]]] = {
     "intercom-conversation-parts": ("examples/sources/intercom-conversation-parts.json", (8, 5, 3, 0, 0)),
     "hubspot-deals": ("examples/sources/hubspot-deals.csv", (7, 5, 2, 0, 0)),
     "segment-track": ("examples/sources/segment-track.jsonl", (10, 6, 4, 0, 0)),
+    "statuspage-incidents": ("examples/sources/statuspage-incidents.jsonl", (9, 6, 3, 0, 0)),
 }
 
 
