@@ -118,6 +118,39 @@ def test_a_field_mapped_to_null_is_left_out_of_the_event(tmp_path: Path) -> None
     assert [e.data for e in read_mapped(passing, str(path))] == [{"k": "x"}, {"k": "y", "b": 3}]
 
 
+def test_the_docs_list_every_shipped_mapping_and_their_commands_give_the_golden_actions() -> None:
+    doc = (ROOT / "docs" / "sources.md").read_text().split("\n## Shipped mappings\n", 1)[1]
+    for name in SHIPPED:
+        assert f"`{mapping(name)}`" in doc
+    (block,) = re.findall(r"```sh\n(.*?)```", doc, flags=re.S)
+    commands = [line.split() for line in block.strip().splitlines()]
+    assert sorted(c[c.index("--source") + 1] for c in commands) == sorted(mapping(n) for n in SHIPPED)
+    for command in commands:
+        assert command[:2] == ["playbook", "run"]
+        name = Path(command[command.index("--source") + 1]).stem
+        result = cli(*command[1:])
+        assert result.exit_code == 0, result.stderr
+        assert [json.loads(line) for line in result.stdout.splitlines()] == read_golden(GOLDEN / f"{name}.actions.jsonl")
+
+
+def test_the_readme_names_every_shipped_mapping_and_its_example_command_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Bring your own data", 1)[1].split("\n## ", 1)[0]
+    for name in SHIPPED:
+        assert f"`{mapping(name)}`" in section
+    (command,) = re.findall(r"`(playbook run playbooks/us-retention.yaml --events examples/sources/\S+ --source \S+)`",
+                            section)
+    result = cli(*command.split()[1:])
+    assert result.exit_code == 0 and result.stdout.strip(), result.stderr
+
+
+def test_the_source_distribution_ships_the_mappings_and_their_samples() -> None:
+    import tomllib
+
+    sdist = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["sdist"]
+    assert "sources" in sdist["include"] and "examples" in sdist["include"]
+
+
 def _regenerate(name: str) -> None:
     import os
 
