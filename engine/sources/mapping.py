@@ -371,11 +371,18 @@ class _Mapper:
             for fm in source.fields:
                 what = f"field {fm.name!r}"
                 if fm.expression is not None:
-                    event[fm.name] = fm.expression.evaluate(scope)
+                    value = fm.expression.evaluate(scope)
+                    if value is None:  # absent, which reads as null: one mapping, several event shapes
+                        event.pop(fm.name, None)
+                    else:
+                        event[fm.name] = value
                     continue
                 value = record.get(fm.column)
                 if fm.time is None:
-                    event[fm.name] = value
+                    if value is None:
+                        event.pop(fm.name, None)
+                    else:
+                        event[fm.name] = value
                 elif value is None or value == "":
                     raise EvalError(f"no time in column {fm.column!r}")
                 else:
