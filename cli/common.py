@@ -430,7 +430,7 @@ def paired_sources(events_src: tuple[str, ...], source_files: tuple[str, ...]) -
         if name == "source_files":
             if not paired:
                 raise click.UsageError(f"--source {value}: give it after the --events it maps "
-                                       "(--events export.csv --source sources/zendesk.yaml)")
+                                       "(--events export.csv --source sources/zendesk-ticket-events.yaml)")
             if paired[-1] is not None:
                 raise click.UsageError(f"--source {value}: the --events before it already has a --source "
                                        f"({paired[-1]}); give one --source per --events")

@@ -183,7 +183,7 @@ def run(playbooks: tuple[str, ...], events_src: tuple[str, ...], events_format: 
     \b
     Example:
       playbook run playbooks/us-retention.yaml --events examples/events.jsonl
-      playbook run playbooks/us-retention.yaml --events export.csv --source sources/zendesk.yaml
+      playbook run playbooks/us-retention.yaml --events export.csv --source sources/zendesk-ticket-events.yaml
     """
     sources = paired_sources(events_src, source_files)
     schema_checked: frozenset[str] = frozenset()

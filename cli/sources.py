@@ -36,7 +36,7 @@ def check_cmd(source_file: str, events_src: str, limit: int, fmt: str, max_line_
 
     \b
     Example:
-      playbook sources check sources/zendesk-tickets.yaml --events export.csv --limit 3
+      playbook sources check sources/zendesk-ticket-events.yaml --events export.csv --limit 3
     """
     from engine.sources import load_source, read_mapped
 

@@ -119,7 +119,7 @@ def ingest(events_src: str, db_path: str, events_format: str | None, tz_name: st
     \b
     Example:
       playbook ingest export.jsonl --db cs.db
-      playbook ingest export.csv --source sources/zendesk-tickets.yaml --db cs.db
+      playbook ingest export.csv --source sources/zendesk-ticket-events.yaml --db cs.db
       playbook run playbooks/ --events db --db cs.db
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

@@ -10,7 +10,7 @@ The public API::
         print(action.to_json())
 
 An export in another shape (a help desk's CSV, a warehouse's Parquet) is read through a
-declared source mapping: ``read_mapped(load_source("sources/zendesk.yaml"), "export.csv")``
+declared source mapping: ``read_mapped(load_source("sources/zendesk-ticket-events.yaml"), "export.csv")``
 (docs/sources.md).
 
 A service that feeds events one by one (``Engine.feed``) should read
