@@ -239,13 +239,16 @@ class ResponseRuntime:
         else:
             bucket.append(ob)
         if deadline is not None:
+            # Due before it was opened (a date already past): overdue at once.
+            ob.target = 0 if deadline < ev.t else measure(ev.t, deadline, calendar)
+        # Stages before the timers that close the obligation: a stage at the instant it
+        # expires fires (it is still awaited then), as after a restore (see restore_items).
+        if rule.stages:
+            self._schedule_stages(ob)
+        if deadline is not None:
             if deadline < ev.t:
-                # Due before it was opened (a date already past): overdue at once.
-                ob.target = 0
                 self._breach(ob, ev.t, None, "deadline")
-                self._schedule_stages(ob)
                 return
-            ob.target = measure(ev.t, deadline, calendar)
             run.timers.push(deadline, self._deadline, ob)
             if remind is not None:
                 self._schedule_reminder(ob, ev.t, strictly_after=True)
@@ -254,8 +257,6 @@ class ResponseRuntime:
             # ``expire`` written, it is dropped that long after its trigger (else kept, and
             # lint warns that such a rule's open obligations can grow).
             run.timers.push(ev.t + expire_us, self._expire_open, ob)
-        if rule.stages:
-            self._schedule_stages(ob)
 
     def _deadline_at(self, ev: Ev, key: Any, calendar: Calendar | None) -> int | None:
         """``expect.deadline``: the instant the trigger carries, moved by the offset."""
@@ -542,15 +543,9 @@ class ResponseRuntime:
             if ob.status == OPEN and ob.paused_at is not None:
                 timers.push(ob.paused_at + ob.expire_us, self._expire_paused, (ob, ob.paused_at))
                 continue  # nothing else runs while paused
-            if ob.status == OPEN and ob.deadline is not None:
-                timers.push(ob.deadline, self._deadline, ob)
-                if ob.remind_at is not None:
-                    timers.push(ob.remind_at, self._remind, ob)
-            elif ob.status == OPEN and rule.expire_open:
-                timers.push(trigger.t + ob.expire_us, self._expire_open, ob)
-            elif ob.status == BREACHED and ob.breach_at is not None:
-                timers.push(ob.breach_at + ob.expire_us, self._expire, ob)
             if rule.stages:
+                # Before the expiry, as when the obligation was opened: a stage at the instant
+                # it expires fires, in one run or resumed from saved state.
                 self._schedule_stages(ob)
                 if clock is not None:
                     # A stage whose instant the saved clock has passed fired then, or did not
@@ -559,6 +554,14 @@ class ResponseRuntime:
                         if at < clock:
                             del ob.stage_at[index]
                             ob.stages_done.add(self._stages[index].label)
+            if ob.status == OPEN and ob.deadline is not None:
+                timers.push(ob.deadline, self._deadline, ob)
+                if ob.remind_at is not None:
+                    timers.push(ob.remind_at, self._remind, ob)
+            elif ob.status == OPEN and rule.expire_open:
+                timers.push(trigger.t + ob.expire_us, self._expire_open, ob)
+            elif ob.status == BREACHED and ob.breach_at is not None:
+                timers.push(ob.breach_at + ob.expire_us, self._expire, ob)
 
     def count_open(self) -> None:
         pending = overdue = 0

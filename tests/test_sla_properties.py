@@ -1,0 +1,555 @@
+"""Properties of the SLA-policy additions (issue 13), for a playbook using all of them together:
+targets by case and by template, deadlines at a date with a negative offset, pause and resume,
+reminders, escalation ladders (percentages, durations, past 100 %), expire by template, a
+cadence's reminder by case; business-hours calendars with holidays, in two zones with DST."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine import Engine, EngineError, load_playbook_text
+from engine.durable import DurableRun
+from engine.store import SQLiteStore
+
+PLAYBOOK_TEXT = """
+playbook: sla-props
+version: 1
+timezone: America/New_York
+calendars:
+  support:
+    hours: {mon-fri: "09:00-17:00"}
+    holidays: [2026-03-09, 2026-10-30]
+  berlin:
+    timezone: Europe/Berlin
+    hours: {mon-fri: ["09:00-12:00", "13:00-17:00"]}
+    holidays: [2026-03-30, 2026-10-26]
+facts:
+  sla: {from: account.updated, value: sla}
+rules:
+  - id: ticket
+    when: ticket.created
+    expect:
+      type: agent.reply
+      same: [ticket]
+      within: {by: priority, cases: {P1: 1h, P2: 8h, 3: 2h}, default: 1d}
+      calendar: support
+    pause: {type: ticket.status, match: {status: pending}}
+    resume: {type: ticket.status, match: {status: open}}
+    remind_before: {by: priority, cases: {P1: 20m}, default: 2h}
+    expire: 2d
+    actions:
+      on_progress:
+        - {at: 50%, actions: [{do: nudge, stage: "{{ stage }}", paused: "{{ paused_for }}"}]}
+        - {at: 3h, actions: [{do: check}]}
+        - {at: 150%, actions: [{do: escalate, to: lead}]}
+      on_due_soon: [{do: remind, due: "{{ deadline }}"}]
+      on_breach: [{do: escalate, paused: "{{ paused_for }}"}]
+      on_met: [{do: ok, paused: "{{ paused_for }}"}]
+      on_late: [{do: sorry, late: "{{ late_by }}"}]
+
+  - id: renewal
+    when: contract.signed
+    expect:
+      type: renewal.outreach
+      deadline: {at: "{{ trigger.ends }}", offset: -2d}
+      calendar: berlin
+    pause: {type: contract.hold}
+    resume: {type: contract.active}
+    remind_before: 1d
+    expire: 1d
+    actions:
+      on_progress:
+        - {at: 4h, actions: [{do: prepare}]}
+        - {at: 200%, actions: [{do: escalate, to: vp}]}
+      on_due_soon: [{do: remind}]
+      on_breach: [{do: escalate, due: "{{ local(deadline, '%a %H:%M') }}"}]
+      on_met: [{do: ok}]
+      on_late: [{do: apologise}]
+
+  - id: question
+    when: question.asked
+    overlap: each
+    expect:
+      type: question.answered
+      same: [question]
+      within: "{{ coalesce(facts.sla, '3h') }}"
+      before: {type: question.closed}
+    pause: {type: question.waiting}
+    resume: {type: question.active}
+    expire: "{{ coalesce(trigger.keep, '1d') }}"
+    actions:
+      on_progress:
+        - {at: 25%, actions: [{do: nudge}]}
+        - {at: 1d, actions: [{do: check, paused: "{{ paused_for }}"}]}
+        - {at: 300%, actions: [{do: escalate}]}
+      on_breach: [{do: escalate, reason: "{{ reason }}"}]
+      on_met: [{do: ok}]
+      on_late: [{do: sorry}]
+
+  - id: checkin
+    every: 2d
+    calendar: support
+    remind_before: {by: tier, cases: {gold: 1d}, default: 4h}
+    start: {type: onboarded}
+    stop: {type: churned}
+    expect: {type: checkin.held}
+    actions:
+      on_due_soon: [{do: remind}]
+      on_breach: [{do: escalate}]
+      on_met: [{do: ok}]
+      on_late: [{do: sorry}]
+"""
+PLAYBOOK = load_playbook_text(PLAYBOOK_TEXT, "sla-props.yaml")
+
+# Starts near the DST changes: US spring (Mar 8), EU spring (Mar 29), EU and US autumn (Oct 25, Nov 1).
+BASES = [int(datetime(2026, 3, 5, 5, tzinfo=UTC).timestamp()),
+         int(datetime(2026, 3, 26, 5, tzinfo=UTC).timestamp()),
+         int(datetime(2026, 10, 23, 4, tzinfo=UTC).timestamp())]
+QUARTERS = 8 * 96  # eight days of quarter hours
+PAUSES = {"ticket": ("ticket.status", {"status": "pending"}, {"status": "open"}, "ticket"),
+          "renewal": ("contract.hold", {}, None, None),
+          "question": ("question.waiting", {}, None, "question")}
+RESUME_TYPE = {"ticket": "ticket.status", "renewal": "contract.active", "question": "question.active"}
+
+
+def _ends(base: int, choice: tuple[int, int, int]) -> Any:
+    """A contract end: a date, an RFC 3339 time in another zone, or epoch seconds."""
+    kind, days, quarter = choice
+    t = base + days * 86400 + quarter * 900
+    if kind == 0:
+        return (datetime.fromtimestamp(t, UTC) - timedelta(hours=5)).date().isoformat()
+    if kind == 1:
+        return (datetime.fromtimestamp(t, UTC) + timedelta(hours=1)).replace(tzinfo=None).isoformat() + "+01:00"
+    return t
+
+
+FIELDS: dict[str, Any] = {
+    "ticket.created": {"ticket": st.sampled_from(["t1", "t2"]),
+                       "priority": st.sampled_from(["P1", "P2", 3, "3", "P9", None])},
+    "agent.reply": {"ticket": st.sampled_from(["t1", "t2"])},
+    "ticket.status": {"ticket": st.sampled_from(["t1"]), "status": st.sampled_from(["pending", "open"])},
+    "contract.signed": {"ends": st.tuples(st.integers(0, 2), st.integers(0, 9), st.integers(0, 95))},
+    "renewal.outreach": {},
+    "contract.hold": {},
+    "contract.active": {},
+    "question.asked": {"question": st.sampled_from(["q1", "q2"]), "keep": st.sampled_from(["6h", "2d", None])},
+    "question.answered": {"question": st.sampled_from(["q1", "q2"])},
+    "question.closed": {"question": st.sampled_from(["q1", "q2"])},
+    "question.waiting": {"question": st.sampled_from(["q1"])},
+    "question.active": {"question": st.sampled_from(["q1"])},
+    "account.updated": {"sla": st.sampled_from(["30m", "2h", "1d", "soon", None])},
+    "onboarded": {"tier": st.sampled_from(["gold", "silver"])},
+    "checkin.held": {},
+    "churned": {},
+}
+TYPES = sorted(FIELDS)
+
+
+@st.composite
+def event_st(draw: Any, base: int) -> dict[str, Any]:
+    etype = draw(st.sampled_from(TYPES))
+    event: dict[str, Any] = {"type": etype, "time": base + draw(st.integers(0, QUARTERS)) * 900,
+                             "account": draw(st.sampled_from(["a", "b"]))}
+    for name, values in FIELDS[etype].items():
+        value = draw(values)
+        if name == "ends":
+            value = _ends(base, value)
+        if value is not None:
+            event[name] = value
+    return event
+
+
+@st.composite
+def log_st(draw: Any, max_size: int = 30) -> list[dict[str, Any]]:
+    """Events with ids, in time order (equal times in the order drawn)."""
+    base = draw(st.sampled_from(BASES))
+    events = draw(st.lists(event_st(base), max_size=max_size))
+    return sorted(({**e, "id": f"e{i}"} for i, e in enumerate(events)), key=lambda e: e["time"])
+
+
+def _lines(actions: list[Any]) -> list[str]:
+    return [a.to_json() for a in actions]
+
+
+def _batch(events: list[dict[str, Any]], until: Any = None) -> list[str]:
+    return _lines(Engine(PLAYBOOK).run(events, until=until))
+
+
+SETTINGS = settings(max_examples=40, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+# -- pausing for no time changes nothing ---------------------------------------------------
+
+
+@SETTINGS
+@given(log_st(), st.data())
+def test_a_pause_of_no_time_changes_nothing(events: list[dict[str, Any]], data: Any) -> None:
+    """A pause and a resume at one instant, inserted anywhere (for obligations that no other
+    pause touches): the same actions, byte for byte (paused_for stays 0)."""
+    until = events[-1]["time"] + 3 * 86400 if events else None
+    whole = _batch(events, until)
+    base = events[0]["time"] if events else BASES[0]
+    inserted = list(events)
+    for n in range(data.draw(st.integers(1, 3))):
+        rule = data.draw(st.sampled_from(sorted(PAUSES)))
+        etype, pause_match, resume_match, same = PAUSES[rule]
+        t = base + data.draw(st.integers(0, QUARTERS)) * 900
+        account = data.draw(st.sampled_from(["a", "b"]))
+        pause = {"type": etype, "time": t, "account": account, "id": f"z{n}p", **pause_match}
+        resume = {"type": RESUME_TYPE[rule], "time": t, "account": account, "id": f"z{n}r", **(resume_match or {})}
+        if same is not None:
+            # Other pauses in the log touch t1 and q1 only: these touch the other ticket or question.
+            pause[same] = resume[same] = "t2" if rule == "ticket" else "q2"
+        elif any(e["type"] in ("contract.hold", "contract.active") and e["account"] == account for e in events):
+            continue
+        i = data.draw(st.integers(0, len(inserted)))
+        j = data.draw(st.integers(i, len(inserted)))
+        inserted[j:j] = [resume]  # the resume after the pause, both at t (anywhere in the input)
+        inserted[i:i] = [pause]
+    assert _batch(inserted, until) == whole
+
+
+# -- the ladder's stages, checked against the event log ------------------------------------
+
+
+def _obligation(action: dict[str, Any]) -> tuple[str, str, str, str]:
+    return (action["rule"], json.dumps(action["key"]), json.dumps(action["subject"], sort_keys=True),
+            action["trigger"]["id"])
+
+
+def _us(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+# Measured time (hours) of each ticket stage by the trigger's priority (the calendar's open hours).
+TICKET_STAGE_HOURS = {"P1": {"50%": 0.5, "3h": 3, "150%": 1.5}, "P2": {"50%": 4, "3h": 3, "150%": 12},
+                      3: {"50%": 1, "3h": 3, "150%": 3}}
+TICKET_DEFAULT = {"50%": 4, "3h": 3, "150%": 12}
+STAGE_INDEX = {"ticket": ["50%", "3h", "150%"], "renewal": ["4h", "200%"], "question": ["25%", "1d", "300%"]}
+
+
+def _paused_spans(events: list[dict[str, Any]], rule: str, account: Any, subject: dict[str, Any],
+                  start: int, end: int) -> list[tuple[int, int]]:
+    """The spans [pause, resume) of an obligation opened at ``start`` and open (not breached)
+    until ``end``, from the log's pause and resume events (in processing order)."""
+    etype, pause_match, resume_match, same = PAUSES[rule]
+    spans: list[tuple[int, int]] = []
+    paused: int | None = None
+    for e in events:
+        if e["account"] != account or not start <= e["time"] <= end:
+            continue
+        if same is not None and e.get(same) != subject.get(same):
+            continue
+        is_pause = e["type"] == etype and all(e.get(k) == v for k, v in pause_match.items())
+        is_resume = e["type"] == RESUME_TYPE[rule] and all(e.get(k) == v for k, v in (resume_match or {}).items())
+        if is_pause and paused is None:
+            paused = e["time"]
+        elif is_resume and paused is not None:
+            spans.append((paused, e["time"]))
+            paused = None
+    if paused is not None:
+        spans.append((paused, 2**62))
+    return spans
+
+
+@SETTINGS
+@given(log_st(max_size=40))
+def test_ladder_stages_in_time_order_once_and_never_while_paused_or_closed(events: list[dict[str, Any]]) -> None:
+    """For every obligation: each stage at most once; stages in the order of the time they
+    measure (ties in the order written); none at or after its met/late; none later than its
+    expiry; none while paused (from the pause and resume events of the log)."""
+    until = events[-1]["time"] + 4 * 86400 if events else None
+    actions = [json.loads(line) for line in _batch(events, until)]
+    by_id = {e["id"]: e for e in events}
+    expire_h = {"ticket": 48, "renewal": 24}
+    obligations: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for a in actions:
+        if a["rule"] != "checkin":
+            obligations[_obligation(a)].append(a)
+    for ob_actions in obligations.values():
+        stages = [a for a in ob_actions if a["outcome"] == "progress"]
+        labels = [a["stage"] for a in stages]
+        assert len(labels) == len(set(labels)), labels
+        rule = ob_actions[0]["rule"]
+        trigger = by_id[ob_actions[0]["trigger"]["id"]]
+        closing = [a for a in ob_actions if a["outcome"] in ("met", "late")]
+        breach = [a for a in ob_actions if a["outcome"] == "breach"]
+        assert len(closing) <= 1 and len(breach) <= 1
+        for a in stages:
+            assert a["paused_for"] is not None
+            if closing:
+                assert _us(a["at"]) < _us(closing[0]["at"]), (a, closing)
+            if breach:
+                expire = expire_h.get(rule)
+                if expire is None:  # the question rule's expire is a template
+                    keep = trigger.get("keep")
+                    expire = {"6h": 6, "2d": 48, None: 24}[keep]
+                assert _us(a["at"]) <= _us(breach[0]["at"]) + expire * 3600, (a, breach)
+        # In the order of the time each stage measures: ties in the order written.
+        if rule == "ticket":
+            hours = TICKET_STAGE_HOURS.get(trigger.get("priority"), TICKET_DEFAULT)  # type: ignore[call-overload]
+            order = sorted(STAGE_INDEX[rule], key=lambda s: (hours[s], STAGE_INDEX[rule].index(s)))
+            fired = sorted(stages, key=lambda a: (_us(a["at"]), STAGE_INDEX[rule].index(a["stage"])))
+            assert [a["stage"] for a in fired] == [s for s in order if s in labels]
+        times = [_us(a["at"]) for a in stages]
+        assert times == sorted(times)  # the output's order is by time
+        # Never while paused: the obligation is open (pausable) until its breach or closing.
+        end = min([_us(a["at"]) for a in breach + closing] or [2**62])
+        spans = _paused_spans(events, rule, trigger["account"], ob_actions[0]["subject"], trigger["time"], end)
+        for a in stages + [b for b in breach if b["reason"] == "deadline"]:
+            at = _us(a["at"])
+            assert not any(p <= at < r for p, r in spans if p < r), (a, spans)
+            if at <= end:
+                paused = sum(min(r, at) - p for p, r in spans if p < at)
+                assert a["paused_for"] == paused, (a, spans)
+
+
+# -- batch = stream = restored at any cut = a store split at any cut ----------------------
+
+
+@SETTINGS
+@given(log_st(), st.lists(st.integers(0, 30), max_size=3), st.integers(1, 4), st.booleans())
+def test_batch_stream_and_snapshot_cuts_agree(events: list[dict[str, Any]], cuts: list[int], flush: int,
+                                              with_until: bool) -> None:
+    until = events[-1]["time"] + 5 * 86400 if events and with_until else None
+    whole = _batch(events, until)
+    assert _lines(list(Engine(PLAYBOOK).stream(events, until=until, flush_every=flush))) == whole
+    bounds = sorted({min(c, len(events)) for c in cuts} | {0, len(events)})
+    for streamed in (False, True):
+        produced = []
+        snapshot = None
+        for n, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)):
+            engine = Engine(PLAYBOOK)
+            if snapshot is not None:
+                assert engine.restore(orjson.loads(orjson.dumps(snapshot))) == []
+            last = n == len(bounds) - 2
+            part_until = until if last else None
+            if streamed:
+                produced.extend(engine.stream(events[lo:hi], until=part_until, flush_every=flush))
+            else:
+                produced.extend(engine.run(events[lo:hi], until=part_until))
+            snapshot = engine.snapshot()
+        produced.sort(key=lambda a: a.sort_key)
+        assert _lines(produced) == whole
+
+
+def _durable(db: str, events: list[dict[str, Any]], until: Any, commit_every: int) -> list[str]:
+    out: list[str] = []
+    store = SQLiteStore(db)
+    try:
+        DurableRun(Engine(PLAYBOOK), store, commit_every=commit_every).run(events, emit=out.extend, until=until)
+    finally:
+        store.close()
+    return out
+
+
+@SETTINGS
+@given(log_st(), st.lists(st.integers(0, 30), max_size=3), st.integers(1, 6), st.booleans())
+def test_a_store_split_into_runs_at_any_cut_equals_one_run(tmp_path: Path, events: list[dict[str, Any]],
+                                                           cuts: list[int], commit_every: int, with_until: bool) -> None:
+    """Incremental --db runs (key by key) over a log cut anywhere: the same actions (an
+    instant split over two runs is written run by run, so then compared as a multiset)."""
+    until = events[-1]["time"] + 5 * 86400 if events and with_until else None
+    whole = _batch(events, until)
+    bounds = sorted({min(c, len(events)) for c in cuts} | {0, len(events)})
+    db = str(tmp_path / f"{uuid.uuid4().hex}.db")
+    written: list[str] = []
+    for n, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        written.extend(_durable(db, events[lo:hi], until if n == len(bounds) - 2 else None, commit_every))
+    split_instant = any(0 < b < len(events) and events[b - 1]["time"] == events[b]["time"] for b in bounds)
+    if split_instant:
+        assert sorted(written) == sorted(whole)
+    else:
+        assert written == whole
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(log_st(max_size=20), st.integers(0, 20))
+def test_cli_run_db_split_equals_one_run(tmp_path: Path, events: list[dict[str, Any]], cut: int) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    folder = tmp_path / uuid.uuid4().hex
+    folder.mkdir()
+    pb = folder / "sla-props.yaml"
+    pb.write_text(PLAYBOOK_TEXT)
+    cut = min(cut, len(events))
+    while 0 < cut < len(events) and events[cut - 1]["time"] == events[cut]["time"]:
+        cut -= 1
+    lines: list[str] = []
+    for n, part in enumerate((events[:cut], events[cut:])):
+        src = folder / f"{n}.jsonl"
+        src.write_text("".join(json.dumps(e) + "\n" for e in part))
+        r = CliRunner().invoke(main, ["run", str(pb), "--events", str(src), "--db", str(folder / "s.db"), "-q"])
+        assert r.exit_code == 0, r.output
+        lines.extend(line for line in r.stdout.splitlines() if line)
+    assert lines == _batch(events)
+
+
+# -- order independence and determinism ----------------------------------------------------
+
+
+def _shuffle(events: list[dict[str, Any]], seed: int, same_key_only: bool) -> list[dict[str, Any]]:
+    """A random permutation keeping the relative order of equal-time events (of one key only,
+    with ``same_key_only``: keys never see each other's events)."""
+    rng = random.Random(seed)
+    order = list(range(len(events)))
+    rng.shuffle(order)
+    group = (lambda e: (e["time"], e["account"])) if same_key_only else (lambda e: e["time"])
+    queues: dict[Any, list[int]] = defaultdict(list)
+    for i, e in enumerate(events):
+        queues[group(e)].append(i)
+    its = {g: iter(ix) for g, ix in queues.items()}
+    return [events[next(its[group(events[i])])] for i in order]
+
+
+@SETTINGS
+@given(log_st(), st.integers(0, 2**32), st.booleans())
+def test_order_independence_and_determinism(events: list[dict[str, Any]], seed: int, same_key_only: bool) -> None:
+    whole = _batch(events)
+    assert _batch(_shuffle(events, seed, same_key_only)) == whole
+    assert _batch([dict(e) for e in events]) == whole
+    ids = [json.loads(line)["id"] for line in whole]
+    assert len(ids) == len(set(ids))
+
+
+# -- hostile values in the new fields -------------------------------------------------------
+
+hostile = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**20), 10**20), st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", "2026-02-30", "2026-03-10T25:00:00Z", "0001-01-01", "0001-01-02", "0001-01-02T00:00:00Z",
+                     "8999-12-31", "9999-12-31T23:59:59Z", "10000-01-01", "2026-03-08T02:30:00", "-1d", "0s",
+                     "999999d", "499y", "1e400h", "3", "P1", "nan", "1d1d", " 2h ", "{{ x }}"]),
+    st.lists(st.sampled_from([1, "P1", None]), max_size=2), st.dictionaries(st.sampled_from(["P1", "a"]), st.integers(), max_size=2),
+    st.integers(-62135596800 - 86400, -62135510400 + 86400 * 3),
+)
+
+
+@SETTINGS
+@given(st.sampled_from(BASES), st.lists(st.tuples(st.sampled_from(TYPES), st.integers(0, QUARTERS),
+                                                  st.dictionaries(st.sampled_from(["ends", "priority", "tier", "keep", "sla",
+                                                                                   "ticket", "question", "status"]),
+                                                                  hostile, max_size=4)), max_size=15))
+def test_hostile_values_in_the_new_fields_never_escape(base: int, raw: list[tuple[str, int, dict[str, Any]]]) -> None:
+    events = [{"type": t, "time": base + q * 900, "account": "a", "id": f"h{i}", **fields}
+              for i, (t, q, fields) in enumerate(raw)]
+    for early in (False, True):
+        # Triggers near the first supported instant too (deadlines and reminders before year 1).
+        evs = [{**e, "time": e["time"] - base - 62135510400 + 86400} for e in events] if early else events
+        engine = Engine(PLAYBOOK)
+        actions = engine.run(evs, until=(evs[-1]["time"] + 86400 * 3) if evs else None)
+        _lines(actions)
+        snapshot = engine.snapshot()
+        if _jsonable(snapshot):  # (NaN and lone surrogates are the store's business)
+            again = Engine(PLAYBOOK)
+            again.restore(orjson.loads(orjson.dumps(snapshot)))
+            _lines(again.run([], until=(evs[-1]["time"] + 86400 * 40) if evs else None))
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        return False
+    return True
+
+
+HOSTILE_PLAYBOOK_VALUES = st.sampled_from([
+    "-120d", "-0d", "+3d", "-999999d", "-499y", "-180000d", "180000d", "-1e9h", "--1d", "-", "-1w", "-1.5d", "1d-",
+    "{{ trigger.x }}", 3, None, [], {"by": "x"}, "-2h30m",
+])
+HOSTILE_TEMPLATES = st.sampled_from([
+    "{{ trigger.ends }}", "{{ 1 }}", "{{ [1, 2] }}", "{{ {'a': 1} }}", "{{ 1 / 0 }}", "{{ none }}", "{{ trigger }}",
+    "{{ true }}", "2026-01-01", "2026-13-01", "{{", "x {{ trigger.ends }}", "", "{{ trigger.ends ~ 'x' }}",
+])
+
+
+@settings(max_examples=60, deadline=None)
+@given(HOSTILE_PLAYBOOK_VALUES, HOSTILE_TEMPLATES, HOSTILE_TEMPLATES, st.booleans(),
+       st.lists(st.tuples(st.integers(0, QUARTERS), hostile), max_size=6))
+def test_hostile_playbook_values_load_or_fail_cleanly(offset: Any, at: str, within: str, calendar: bool,
+                                                      raw: list[tuple[int, Any]]) -> None:
+    """Offsets, templates and cases of any shape: the playbook loads or fails with an
+    EngineError; if it loads, a run over hostile trigger values finishes."""
+    text = (
+        "playbook: hostile\nversion: 1\ntimezone: Europe/Berlin\n"
+        "calendars:\n  c:\n    hours: {mon-fri: '09:00-17:00'}\n    holidays: [2026-03-30]\n"
+        "rules:\n"
+        "  - id: d\n    when: s\n"
+        f"    expect: {{type: o, deadline: {{at: {json.dumps(at)}, offset: {json.dumps(offset)}}}"
+        f"{', calendar: c' if calendar else ''}}}\n"
+        "    remind_before: 1d\n    pause: {type: p}\n    resume: {type: r}\n"
+        f"    expire: {json.dumps(within)}\n"
+        "    actions:\n      on_progress: [{at: 50%, actions: [{do: n}]}, {at: 1d, actions: [{do: m}]}]\n"
+        "      on_breach: [{do: x, d: '{{ deadline }}'}]\n"
+        "  - id: w\n    when: s\n"
+        f"    expect: {{type: o, within: {json.dumps(within)}{', calendar: c' if calendar else ''}}}\n"
+        f"    remind_before: {{by: trigger.ends, cases: {{1: 1h, '1': 2h, true: 3h}}, default: 4h}}\n"
+        "    actions: {on_due_soon: [{do: r}], on_breach: [{do: x}]}\n"
+    )
+    try:
+        pb = load_playbook_text(text, "hostile.yaml")
+    except EngineError:
+        return
+    base = BASES[1]
+    events = [{"type": t, "time": base + q * 900, "account": "a", "id": f"h{i}", "ends": v, "x": v}
+              for i, (q, v) in enumerate(raw) for t in ("s",)]
+    events += [{"type": "p", "time": base + 3600, "account": "a"}, {"type": "r", "time": base + 7200, "account": "a"}]
+    with contextlib.suppress(EngineError):
+        _lines(Engine(pb).run(events, until=base + 40 * 86400))
+
+
+# -- regressions the properties found ------------------------------------------------------
+
+LADDER_TEXT = """
+playbook: ladder-expiry
+version: 1
+rules:
+  - id: answer
+    when: asked
+    expect: {type: answered, within: 1d}
+    expire: 2d
+    actions:
+      on_progress: [{at: 300%, actions: [{do: escalate}]}]
+  - id: open-ended
+    when: asked
+    expect: {type: answered, before: {type: closed}}
+    expire: 2d
+    actions:
+      on_progress: [{at: 2d, actions: [{do: escalate}]}]
+"""
+
+
+def test_a_stage_at_the_expiry_instant_fires_in_one_run_and_after_a_restore() -> None:
+    """A stage at the very instant its obligation expires (breach + expire, or trigger +
+    expire without a deadline): the obligation is still awaited then (a reply at that
+    instant counts), so the stage fires, in one run and resumed from saved state alike
+    (it was dropped after a restore, whose expiry timer came first)."""
+    pb = load_playbook_text(LADDER_TEXT, "ladder.yaml")
+    t0 = BASES[0]
+    events = [{"id": "a", "type": "asked", "time": t0, "account": "x"},
+              {"id": "n", "type": "noise", "time": t0 + 86400 + 60, "account": "x"},
+              {"id": "z", "type": "noise", "time": t0 + 4 * 86400, "account": "x"}]
+    whole = [(a.rule, a.outcome, a.at) for a in Engine(pb).run(events)]
+    assert whole == [("open-ended", "progress", (t0 + 2 * 86400) * 10**6),
+                     ("answer", "progress", (t0 + 3 * 86400) * 10**6)]
+    first = Engine(pb)
+    produced = first.run(events[:2])
+    second = Engine(pb)
+    second.restore(orjson.loads(orjson.dumps(first.snapshot())))
+    produced += second.run(events[2:])
+    assert [(a.rule, a.outcome, a.at) for a in sorted(produced, key=lambda a: a.sort_key)] == whole
+
