@@ -553,3 +553,24 @@ def test_a_stage_at_the_expiry_instant_fires_in_one_run_and_after_a_restore() ->
     produced += second.run(events[2:])
     assert [(a.rule, a.outcome, a.at) for a in sorted(produced, key=lambda a: a.sort_key)] == whole
 
+
+def test_case_keys_written_as_numbers_or_booleans_are_those_values() -> None:
+    """`3:` in a table of cases is the number 3 (YAML reads it so), `"3":` the text, `true:`
+    the boolean: looked up with the language's equality (it took every key for text, so the
+    number 3 found no case and the text "3" found the case of 3)."""
+    pb = load_playbook_text("""
+playbook: cases
+version: 1
+rules:
+  - id: r
+    when: t
+    expect: {type: o, within: {by: p, cases: {3: 1h, "4": 2h, true: 3h, 1.5: 4h, null: 5h}, default: 9h}}
+    actions: {on_breach: [{do: x}]}
+""", "cases.yaml")
+    t0 = BASES[0]
+    hours = {}
+    for i, p in enumerate([3, "3", 3.0, 4, "4", True, 1, 1.5, None, "true"]):
+        ev = {"id": f"e{i}", "type": "t", "time": t0, "account": f"k{i}", **({} if p is None else {"p": p})}
+        (a,) = Engine(pb).run([ev], until=t0 + 86400)
+        hours[repr(p)] = (a.at // 10**6 - t0) // 3600
+    assert hours == {"3": 1, "'3'": 9, "3.0": 1, "4": 9, "'4'": 2, "True": 3, "1": 9, "1.5": 4, "None": 5, "'true'": 9}
