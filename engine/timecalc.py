@@ -18,6 +18,7 @@ _ONE_US = timedelta(microseconds=1)
 # to MAX_DURATION later still has an RFC 3339 form (years up to 9999).
 _MIN_EPOCH = -62_135_510_400  # 0001-01-02T00:00:00Z
 _MAX_EPOCH = 221_845_392_000  # 9000-01-01T00:00:00Z
+MIN_TIME_US = _MIN_EPOCH * 1_000_000  # the first instant a run accepts (deadlines too: they are written out)
 MAX_DURATION_US = 500 * 366 * 86400 * US  # about 500 years
 _UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")

@@ -574,3 +574,25 @@ rules:
         (a,) = Engine(pb).run([ev], until=t0 + 86400)
         hours[repr(p)] = (a.at // 10**6 - t0) // 3600
     assert hours == {"3": 1, "'3'": 9, "3.0": 1, "4": 9, "'4'": 2, "True": 3, "1": 9, "1.5": 4, "None": 5, "'true'": 9}
+
+
+def test_a_deadline_moved_before_year_one_is_an_expression_error() -> None:
+    """`deadline: {at, offset: -400d}` from a date early in year 1 (no calendar): an instant
+    that has no RFC 3339 form; it is reported (no obligation opened) instead of crashing the
+    run with OverflowError when the breach was written."""
+    pb = load_playbook_text("""
+playbook: early
+version: 1
+rules:
+  - id: r
+    when: s
+    expect: {type: o, deadline: {at: "{{ trigger.ends }}", offset: -400d}}
+    actions: {on_breach: [{do: x}]}
+""", "early.yaml")
+    engine = Engine(pb)
+    events = [{"type": "s", "time": "2026-01-01T00:00:00Z", "account": "a", "ends": ends, "id": f"e{i}"}
+              for i, ends in enumerate(["0001-01-02", -62135510400, "0001-12-01", "0002-03-01"])]
+    # The last is due in year 1 (0001-01-25): overdue at once.
+    assert [(a.outcome, a.to_json().count('"deadline":"0001-01-25T00:00:00Z"')) for a in engine.run(events)] == [("breach", 1)]
+    (problem,) = engine.summary.expression_errors.values()
+    assert problem.count == 3 and "400d before '0001-01-02' goes beyond the year 1" in problem.samples[0][1]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..actions import canonical_json
 from ..expressions import EvalError
 from ..model import Pattern, ResponseRule, Stage
-from ..timecalc import TimeError, parse_time
+from ..timecalc import MIN_TIME_US, TimeError, parse_time
 from .context import (
     Ev,
     RunContext,
@@ -278,11 +278,17 @@ class ResponseRuntime:
             return at
         try:
             if spec.negative:
-                return subtract_time(at, spec.offset, calendar)
-            return add_time(at, spec.offset, calendar)
+                deadline = subtract_time(at, spec.offset, calendar)
+            else:
+                deadline = add_time(at, spec.offset, calendar)
         except ValueError as exc:  # CalendarError: beyond the calendar's years
             run.expression_error(where, ev, f"{exc}; no obligation opened")
             return None
+        if deadline < MIN_TIME_US:
+            run.expression_error(where, ev, f"{spec.offset.text} before {value!r} goes beyond the year 1; "
+                                 "no obligation opened")
+            return None
+        return deadline
 
     # -- the running clock ---------------------------------------------------------------
 
