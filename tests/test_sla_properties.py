@@ -596,3 +596,39 @@ rules:
     assert [(a.outcome, a.to_json().count('"deadline":"0001-01-25T00:00:00Z"')) for a in engine.run(events)] == [("breach", 1)]
     (problem,) = engine.summary.expression_errors.values()
     assert problem.count == 3 and "400d before '0001-01-02' goes beyond the year 1" in problem.samples[0][1]
+
+
+def test_reminders_counted_back_near_year_one() -> None:
+    """A cadence's or an obligation's reminder counted back in working time from a due date
+    early in year 1 is found (a CalendarError escaped the run: the search for it reached
+    before year 1); one before year 1 would come before the start: none."""
+    pb = load_playbook_text("""
+playbook: early
+version: 1
+calendars:
+  c: {hours: {mon-fri: "09:00-17:00"}}
+rules:
+  - id: cad
+    every: 1d
+    calendar: c
+    remind_before: {by: tier, cases: {gold: 4h}, default: 7h}
+    start: {type: onboarded}
+    expect: {type: held}
+    actions: {on_due_soon: [{do: remind}], on_breach: [{do: escalate}]}
+  - id: resp
+    when: onboarded
+    expect: {type: held, within: 1h, calendar: c}
+    remind_before: 30m
+    actions: {on_due_soon: [{do: remind}], on_breach: [{do: escalate}]}
+""", "early.yaml")
+    events = [{"type": "onboarded", "time": "0001-01-02T00:00:00Z", "account": "a", "id": "e1"},
+              {"type": "noise", "time": "0001-01-20T00:00:00Z", "account": "a", "id": "e2"}]
+    got = [(a.rule, a.outcome, a.at) for a in Engine(pb).run(events)]
+    # 0001-01-02 is a Tuesday: the response is due at 10:00, its reminder at 09:30; the
+    # cadence is due Wednesday 09:00, its reminder 7h of open time before, Tuesday 10:00
+    # (both counted back within year 1: found, where the search failed reaching before it).
+    day = -62135510400 * 10**6
+    assert ("resp", "due_soon", day + 9 * 3600 * 10**6 + 1800 * 10**6) in got
+    assert ("resp", "breach", day + 10 * 3600 * 10**6) in got
+    assert ("cad", "due_soon", day + 10 * 3600 * 10**6) in got
+    assert ("cad", "breach", day + 86400 * 10**6 + 9 * 3600 * 10**6) in got

@@ -297,7 +297,10 @@ class ResponseRuntime:
         trigger: strictly after, as a cadence's; at a resume: at it or after)."""
         if ob.remind is None or ob.reminded or ob.deadline is None:
             return
-        remind_at = subtract_time(ob.deadline, ob.remind, ob.calendar)
+        try:
+            remind_at = subtract_time(ob.deadline, ob.remind, ob.calendar)
+        except ValueError:  # CalendarError: counted back beyond the year 1, so before the trigger
+            return
         if remind_at > ob.trigger.t and (remind_at > start or (remind_at == start and not strictly_after)):
             ob.remind_at = remind_at
             self.run.timers.push(remind_at, self._remind, ob)
