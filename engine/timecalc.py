@@ -19,6 +19,7 @@ _ONE_US = timedelta(microseconds=1)
 _MIN_EPOCH = -62_135_510_400  # 0001-01-02T00:00:00Z
 _MAX_EPOCH = 221_845_392_000  # 9000-01-01T00:00:00Z
 MIN_TIME_US = _MIN_EPOCH * 1_000_000  # the first instant a run accepts (deadlines too: they are written out)
+MAX_TIME_US = 253_402_300_799 * 1_000_000  # 9999-12-31T23:59:59Z: the last instant with an RFC 3339 form
 MAX_DURATION_US = 500 * 366 * 86400 * US  # about 500 years
 _UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import uuid
 from collections import defaultdict
@@ -186,7 +187,9 @@ def _batch(events: list[dict[str, Any]], until: Any = None) -> list[str]:
     return _lines(Engine(PLAYBOOK).run(events, until=until))
 
 
-SETTINGS = settings(max_examples=40, deadline=None,
+# SLA_PROPERTY_EXAMPLES=2000 for a longer hunt (40 keep the suite fast).
+EXAMPLES = int(os.environ.get("SLA_PROPERTY_EXAMPLES", "40"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
@@ -240,15 +243,16 @@ TICKET_DEFAULT = {"50%": 4, "3h": 3, "150%": 12}
 STAGE_INDEX = {"ticket": ["50%", "3h", "150%"], "renewal": ["4h", "200%"], "question": ["25%", "1d", "300%"]}
 
 
-def _paused_spans(events: list[dict[str, Any]], rule: str, account: Any, subject: dict[str, Any],
-                  start: int, end: int) -> list[tuple[int, int]]:
-    """The spans [pause, resume) of an obligation opened at ``start`` and open (not breached)
-    until ``end``, from the log's pause and resume events (in processing order)."""
+def _paused_spans(events: list[dict[str, Any]], rule: str, trigger: dict[str, Any], subject: dict[str, Any],
+                  end: int) -> list[tuple[int, int]]:
+    """The spans [pause, resume) of an obligation opened by ``trigger`` and open (not
+    breached) until ``end``, from the log's pause and resume events (in processing order:
+    the events after the trigger)."""
     etype, pause_match, resume_match, same = PAUSES[rule]
     spans: list[tuple[int, int]] = []
     paused: int | None = None
-    for e in events:
-        if e["account"] != account or not start <= e["time"] <= end:
+    for e in events[events.index(trigger) + 1:]:
+        if e["account"] != trigger["account"] or e["time"] > end:
             continue
         if same is not None and e.get(same) != subject.get(same):
             continue
@@ -307,7 +311,7 @@ def test_ladder_stages_in_time_order_once_and_never_while_paused_or_closed(event
         assert times == sorted(times)  # the output's order is by time
         # Never while paused: the obligation is open (pausable) until its breach or closing.
         end = min([_us(a["at"]) for a in breach + closing] or [2**62])
-        spans = _paused_spans(events, rule, trigger["account"], ob_actions[0]["subject"], trigger["time"], end)
+        spans = _paused_spans(events, rule, trigger, ob_actions[0]["subject"], end)
         for a in stages + [b for b in breach if b["reason"] == "deadline"]:
             at = _us(a["at"])
             assert not any(p <= at < r for p, r in spans if p < r), (a, spans)
@@ -632,3 +636,48 @@ rules:
     assert ("resp", "breach", day + 10 * 3600 * 10**6) in got
     assert ("cad", "due_soon", day + 10 * 3600 * 10**6) in got
     assert ("cad", "breach", day + 86400 * 10**6 + 9 * 3600 * 10**6) in got
+
+
+def test_instants_beyond_the_year_9999_are_never() -> None:
+    """A stage, a deadline after a resume or a calendar deadline that lands after the year
+    9999: the stage never fires, the obligation is not opened (the target) or dropped (the
+    resume), each reported with the event's place, instead of a CalendarError or an
+    OverflowError escaping the run."""
+    pb = load_playbook_text("""
+playbook: far
+version: 1
+calendars:
+  c: {hours: {mon-fri: "09:00-17:00"}}
+  rare: {hours: {mon: "09:00-09:01"}}
+rules:
+  - id: stage
+    when: s
+    expect: {type: o, deadline: {at: "{{ trigger.ends }}"}, calendar: c}
+    actions:
+      on_progress: [{at: 4h, actions: [{do: prepare}]}, {at: 400%, actions: [{do: escalate}]}]
+  - id: paused
+    when: q
+    expect: {type: o, deadline: {at: "{{ trigger.ends }}", offset: 183000d}}
+    expire: 183000d
+    pause: {type: p}
+    resume: {type: r}
+    actions: {on_met: [{do: ok}], on_breach: [{do: x}]}
+  - id: rare
+    when: x
+    expect: {type: o, within: {by: n, cases: {1: 180000d}, default: 1d}, calendar: rare}
+    actions: {on_breach: [{do: x}]}
+""", "far.yaml")
+    # Due about 9501-01 (8999-12-31 + 183000d), paused for 182999 days from its trigger: due
+    # about 10002 after the resume.
+    events = [{"type": "s", "time": "8500-01-01T00:00:00Z", "account": "a", "ends": "8999-01-01", "id": "s"},
+              {"type": "q", "time": "8400-01-01T00:00:00Z", "account": "a", "ends": "8999-12-31", "id": "q"},
+              {"type": "p", "time": "8400-01-01T00:00:00Z", "account": "a", "id": "p"},
+              {"type": "r", "time": (datetime(8400, 1, 1) + timedelta(days=182999)).isoformat() + "Z", "account": "a", "id": "r"},
+              {"type": "x", "time": "7000-01-01T00:00:00Z", "account": "a", "n": 1, "id": "x"},
+              {"type": "o", "time": "8998-06-01T00:00:00Z", "account": "a", "id": "o"}]
+    engine = Engine(pb)
+    got = [(a.rule, a.outcome, a.stage) for a in engine.run(events)]
+    assert got == [("stage", "progress", "4h")]  # (its 400 % would be near the year 10500)
+    errors = engine.summary.expression_errors
+    assert "beyond the year 9999: the obligation is dropped" in errors["far: paused resume"].samples[0][1]
+    assert errors["far: rare expect.within"].count == 1

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..actions import canonical_json
 from ..expressions import EvalError
 from ..model import Pattern, ResponseRule, Stage
-from ..timecalc import MIN_TIME_US, TimeError, parse_time
+from ..timecalc import MAX_TIME_US, MIN_TIME_US, TimeError, parse_time
 from .context import (
     Ev,
     RunContext,
@@ -134,7 +134,7 @@ class ResponseRuntime:
                 if resumes and (bucket := self.open.get(bk)):
                     assert rule.resume is not None
                     for ob in self._matching(bucket, rule.resume, ev, key, f"{rule.id} resume"):
-                        self._resume(ob, ev.t)
+                        self._resume(ob, ev)
         if triggers:
             self._trigger(ev, key)
 
@@ -208,13 +208,19 @@ class ResponseRuntime:
             return
         calendar = resolve_calendar(run, rule.calendar, ev, key, rule.id) if rule.calendar is not None else None
         deadline = None
-        if rule.within is not None:
-            deadline = add_time(ev.t, rule.within, calendar)
-        elif rule.within_choice is not None:
-            within = resolve_duration(run, rule.within_choice, ev, key, f"{rule.id} expect.within", calendar, "no obligation opened")
+        if rule.within is not None or rule.within_choice is not None:
+            within = rule.within
             if within is None:
+                assert rule.within_choice is not None
+                within = resolve_duration(run, rule.within_choice, ev, key, f"{rule.id} expect.within", calendar,
+                                          "no obligation opened")
+                if within is None:
+                    return
+            try:
+                deadline = add_time(ev.t, within, calendar)
+            except ValueError as exc:  # CalendarError: beyond the calendar's years
+                run.expression_error(f"{rule.id} expect.within", ev, f"{exc}; no obligation opened")
                 return
-            deadline = add_time(ev.t, within, calendar)
         elif rule.deadline is not None:
             deadline = self._deadline_at(ev, key, calendar)
             if deadline is None:
@@ -324,11 +330,14 @@ class ResponseRuntime:
                 # No target (none, or due when opened): a percentage of it means nothing.
                 ob.stages_done.add(stage.label)
                 continue
-            left = self._amount(ob, stage) - ob.consumed
-            if left < 0:  # passed already (a stage added to a rule since a store saved it)
-                ob.stages_done.add(stage.label)
+            try:
+                left = self._amount(ob, stage) - ob.consumed
+                if left < 0:  # passed already (a stage added to a rule since a store saved it)
+                    ob.stages_done.add(stage.label)
+                    continue
+                at = add_measured(ob.anchor, left, ob.calendar)
+            except ValueError:  # CalendarError: beyond the calendar's last year, so never
                 continue
-            at = add_measured(ob.anchor, left, ob.calendar)
             ob.stage_at[stage.index] = at
             timers.push(at, self._stage, (ob, stage.index))
 
@@ -344,7 +353,8 @@ class ResponseRuntime:
         # Dropped if it stays paused for ``expire`` (elapsed time), as a breach waits that long.
         self.run.timers.push(t + ob.expire_us, self._expire_paused, (ob, t))
 
-    def _resume(self, ob: Obligation, t: int) -> None:
+    def _resume(self, ob: Obligation, ev: Ev) -> None:
+        t = ev.t
         if ob.paused_at is None:
             return  # a resume while running changes nothing
         if t == ob.paused_at:
@@ -355,7 +365,18 @@ class ResponseRuntime:
             return
         self._run_again(ob, t)
         if ob.deadline is not None and ob.target is not None:
-            ob.deadline = add_measured(t, ob.target - ob.consumed, ob.calendar)
+            try:
+                deadline: int | None = add_measured(t, ob.target - ob.consumed, ob.calendar)
+            except ValueError:  # CalendarError: beyond the calendar's years
+                deadline = None
+            if deadline is None or deadline > MAX_TIME_US:
+                self.run.expression_error(f"{self.rule.id} resume", ev, "the deadline after this resume is beyond "
+                                          "the year 9999: the obligation is dropped")
+                self.stats.expired += 1
+                self._touch(ob)
+                self._close(ob)
+                return
+            ob.deadline = deadline
             self.run.timers.push(ob.deadline, self._deadline, ob)
         self._schedule_reminder(ob, t, strictly_after=False)
         self._touch(ob)
