@@ -139,7 +139,7 @@ FIELDS: dict[str, Any] = {
     "ticket.created": {"ticket": st.sampled_from(["t1", "t2"]),
                        "priority": st.sampled_from(["P1", "P2", 3, "3", "P9", None])},
     "agent.reply": {"ticket": st.sampled_from(["t1", "t2"])},
-    "ticket.status": {"ticket": st.sampled_from(["t1"]), "status": st.sampled_from(["pending", "open"])},
+    "ticket.status": {"ticket": st.sampled_from(["t1", "t2"]), "status": st.sampled_from(["pending", "open"])},
     "contract.signed": {"ends": st.tuples(st.integers(0, 2), st.integers(0, 9), st.integers(0, 95))},
     "renewal.outreach": {},
     "contract.hold": {},
@@ -147,20 +147,23 @@ FIELDS: dict[str, Any] = {
     "question.asked": {"question": st.sampled_from(["q1", "q2"]), "keep": st.sampled_from(["6h", "2d", None])},
     "question.answered": {"question": st.sampled_from(["q1", "q2"])},
     "question.closed": {"question": st.sampled_from(["q1", "q2"])},
-    "question.waiting": {"question": st.sampled_from(["q1"])},
-    "question.active": {"question": st.sampled_from(["q1"])},
+    "question.waiting": {"question": st.sampled_from(["q1", "q2"])},
+    "question.active": {"question": st.sampled_from(["q1", "q2"])},
     "account.updated": {"sla": st.sampled_from(["30m", "2h", "1d", "soon", None])},
     "onboarded": {"tier": st.sampled_from(["gold", "silver"])},
     "checkin.held": {},
     "churned": {},
 }
 TYPES = sorted(FIELDS)
+# Pauses and resumes drawn more often: most obligations see some.
+WEIGHTED = TYPES + ["ticket.status"] * 3 + ["contract.hold", "contract.active"] * 2 + \
+    ["question.waiting", "question.active"] * 2 + ["ticket.created", "agent.reply", "question.asked"]
 
 
 @st.composite
-def event_st(draw: Any, base: int) -> dict[str, Any]:
-    etype = draw(st.sampled_from(TYPES))
-    event: dict[str, Any] = {"type": etype, "time": base + draw(st.integers(0, QUARTERS)) * 900,
+def event_st(draw: Any, base: int, span: int = QUARTERS) -> dict[str, Any]:
+    etype = draw(st.sampled_from(WEIGHTED))
+    event: dict[str, Any] = {"type": etype, "time": base + draw(st.integers(0, span)) * 900,
                              "account": draw(st.sampled_from(["a", "b"]))}
     for name, values in FIELDS[etype].items():
         value = draw(values)
@@ -171,11 +174,62 @@ def event_st(draw: Any, base: int) -> dict[str, Any]:
     return event
 
 
+STORIES = {  # rule -> trigger, pause, resume, closing events, the subject field and its value
+    "ticket": ("ticket.created", ("ticket.status", {"status": "pending"}), ("ticket.status", {"status": "open"}),
+               ["agent.reply"], "ticket", "t1"),
+    "renewal": ("contract.signed", ("contract.hold", {}), ("contract.active", {}), ["renewal.outreach"], None, None),
+    "question": ("question.asked", ("question.waiting", {"question": "q1"}), ("question.active", {"question": "q1"}),
+                 ["question.answered", "question.closed"], "question", "q1"),
+}
+
+
+@st.composite
+def story_st(draw: Any, base: int, span: int) -> list[dict[str, Any]]:
+    """An obligation's life: its trigger, then pauses and resumes (mostly alternating) and
+    perhaps its reply, at times after it."""
+    rule = draw(st.sampled_from(sorted(STORIES)))
+    trigger_type, (ptype, pmatch), (rtype, rmatch), closers, field, value = STORIES[rule]
+    t = base + draw(st.integers(0, span)) * 900
+    account = draw(st.sampled_from(["a", "b"]))
+    trigger = {"type": trigger_type, "time": t, "account": account}
+    for name, values in FIELDS[trigger_type].items():
+        v = draw(values)
+        if name == "ends":
+            v = _ends(base, v)
+        if v is not None:
+            trigger[name] = v
+    if field is not None:
+        value = draw(st.sampled_from([value, value[0] + "2"]))
+        trigger[field] = value
+    events = [trigger]
+    paused = False
+    for _ in range(draw(st.integers(0, 5))):
+        t += draw(st.integers(0, 40)) * 900
+        kind = draw(st.sampled_from(["toggle", "toggle", "toggle", "pause", "resume", "close"]))
+        if kind == "close":
+            etype, match = draw(st.sampled_from(closers)), {}
+        elif (kind == "toggle" and not paused) or kind == "pause":
+            etype, match = ptype, pmatch
+        else:
+            etype, match = rtype, rmatch
+        paused = etype == ptype if etype in (ptype, rtype) else paused
+        e = {"type": etype, "time": t, "account": account, **match}
+        if "question" in match:
+            e["question"] = value
+        if field is not None:
+            e[field] = value
+        events.append(e)
+    return events
+
+
 @st.composite
 def log_st(draw: Any, max_size: int = 30) -> list[dict[str, Any]]:
-    """Events with ids, in time order (equal times in the order drawn)."""
+    """Events with ids, in time order (equal times in the order drawn): a few obligations'
+    stories among other events."""
     base = draw(st.sampled_from(BASES))
-    events = draw(st.lists(event_st(base), max_size=max_size))
+    span = draw(st.sampled_from([QUARTERS, QUARTERS // 4]))  # eight days, or two
+    events = [e for story in draw(st.lists(story_st(base, span), max_size=3)) for e in story]
+    events += draw(st.lists(event_st(base, span), max_size=max_size))
     return sorted(({**e, "id": f"e{i}"} for i, e in enumerate(events)), key=lambda e: e["time"])
 
 
@@ -212,11 +266,16 @@ def test_a_pause_of_no_time_changes_nothing(events: list[dict[str, Any]], data: 
         account = data.draw(st.sampled_from(["a", "b"]))
         pause = {"type": etype, "time": t, "account": account, "id": f"z{n}p", **pause_match}
         resume = {"type": RESUME_TYPE[rule], "time": t, "account": account, "id": f"z{n}r", **(resume_match or {})}
-        if same is not None:
-            # Other pauses in the log touch t1 and q1 only: these touch the other ticket or question.
-            pause[same] = resume[same] = "t2" if rule == "ticket" else "q2"
-        elif any(e["type"] in ("contract.hold", "contract.active") and e["account"] == account for e in events):
+        # Only where no other pause or resume of the log applies (a resume at one instant with
+        # a pause would end a pause under way).
+        touched = {(e["account"], e.get(same) if same else None) for e in events
+                   if e["type"] in (etype, RESUME_TYPE[rule])}
+        free = [v for v in ((["t1", "t2", "t3"] if rule == "ticket" else ["q1", "q2", "q3"]) if same else [None])
+                if (account, v) not in touched]
+        if not free:
             continue
+        if same is not None:
+            pause[same] = resume[same] = data.draw(st.sampled_from(free))
         i = data.draw(st.integers(0, len(inserted)))
         j = data.draw(st.integers(i, len(inserted)))
         inserted[j:j] = [resume]  # the resume after the pause, both at t (anywhere in the input)
@@ -244,15 +303,19 @@ STAGE_INDEX = {"ticket": ["50%", "3h", "150%"], "renewal": ["4h", "200%"], "ques
 
 
 def _paused_spans(events: list[dict[str, Any]], rule: str, trigger: dict[str, Any], subject: dict[str, Any],
-                  end: int) -> list[tuple[int, int]]:
+                  end: int, last: str | None) -> list[tuple[int, int]]:
     """The spans [pause, resume) of an obligation opened by ``trigger`` and open (not
-    breached) until ``end``, from the log's pause and resume events (in processing order:
-    the events after the trigger)."""
+    breached) until ``end`` (an instant) or the event ``last``, from the log's pause and
+    resume events (in processing order: the events after the trigger)."""
     etype, pause_match, resume_match, same = PAUSES[rule]
     spans: list[tuple[int, int]] = []
     paused: int | None = None
+    stop = 2**62  # a pause under way at the end of the log lasts
     for e in events[events.index(trigger) + 1:]:
-        if e["account"] != trigger["account"] or e["time"] > end:
+        if e["id"] == last or e["time"] > end:
+            stop = end  # a preemption ends a pause (a reply closes the obligation)
+            break
+        if e["account"] != trigger["account"]:
             continue
         if same is not None and e.get(same) != subject.get(same):
             continue
@@ -264,7 +327,7 @@ def _paused_spans(events: list[dict[str, Any]], rule: str, trigger: dict[str, An
             spans.append((paused, e["time"]))
             paused = None
     if paused is not None:
-        spans.append((paused, 2**62))
+        spans.append((paused, stop))
     return spans
 
 
@@ -311,13 +374,19 @@ def test_ladder_stages_in_time_order_once_and_never_while_paused_or_closed(event
         assert times == sorted(times)  # the output's order is by time
         # Never while paused: the obligation is open (pausable) until its breach or closing.
         end = min([_us(a["at"]) for a in breach + closing] or [2**62])
-        spans = _paused_spans(events, rule, trigger, ob_actions[0]["subject"], end)
-        for a in stages + [b for b in breach if b["reason"] == "deadline"]:
+        # The event that ended the open time (a preemption, a reply), or the trigger itself
+        # (due before it was opened: breached at once).
+        ender = [a["event"]["id"] for a in sorted(breach + closing, key=lambda a: _us(a["at"])) if a["event"]][:1]
+        at_once = bool(breach) and breach[0]["reason"] == "deadline" and end == trigger["time"]
+        spans = [] if at_once else _paused_spans(events, rule, trigger, ob_actions[0]["subject"], end,
+                                                  ender[0] if ender else None)
+        timed = stages + [a for a in ob_actions if a["outcome"] == "due_soon" or a.get("reason") == "deadline"]
+        for a in timed:  # what the clock fires: never while paused
             at = _us(a["at"])
             assert not any(p <= at < r for p, r in spans if p < r), (a, spans)
-            if at <= end:
-                paused = sum(min(r, at) - p for p, r in spans if p < at)
-                assert a["paused_for"] == paused, (a, spans)
+        for a in ob_actions:  # the time paused up to each record
+            at = _us(a["at"])
+            assert a["paused_for"] == sum(min(r, at) - p for p, r in spans if p < at), (a, spans)
 
 
 # -- batch = stream = restored at any cut = a store split at any cut ----------------------
