@@ -750,3 +750,39 @@ rules:
     errors = engine.summary.expression_errors
     assert "beyond the year 9999: the obligation is dropped" in errors["far: paused resume"].samples[0][1]
     assert errors["far: rare expect.within"].count == 1
+
+
+def test_prev_in_pause_resume_and_targets_is_before_the_event() -> None:
+    """`prev.facts` read only by a pause, a resume, a target by case or template, a deadline's
+    `at` or a cadence's reminder: the facts before the event (they were the facts after it,
+    the playbook not being taken for one that reads `prev`)."""
+    def run(rule: str, events: list[dict[str, Any]]) -> list[tuple[str, int, Any]]:
+        pb = load_playbook_text("playbook: p\nversion: 1\nfacts:\n  n: {from: [t, p, r, s], value: '1', collect: count}\n"
+                                "rules:\n" + rule, "prev.yaml")
+        return [(a.outcome, a.at // 10**6, a.paused_for) for a in Engine(pb).run(events, until=10**6)]
+
+    t, p, r = ({"type": ty, "time": s, "account": "a", "id": ty} for ty, s in (("t", 0), ("p", 600), ("r", 1200)))
+    # Pause where n was 1 before the pause, resume where it was 2 before the resume: paused 600 s.
+    assert run("""  - id: r
+    when: t
+    expect: {type: o, within: 1h}
+    pause: {type: p, where: "prev.facts.n == 1"}
+    resume: {type: r, where: "prev.facts.n == 2"}
+    actions: {on_breach: [{do: x}]}
+""", [t, p, r]) == [("breach", 4200, 600)]
+    # n was 0 before the trigger: 1h by the table's default, 2h by the template, the deadline at 0 + 1h.
+    for target in ('within: {by: "prev.facts.n", cases: {1: 5h}, default: 1h}',
+                   'within: "{{ 1 + prev.facts.n }}h"', 'deadline: {at: "{{ 3600 * (1 + prev.facts.n) }}"}'):
+        assert run(f"""  - id: r
+    when: t
+    expect: {{type: o, {target}}}
+    actions: {{on_breach: [{{do: x}}]}}
+""", [t]) == [("breach", 3600, None)], target
+    # A cadence's reminder by the facts before its start.
+    assert run("""  - id: c
+    every: 10h
+    remind_before: {by: "prev.facts.n", cases: {0: 1h}, default: 2h}
+    start: {type: s}
+    expect: {type: o}
+    actions: {on_due_soon: [{do: x}]}
+""", [{"type": "s", "time": 0, "account": "a", "id": "s"}])[:1] == [("due_soon", 9 * 3600, None)]

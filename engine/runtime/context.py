@@ -569,10 +569,18 @@ def reads_prev(playbook: Playbook) -> bool:
     for rule in playbook.rules:
         patterns: list[Pattern | None]
         if isinstance(rule, ResponseRule):
-            patterns = [rule.when, rule.expect, rule.before]
+            patterns = [rule.when, rule.expect, rule.before, rule.pause, rule.resume]
             exprs.append(rule.unless)
+            # Targets chosen at the trigger (tables and templates) read its facts too.
+            choices = [rule.within_choice, rule.expire_choice, rule.remind_before]
+            if any(c is not None and "prev" in c.names_used for c in choices):
+                return True
+            if rule.deadline is not None and "prev" in rule.deadline.at.names_used:
+                return True
         elif isinstance(rule, CadenceRule):
             patterns = [rule.start, rule.stop, rule.expect]
+            if rule.remind_choice is not None and "prev" in rule.remind_choice.names_used:
+                return True
         else:
             patterns = [rule.when]
             exprs.append(rule.unless)
