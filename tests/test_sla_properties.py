@@ -550,7 +550,7 @@ HOSTILE_TEMPLATES = st.sampled_from([
 ])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=EXAMPLES * 3 // 2, deadline=None)
 @given(HOSTILE_PLAYBOOK_VALUES, HOSTILE_TEMPLATES, HOSTILE_TEMPLATES, st.booleans(),
        st.lists(st.tuples(st.integers(0, QUARTERS), hostile), max_size=6))
 def test_hostile_playbook_values_load_or_fail_cleanly(offset: Any, at: str, within: str, calendar: bool,
@@ -570,7 +570,7 @@ def test_hostile_playbook_values_load_or_fail_cleanly(offset: Any, at: str, with
         "      on_breach: [{do: x, d: '{{ deadline }}'}]\n"
         "  - id: w\n    when: s\n"
         f"    expect: {{type: o, within: {json.dumps(within)}{', calendar: c' if calendar else ''}}}\n"
-        f"    remind_before: {{by: trigger.ends, cases: {{1: 1h, '1': 2h, true: 3h}}, default: 4h}}\n"
+        f"    remind_before: {{by: trigger.ends, cases: {{1: 1h, 'P1': 2h, true: 3h}}, default: 4h}}\n"
         "    actions: {on_due_soon: [{do: r}], on_breach: [{do: x}]}\n"
     )
     try:
