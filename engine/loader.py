@@ -14,6 +14,7 @@ from it ourselves so that we can
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -324,10 +325,8 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, Positions]:
     def typed_key(key_node: yaml.Node, path: Path) -> None:
         if key_node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
                             "tag:yaml.org,2002:null"):
-            try:
+            with contextlib.suppress(yaml.YAMLError, ValueError):
                 positions.key_values.setdefault(path, _SCALARS.construct_object(key_node))
-            except (yaml.YAMLError, ValueError):
-                pass
 
     def build(node: yaml.Node, path: Path) -> Any:
         positions.values.setdefault(path, _mark(node))

@@ -37,6 +37,7 @@ calendars:
     holidays: [2026-03-30, 2026-10-26]
 facts:
   sla: {from: account.updated, value: sla}
+  cal: {from: account.updated, value: cal}
 rules:
   - id: ticket
     when: ticket.created
@@ -44,7 +45,7 @@ rules:
       type: agent.reply
       same: [ticket]
       within: {by: priority, cases: {P1: 1h, P2: 8h, 3: 2h}, default: 1d}
-      calendar: support
+      calendar: "{{ coalesce(facts.cal, 'support') }}"
     pause: {type: ticket.status, match: {status: pending}}
     resume: {type: ticket.status, match: {status: open}}
     remind_before: {by: priority, cases: {P1: 20m}, default: 2h}
@@ -149,7 +150,8 @@ FIELDS: dict[str, Any] = {
     "question.closed": {"question": st.sampled_from(["q1", "q2"])},
     "question.waiting": {"question": st.sampled_from(["q1", "q2"])},
     "question.active": {"question": st.sampled_from(["q1", "q2"])},
-    "account.updated": {"sla": st.sampled_from(["30m", "2h", "1d", "soon", None])},
+    "account.updated": {"sla": st.sampled_from(["30m", "2h", "1d", "soon", None]),
+                        "cal": st.sampled_from(["support", "support", "berlin", "nowhere", None])},
     "onboarded": {"tier": st.sampled_from(["gold", "silver"])},
     "checkin.held": {},
     "churned": {},
@@ -163,7 +165,8 @@ WEIGHTED = TYPES + ["ticket.status"] * 3 + ["contract.hold", "contract.active"] 
 @st.composite
 def event_st(draw: Any, base: int, span: int = QUARTERS) -> dict[str, Any]:
     etype = draw(st.sampled_from(WEIGHTED))
-    event: dict[str, Any] = {"type": etype, "time": base + draw(st.integers(0, span)) * 900,
+    jitter = draw(st.sampled_from([0, 0, 0, 0, 1, 0.25]))  # mostly on quarter hours, as deadlines are
+    event: dict[str, Any] = {"type": etype, "time": base + draw(st.integers(0, span)) * 900 + jitter,
                              "account": draw(st.sampled_from(["a", "b"]))}
     for name, values in FIELDS[etype].items():
         value = draw(values)
@@ -292,7 +295,11 @@ def _obligation(action: dict[str, Any]) -> tuple[str, str, str, str]:
 
 
 def _us(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+    """An action's time, or an event's, in microseconds."""
+    if not isinstance(text, str):
+        return int(round(text * 10**6))
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (dt - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 # Measured time (hours) of each ticket stage by the trigger's priority (the calendar's open hours).
@@ -312,7 +319,7 @@ def _paused_spans(events: list[dict[str, Any]], rule: str, trigger: dict[str, An
     paused: int | None = None
     stop = 2**62  # a pause under way at the end of the log lasts
     for e in events[events.index(trigger) + 1:]:
-        if e["id"] == last or e["time"] > end:
+        if e["id"] == last or _us(e["time"]) > end:
             stop = end  # a preemption ends a pause (a reply closes the obligation)
             break
         if e["account"] != trigger["account"]:
@@ -322,9 +329,9 @@ def _paused_spans(events: list[dict[str, Any]], rule: str, trigger: dict[str, An
         is_pause = e["type"] == etype and all(e.get(k) == v for k, v in pause_match.items())
         is_resume = e["type"] == RESUME_TYPE[rule] and all(e.get(k) == v for k, v in (resume_match or {}).items())
         if is_pause and paused is None:
-            paused = e["time"]
+            paused = _us(e["time"])
         elif is_resume and paused is not None:
-            spans.append((paused, e["time"]))
+            spans.append((paused, _us(e["time"])))
             paused = None
     if paused is not None:
         spans.append((paused, stop))
@@ -363,7 +370,7 @@ def test_ladder_stages_in_time_order_once_and_never_while_paused_or_closed(event
                 if expire is None:  # the question rule's expire is a template
                     keep = trigger.get("keep")
                     expire = {"6h": 6, "2d": 48, None: 24}[keep]
-                assert _us(a["at"]) <= _us(breach[0]["at"]) + expire * 3600, (a, breach)
+                assert _us(a["at"]) <= _us(breach[0]["at"]) + expire * 3600 * 10**6, (a, breach)
         # In the order of the time each stage measures: ties in the order written.
         if rule == "ticket":
             hours = TICKET_STAGE_HOURS.get(trigger.get("priority"), TICKET_DEFAULT)  # type: ignore[call-overload]
@@ -377,7 +384,7 @@ def test_ladder_stages_in_time_order_once_and_never_while_paused_or_closed(event
         # The event that ended the open time (a preemption, a reply), or the trigger itself
         # (due before it was opened: breached at once).
         ender = [a["event"]["id"] for a in sorted(breach + closing, key=lambda a: _us(a["at"])) if a["event"]][:1]
-        at_once = bool(breach) and breach[0]["reason"] == "deadline" and end == trigger["time"]
+        at_once = bool(breach) and breach[0]["reason"] == "deadline" and end == _us(trigger["time"])
         spans = [] if at_once else _paused_spans(events, rule, trigger, ob_actions[0]["subject"], end,
                                                   ender[0] if ender else None)
         timed = stages + [a for a in ob_actions if a["outcome"] == "due_soon" or a.get("reason") == "deadline"]
@@ -386,7 +393,7 @@ def test_ladder_stages_in_time_order_once_and_never_while_paused_or_closed(event
             assert not any(p <= at < r for p, r in spans if p < r), (a, spans)
         for a in ob_actions:  # the time paused up to each record
             at = _us(a["at"])
-            assert a["paused_for"] == sum(min(r, at) - p for p, r in spans if p < at), (a, spans)
+            assert _us(a["paused_for"]) == sum(min(r, at) - p for p, r in spans if p < at), (a, spans)
 
 
 # -- batch = stream = restored at any cut = a store split at any cut ----------------------
