@@ -192,7 +192,7 @@ def story_st(draw: Any, base: int, span: int) -> list[dict[str, Any]]:
     perhaps its reply, at times after it."""
     rule = draw(st.sampled_from(sorted(STORIES)))
     trigger_type, (ptype, pmatch), (rtype, rmatch), closers, field, value = STORIES[rule]
-    t = base + draw(st.integers(0, span)) * 900
+    t = base + draw(st.integers(0, span // 4)) * 3600  # on the hour: stages on closings
     account = draw(st.sampled_from(["a", "b"]))
     trigger = {"type": trigger_type, "time": t, "account": account}
     for name, values in FIELDS[trigger_type].items():
@@ -261,29 +261,48 @@ def test_a_pause_of_no_time_changes_nothing(events: list[dict[str, Any]], data: 
     until = events[-1]["time"] + 3 * 86400 if events else None
     whole = _batch(events, until)
     base = events[0]["time"] if events else BASES[0]
+    # The instants where things happen to the obligations of the log (a stage, a reminder,
+    # a deadline, a trigger), or any quarter hour.
+    instants = [(a["rule"], a["key"], a["subject"], _us(a["at"]) / 10**6) for a in map(json.loads, whole)
+                if a["rule"] in PAUSES]
     inserted = list(events)
     for n in range(data.draw(st.integers(1, 3))):
-        rule = data.draw(st.sampled_from(sorted(PAUSES)))
+        if instants and data.draw(st.booleans()):
+            rule, account, subject, t = data.draw(st.sampled_from(instants))
+        else:
+            rule = data.draw(st.sampled_from(sorted(PAUSES)))
+            t = base + data.draw(st.integers(0, QUARTERS)) * 900
+            account = data.draw(st.sampled_from(["a", "b"]))
+            subject = {}
         etype, pause_match, resume_match, same = PAUSES[rule]
-        t = base + data.draw(st.integers(0, QUARTERS)) * 900
-        account = data.draw(st.sampled_from(["a", "b"]))
         pause = {"type": etype, "time": t, "account": account, "id": f"z{n}p", **pause_match}
         resume = {"type": RESUME_TYPE[rule], "time": t, "account": account, "id": f"z{n}r", **(resume_match or {})}
-        # Only where no other pause or resume of the log applies (a resume at one instant with
-        # a pause would end a pause under way).
-        touched = {(e["account"], e.get(same) if same else None) for e in events
-                   if e["type"] in (etype, RESUME_TYPE[rule])}
-        free = [v for v in ((["t1", "t2", "t3"] if rule == "ticket" else ["q1", "q2", "q3"]) if same else [None])
-                if (account, v) not in touched]
-        if not free:
-            continue
         if same is not None:
-            pause[same] = resume[same] = data.draw(st.sampled_from(free))
-        i = data.draw(st.integers(0, len(inserted)))
-        j = data.draw(st.integers(i, len(inserted)))
+            pause[same] = resume[same] = subject.get(same) or data.draw(
+                st.sampled_from(["t1", "t2"] if rule == "ticket" else ["q1", "q2"]))
+        # Anywhere among the events of that instant (the engine sorts by time, stably).
+        first = sum(1 for e in inserted if e["time"] < t)
+        last = sum(1 for e in inserted if e["time"] <= t)
+        i = data.draw(st.integers(first, last))
+        if _paused(inserted[:i], t, rule, account, same and pause[same]):
+            continue  # a resume there would end a pause under way: not a pause of no time
+        j = data.draw(st.integers(i, last))
         inserted[j:j] = [resume]  # the resume after the pause, both at t (anywhere in the input)
         inserted[i:i] = [pause]
     assert _batch(inserted, until) == whole
+
+
+def _paused(events: list[dict[str, Any]], t: float, rule: str, account: str, subject: str | None) -> bool:
+    """Is an obligation of ``rule`` for that account and subject paused once ``events`` are
+    processed and the clock has reached ``t``?"""
+    engine = Engine(PLAYBOOK)
+    engine.run(events, until=t)
+    for p in engine.snapshot()["playbooks"]:
+        for ob in p["state"]["rules"][rule]["obligations"]:
+            if ob["key"] == account and ob["paused_at"] is not None and \
+                    (subject is None or subject in ob["subject"].values()):
+                return True
+    return False
 
 
 # -- the ladder's stages, checked against the event log ------------------------------------
