@@ -824,3 +824,28 @@ def test_prev_in_pause_resume_and_targets_is_before_the_event() -> None:
     expect: {type: o}
     actions: {on_due_soon: [{do: x}]}
 """, [{"type": "s", "time": 0, "account": "a", "id": "s"}])[:1] == [("due_soon", 9 * 3600, None)]
+
+
+def test_a_stage_due_at_a_pause_of_no_time_is_due_then_after_a_restore_too() -> None:
+    """A pause and a resume at the closing instant a stage is due at, the state saved right
+    after them: resumed from it, the stage fires at that instant, as in one run (re-derived
+    from the resume, no time left read on the calendar landed at the next opening)."""
+    def t(text: str) -> int:
+        return int(datetime.fromisoformat(text).timestamp())
+
+    events = [{"id": "c", "type": "ticket.created", "time": t("2026-03-05T14:00:00-05:00"), "account": "a",
+               "ticket": "t2", "priority": "P2"},
+              {"id": "p", "type": "ticket.status", "time": t("2026-03-05T17:00:00-05:00"), "account": "a",
+               "ticket": "t2", "status": "pending"},
+              {"id": "r", "type": "ticket.status", "time": t("2026-03-05T17:00:00-05:00"), "account": "a",
+               "ticket": "t2", "status": "open"},
+              {"id": "n", "type": "noise", "time": t("2026-03-07T14:00:00-05:00"), "account": "a"}]
+    whole = _batch(events)
+    assert [(json.loads(x)["stage"], json.loads(x)["at"]) for x in whole if '"progress"' in x][0] == \
+        ("3h", "2026-03-05T22:00:00Z")
+    first = Engine(PLAYBOOK)
+    produced = first.run(events[:3])
+    second = Engine(PLAYBOOK)
+    second.restore(orjson.loads(orjson.dumps(first.snapshot())))
+    produced += second.run(events[3:])
+    assert _lines(sorted(produced, key=lambda a: a.sort_key)) == whole

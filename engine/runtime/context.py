@@ -480,9 +480,13 @@ def measure(start: int, end: int, calendar: Calendar | None) -> int:
 
 
 def add_measured(t: int, amount: int, calendar: Calendar | None) -> int:
-    """The instant ``amount`` of :func:`measure`'s time after ``t``."""
+    """The earliest instant ``amount`` of :func:`measure`'s time after ``t``: ``t`` itself
+    for none (a stage or a deadline with no time left is due when the clock runs again,
+    even in closed hours), as when re-derived from saved state."""
     if calendar is None:
         return t + amount
+    if amount <= 0:
+        return t
     return calendar.add(t, Duration("", 0.0, 0.0, amount))
 
 

@@ -319,10 +319,8 @@ class ResponseRuntime:
         t0 = ob.trigger.t
         return measure(t0, add_time(t0, stage.duration, ob.calendar), ob.calendar)
 
-    def _schedule_stages(self, ob: Obligation, due_at_anchor: bool = False) -> None:
-        """The instants of the stages not fired yet, from the obligation's anchor.
-        ``due_at_anchor``: a stage with no time left is due at the anchor itself (after a
-        pause of no time: it was due then), not at the calendar's next opening."""
+    def _schedule_stages(self, ob: Obligation) -> None:
+        """The instants of the stages not fired yet, from the obligation's anchor."""
         ob.stage_at.clear()
         timers = self.run.timers
         for stage in self.rule.stages:
@@ -337,7 +335,7 @@ class ResponseRuntime:
                 if left < 0:  # passed already (a stage added to a rule since a store saved it)
                     ob.stages_done.add(stage.label)
                     continue
-                at = ob.anchor if left == 0 and due_at_anchor else add_measured(ob.anchor, left, ob.calendar)
+                at = add_measured(ob.anchor, left, ob.calendar)
             except ValueError:  # CalendarError: beyond the calendar's last year, so never
                 continue
             ob.stage_at[stage.index] = at
@@ -395,9 +393,7 @@ class ResponseRuntime:
     def _schedule_from_anchor(self, ob: Obligation, t: int) -> None:
         """After a pause of no time: the same instants as before it."""
         if self.rule.stages:
-            # A stage due at this very instant stays due at it (on a calendar, no time left
-            # read from a closing would land at the next opening).
-            self._schedule_stages(ob, due_at_anchor=True)
+            self._schedule_stages(ob)
         self._schedule_reminder(ob, t, strictly_after=False)
         if ob.deadline is not None and ob.status == OPEN:
             self.run.timers.push(ob.deadline, self._deadline, ob)
