@@ -256,10 +256,16 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
 @SETTINGS
 @given(log_st(), st.data())
 def test_a_pause_of_no_time_changes_nothing(events: list[dict[str, Any]], data: Any) -> None:
-    """A pause and a resume at one instant, inserted anywhere (for obligations that no other
-    pause touches): the same actions, byte for byte (paused_for stays 0)."""
+    """A pause and a resume at one instant, inserted anywhere (but where the obligation is
+    paused already): the same actions, byte for byte (paused_for stays 0)."""
     until = events[-1]["time"] + 3 * 86400 if events else None
     whole = _batch(events, until)
+    assert _batch(_with_zero_pauses(events, whole, data), until) == whole
+
+
+def _with_zero_pauses(events: list[dict[str, Any]], whole: list[str], data: Any) -> list[dict[str, Any]]:
+    """``events`` with pauses and resumes at one instant inserted (not where a pause is
+    under way), at any instant or where the actions ``whole`` (of ``events``) are."""
     base = events[0]["time"] if events else BASES[0]
     # The instants where things happen to the obligations of the log (a stage, a reminder,
     # a deadline, a trigger), or any quarter hour.
@@ -289,7 +295,7 @@ def test_a_pause_of_no_time_changes_nothing(events: list[dict[str, Any]], data: 
         j = data.draw(st.integers(i, last))
         inserted[j:j] = [resume]  # the resume after the pause, both at t (anywhere in the input)
         inserted[i:i] = [pause]
-    assert _batch(inserted, until) == whole
+    return inserted
 
 
 def _paused(events: list[dict[str, Any]], t: float, rule: str, account: str, subject: str | None) -> bool:
@@ -419,9 +425,13 @@ def test_ladder_stages_in_time_order_once_and_never_while_paused_or_closed(event
 
 
 @SETTINGS
-@given(log_st(), st.lists(st.integers(0, 30), max_size=3), st.integers(1, 4), st.booleans())
+@given(log_st(), st.lists(st.integers(0, 30), max_size=3), st.integers(1, 4), st.booleans(), st.data())
 def test_batch_stream_and_snapshot_cuts_agree(events: list[dict[str, Any]], cuts: list[int], flush: int,
-                                              with_until: bool) -> None:
+                                              with_until: bool, data: Any) -> None:
+    """One batch, Engine.stream, and runs resumed from Engine.snapshot() at any cut (some
+    of them among pauses of no time): the same actions, byte for byte."""
+    if data.draw(st.booleans()):
+        events = _with_zero_pauses(events, _batch(events), data)
     until = events[-1]["time"] + 5 * 86400 if events and with_until else None
     whole = _batch(events, until)
     assert _lines(list(Engine(PLAYBOOK).stream(events, until=until, flush_every=flush))) == whole
