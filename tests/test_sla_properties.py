@@ -552,7 +552,7 @@ hostile = st.one_of(
 
 @SETTINGS
 @given(st.sampled_from(BASES), st.lists(st.tuples(st.sampled_from(TYPES), st.integers(0, QUARTERS),
-                                                  st.dictionaries(st.sampled_from(["ends", "priority", "tier", "keep", "sla",
+                                                  st.dictionaries(st.sampled_from(["ends", "priority", "tier", "keep", "sla", "cal",
                                                                                    "ticket", "question", "status"]),
                                                                   hostile, max_size=4)), max_size=15),
        st.integers(0, 15))
