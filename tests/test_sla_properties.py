@@ -862,3 +862,39 @@ def test_a_stage_due_at_a_pause_of_no_time_is_due_then_after_a_restore_too() -> 
     second.restore(orjson.loads(orjson.dumps(first.snapshot())))
     produced += second.run(events[3:])
     assert _lines(sorted(produced, key=lambda a: a.sort_key)) == whole
+
+
+def test_a_paused_obligation_without_deadline_expires_after_its_trigger_when_restored_too(tmp_path: Path) -> None:
+    """An obligation without a deadline (`before` only, `expire` written) paused a day after
+    its trigger: dropped `expire` after its trigger in one run; resumed from saved state (or a
+    store) it was kept until `expire` after the pause, and a late answer was `met`."""
+    pb = load_playbook_text("""
+playbook: open-ended
+version: 1
+rules:
+  - id: r
+    when: asked
+    expect: {type: answered, before: {type: closed}}
+    expire: 2d
+    pause: {type: hold}
+    resume: {type: go}
+    actions: {on_met: [{do: ok}], on_breach: [{do: x}]}
+""", "open-ended.yaml")
+    day = 86400
+    events = [{"id": "a", "type": "asked", "time": BASES[0], "account": "k"},
+              {"id": "h", "type": "hold", "time": BASES[0] + day, "account": "k"},
+              {"id": "n", "type": "answered", "time": BASES[0] + 5 * day // 2, "account": "k"}]
+    assert Engine(pb).run(events) == []
+    first = Engine(pb)
+    first.run(events[:2])
+    second = Engine(pb)
+    second.restore(orjson.loads(orjson.dumps(first.snapshot())))
+    assert second.run(events[2:]) == []
+    out: list[str] = []
+    for part in (events[:2], events[2:]):
+        store = SQLiteStore(str(tmp_path / "s.db"))
+        try:
+            DurableRun(Engine(pb), store).run(part, emit=out.extend)
+        finally:
+            store.close()
+    assert out == []

@@ -495,6 +495,8 @@ class ResponseRuntime:
         """The instants :meth:`restore_items` schedules for a saved obligation."""
         if ob.status == OPEN:
             if ob.paused_at is not None:
+                if ob.deadline is None and self.rule.expire_open:
+                    yield ob.trigger.t + ob.expire_us
                 yield ob.paused_at + ob.expire_us
                 return
             if ob.deadline is not None:
@@ -571,6 +573,9 @@ class ResponseRuntime:
             self.open.setdefault(bk, []).append(ob)
             self.by_key.setdefault(bk[0], {})[bk] = None
             if ob.status == OPEN and ob.paused_at is not None:
+                if ob.deadline is None and rule.expire_open:
+                    # Without a deadline it is dropped `expire` after its trigger, paused or not.
+                    timers.push(trigger.t + ob.expire_us, self._expire_open, ob)
                 timers.push(ob.paused_at + ob.expire_us, self._expire_paused, (ob, ob.paused_at))
                 continue  # nothing else runs while paused
             if rule.stages:
