@@ -99,6 +99,20 @@ rules:
       on_met: [{do: ok}]
       on_late: [{do: sorry}]
 
+  - id: chat
+    when: chat.started
+    expect: {type: chat.answered, same: [chat], before: {type: chat.closed}}
+    expire: 1d
+    pause: {type: chat.away}
+    resume: {type: chat.back}
+    actions:
+      on_progress:
+        - {at: 2h, actions: [{do: nudge}]}
+        - {at: 1d, actions: [{do: last, paused: "{{ paused_for }}"}]}
+      on_breach: [{do: escalate}]
+      on_met: [{do: ok}]
+      on_late: [{do: sorry}]
+
   - id: checkin
     every: 2d
     calendar: support
@@ -120,9 +134,11 @@ BASES = [int(datetime(2026, 3, 5, 5, tzinfo=UTC).timestamp()),
          int(datetime(2026, 10, 23, 4, tzinfo=UTC).timestamp())]
 QUARTERS = 8 * 96  # eight days of quarter hours
 PAUSES = {"ticket": ("ticket.status", {"status": "pending"}, {"status": "open"}, "ticket"),
+          "chat": ("chat.away", {}, None, "chat"),
           "renewal": ("contract.hold", {}, None, None),
           "question": ("question.waiting", {}, None, "question")}
-RESUME_TYPE = {"ticket": "ticket.status", "renewal": "contract.active", "question": "question.active"}
+RESUME_TYPE = {"ticket": "ticket.status", "renewal": "contract.active", "question": "question.active",
+               "chat": "chat.back"}
 
 
 def _ends(base: int, choice: tuple[int, int, int]) -> Any:
@@ -153,6 +169,11 @@ FIELDS: dict[str, Any] = {
     "account.updated": {"sla": st.sampled_from(["30m", "2h", "1d", "soon", None]),
                         "cal": st.sampled_from(["support", "support", "berlin", "nowhere", None])},
     "onboarded": {"tier": st.sampled_from(["gold", "silver"])},
+    "chat.started": {"chat": st.sampled_from(["c1", "c2"])},
+    "chat.answered": {"chat": st.sampled_from(["c1", "c2"])},
+    "chat.closed": {"chat": st.sampled_from(["c1", "c2"])},
+    "chat.away": {"chat": st.sampled_from(["c1", "c2"])},
+    "chat.back": {"chat": st.sampled_from(["c1", "c2"])},
     "checkin.held": {},
     "churned": {},
 }
@@ -183,6 +204,7 @@ STORIES = {  # rule -> trigger, pause, resume, closing events, the subject field
     "renewal": ("contract.signed", ("contract.hold", {}), ("contract.active", {}), ["renewal.outreach"], None, None),
     "question": ("question.asked", ("question.waiting", {"question": "q1"}), ("question.active", {"question": "q1"}),
                  ["question.answered", "question.closed"], "question", "q1"),
+    "chat": ("chat.started", ("chat.away", {}), ("chat.back", {}), ["chat.answered", "chat.closed"], "chat", "c1"),
 }
 
 
@@ -285,7 +307,7 @@ def _with_zero_pauses(events: list[dict[str, Any]], whole: list[str], data: Any)
         resume = {"type": RESUME_TYPE[rule], "time": t, "account": account, "id": f"z{n}r", **(resume_match or {})}
         if same is not None:
             pause[same] = resume[same] = subject.get(same) or data.draw(
-                st.sampled_from(["t1", "t2"] if rule == "ticket" else ["q1", "q2"]))
+                st.sampled_from({"ticket": ["t1", "t2"], "question": ["q1", "q2"], "chat": ["c1", "c2"]}[rule]))
         # Anywhere among the events of that instant (the engine sorts by time, stably).
         first = sum(1 for e in inserted if e["time"] < t)
         last = sum(1 for e in inserted if e["time"] <= t)
@@ -331,7 +353,8 @@ def _us(text: str) -> int:
 TICKET_STAGE_HOURS = {"P1": {"50%": 0.5, "3h": 3, "150%": 1.5}, "P2": {"50%": 4, "3h": 3, "150%": 12},
                       3: {"50%": 1, "3h": 3, "150%": 3}}
 TICKET_DEFAULT = {"50%": 4, "3h": 3, "150%": 12}
-STAGE_INDEX = {"ticket": ["50%", "3h", "150%"], "renewal": ["4h", "200%"], "question": ["25%", "1d", "300%"]}
+STAGE_INDEX = {"ticket": ["50%", "3h", "150%"], "renewal": ["4h", "200%"], "question": ["25%", "1d", "300%"],
+               "chat": ["2h", "1d"]}
 
 
 def _paused_spans(events: list[dict[str, Any]], rule: str, trigger: dict[str, Any], subject: dict[str, Any],
@@ -372,7 +395,7 @@ def test_ladder_stages_in_time_order_once_and_never_while_paused_or_closed(event
     until = events[-1]["time"] + 4 * 86400 if events else None
     actions = [json.loads(line) for line in _batch(events, until)]
     by_id = {e["id"]: e for e in events}
-    expire_h = {"ticket": 48, "renewal": 24}
+    expire_h = {"ticket": 48, "renewal": 24, "chat": 24}
     obligations: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for a in actions:
         if a["rule"] != "checkin":
@@ -396,6 +419,8 @@ def test_ladder_stages_in_time_order_once_and_never_while_paused_or_closed(event
                     keep = trigger.get("keep")
                     expire = {"6h": 6, "2d": 48, None: 24}[keep]
                 assert _us(a["at"]) <= _us(breach[0]["at"]) + expire * 3600 * 10**6, (a, breach)
+            elif rule == "chat":  # no deadline: dropped a day after its trigger
+                assert _us(a["at"]) <= _us(trigger["time"]) + 86400 * 10**6, a
         # In the order of the time each stage measures: ties in the order written.
         if rule == "ticket":
             hours = TICKET_STAGE_HOURS.get(trigger.get("priority"), TICKET_DEFAULT)  # type: ignore[call-overload]
@@ -898,3 +923,23 @@ rules:
         finally:
             store.close()
     assert out == []
+
+
+def test_a_stage_at_the_expiry_instant_fires_whatever_the_order_of_its_timers() -> None:
+    """A chat paused at its trigger, the state saved, resumed at that instant: its stage at
+    `expire` after the trigger still fires (the resume scheduled it after the restored
+    expiry, which closed the obligation first)."""
+    t0 = BASES[0]
+    events = [{"id": "s", "type": "chat.started", "time": t0, "account": "a", "chat": "c1"},
+              {"id": "p", "type": "chat.away", "time": t0, "account": "a", "chat": "c1"},
+              {"id": "r", "type": "chat.back", "time": t0, "account": "a", "chat": "c1"},
+              {"id": "n", "type": "noise", "time": t0 + 2 * 86400, "account": "a"}]
+    whole = _batch(events)
+    assert [json.loads(x)["stage"] for x in whole] == ["2h", "1d"]
+    for cut in range(1, 4):
+        first = Engine(PLAYBOOK)
+        produced = first.run(events[:cut])
+        second = Engine(PLAYBOOK)
+        second.restore(orjson.loads(orjson.dumps(first.snapshot())))
+        produced += second.run(events[cut:])
+        assert _lines(sorted(produced, key=lambda a: a.sort_key)) == whole, cut

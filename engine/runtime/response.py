@@ -428,9 +428,17 @@ class ResponseRuntime:
         ob.stages_done.add(stage.label)
         self._emit(ob, "progress", at, None, stage=stage)
 
+    def _stages_at(self, at: int, ob: Obligation) -> None:
+        """Stages due at the very instant the obligation expires: still awaited then, they
+        fire first, whatever the order in which their timers were scheduled."""
+        for stage in self.rule.stages:
+            if ob.stage_at.get(stage.index) == at:
+                self._stage(at, (ob, stage.index))
+
     def _expire(self, at: int, ob: Obligation) -> None:
         self._touch(ob)
         if ob.status == BREACHED:
+            self._stages_at(at, ob)
             self.stats.expired += 1
             self._close(ob)
 
@@ -438,6 +446,7 @@ class ResponseRuntime:
         """An obligation without a deadline, still open ``expire`` after its trigger: dropped."""
         self._touch(ob)
         if ob.status == OPEN:
+            self._stages_at(at, ob)
             self.stats.expired += 1
             self._close(ob)
 
