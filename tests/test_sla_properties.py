@@ -314,7 +314,11 @@ def _with_zero_pauses(events: list[dict[str, Any]], whole: list[str], data: Any)
         i = data.draw(st.integers(first, last))
         if _paused(inserted[:i], t, rule, account, same and pause[same]):
             continue  # a resume there would end a pause under way: not a pause of no time
-        j = data.draw(st.integers(i, last))
+        # No other pause or resume of that obligation between the two (it would pause it
+        # for real, or end a pause).
+        stop = next((k for k in range(i, last) if inserted[k]["type"] in (etype, RESUME_TYPE[rule])
+                     and inserted[k]["account"] == account), last)
+        j = data.draw(st.integers(i, stop))
         inserted[j:j] = [resume]  # the resume after the pause, both at t (anywhere in the input)
         inserted[i:i] = [pause]
     return inserted
