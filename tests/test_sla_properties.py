@@ -337,6 +337,51 @@ def _paused(events: list[dict[str, Any]], t: float, rule: str, account: str, sub
     return False
 
 
+SUPPORT_ONLY = load_playbook_text(PLAYBOOK_TEXT.replace("calendar: \"{{ coalesce(facts.cal, 'support') }}\"",
+                                                      "calendar: support"), "sla-props.yaml")
+
+
+def _without_paused(lines: list[str]) -> list[str]:
+    out = []
+    for line in lines:
+        a = json.loads(line)
+        a.pop("paused_for", None)
+        a["params"].pop("paused", None)
+        out.append(json.dumps(a))
+    return out
+
+
+@SETTINGS
+@given(log_st(), st.data())
+def test_a_pause_in_closed_hours_changes_only_paused_for(events: list[dict[str, Any]], data: Any) -> None:
+    """On a business-hours calendar, a pause and its resume inside one closed span (after a
+    closing, up to the next opening, in a night, a weekend or a holiday): no open time passes,
+    so the same actions come out but for the time paused they tell."""
+    support = SUPPORT_ONLY.calendars["support"]
+    until = events[-1]["time"] + 4 * 86400 if events else None
+    whole = _lines(Engine(SUPPORT_ONLY).run(events, until=until))
+    base = events[0]["time"] if events else BASES[0]
+    p = base + data.draw(st.integers(0, QUARTERS)) * 900
+    r = p + data.draw(st.integers(1, 40)) * 900
+    if support.working_us(p * 10**6, r * 10**6) or support.is_open(p * 10**6) or \
+            support.working_us((p - 1) * 10**6, p * 10**6):
+        return  # open time between them, or the pause at a closing (something may be due then)
+    account = data.draw(st.sampled_from(["a", "b"]))
+    ticket = data.draw(st.sampled_from(["t1", "t2"]))
+    if any(e["type"] == "ticket.status" and e["account"] == account and e.get("ticket") == ticket
+           and p <= e["time"] <= r for e in events):
+        return
+    i = sum(1 for e in events if e["time"] <= p)
+    if _paused(events[:i], p, "ticket", account, ticket):
+        return
+    j = sum(1 for e in events if e["time"] < r)
+    pause = {"type": "ticket.status", "time": p, "account": account, "ticket": ticket, "status": "pending", "id": "zp"}
+    resume = {"type": "ticket.status", "time": r, "account": account, "ticket": ticket, "status": "open", "id": "zr"}
+    inserted = events[:i] + [pause] + events[i:j] + [resume] + events[j:]
+    got = _lines(Engine(SUPPORT_ONLY).run(inserted, until=until))
+    assert _without_paused(got) == _without_paused(whole)
+
+
 # -- the ladder's stages, checked against the event log ------------------------------------
 
 

@@ -363,10 +363,11 @@ class ResponseRuntime:
             ob.paused_at = None
             self._schedule_from_anchor(ob, t)
             return
+        paused_at = ob.paused_at
         self._run_again(ob, t)
         if ob.deadline is not None and ob.target is not None:
             try:
-                deadline: int | None = add_measured(t, ob.target - ob.consumed, ob.calendar)
+                deadline: int | None = self._moved_deadline(ob, paused_at, t)
             except ValueError:  # CalendarError: beyond the calendar's years
                 deadline = None
             if deadline is None or deadline > MAX_TIME_US:
@@ -380,6 +381,26 @@ class ResponseRuntime:
             self.run.timers.push(ob.deadline, self._deadline, ob)
         self._schedule_reminder(ob, t, strictly_after=False)
         self._touch(ob)
+
+    def _moved_deadline(self, ob: Obligation, paused_at: int, t: int) -> int:
+        """The deadline after a pause from ``paused_at`` to ``t``: the remaining time after
+        ``t``. On a calendar, the instant the remaining open time runs out may be followed by
+        closed time that the deadline also sat in (``1d`` from a night is due at the next
+        opening, not at the closing before it): the same closed time follows the new one, up
+        to the next opening, so a pause over no open time moves nothing."""
+        assert ob.deadline is not None and ob.target is not None
+        remaining = ob.target - ob.consumed
+        calendar = ob.calendar
+        moved = add_measured(t, remaining, calendar)
+        if calendar is None or calendar.is_open(moved):
+            return moved
+        tail = ob.deadline - add_measured(paused_at, remaining, calendar)  # closed time the deadline sat in
+        if tail <= 0:
+            return moved
+        opening = calendar.next_open(moved)
+        if calendar.is_open(ob.deadline) and not calendar.is_open(ob.deadline - 1):
+            return opening  # it was due at an opening: so it is again
+        return min(moved + tail, opening)
 
     def _run_again(self, ob: Obligation, t: int) -> None:
         """End a pause at ``t``: the clock runs from here with what it had consumed."""
