@@ -357,26 +357,30 @@ def test_a_pause_in_closed_hours_changes_only_paused_for(events: list[dict[str, 
     """On a business-hours calendar, a pause and its resume inside one closed span (after a
     closing, up to the next opening, in a night, a weekend or a holiday): no open time passes,
     so the same actions come out but for the time paused they tell."""
-    support = SUPPORT_ONLY.calendars["support"]
+    rule = data.draw(st.sampled_from(["ticket", "renewal"]))  # on support (New York), on Berlin's split hours
+    calendar = SUPPORT_ONLY.calendars["support" if rule == "ticket" else "berlin"]
     until = events[-1]["time"] + 4 * 86400 if events else None
     whole = _lines(Engine(SUPPORT_ONLY).run(events, until=until))
     base = events[0]["time"] if events else BASES[0]
     p = base + data.draw(st.integers(0, QUARTERS)) * 900
     r = p + data.draw(st.integers(1, 40)) * 900
-    if support.working_us(p * 10**6, r * 10**6) or support.is_open(p * 10**6) or \
-            support.working_us((p - 1) * 10**6, p * 10**6):
+    if calendar.working_us(p * 10**6, r * 10**6) or calendar.is_open(p * 10**6) or \
+            calendar.working_us((p - 1) * 10**6, p * 10**6):
         return  # open time between them, or the pause at a closing (something may be due then)
     account = data.draw(st.sampled_from(["a", "b"]))
-    ticket = data.draw(st.sampled_from(["t1", "t2"]))
-    if any(e["type"] == "ticket.status" and e["account"] == account and e.get("ticket") == ticket
+    etype, pause_match, resume_match, same = PAUSES[rule]
+    subject = data.draw(st.sampled_from(["t1", "t2"])) if same else None
+    if any(e["type"] in (etype, RESUME_TYPE[rule]) and e["account"] == account and e.get("ticket") == subject
            and p <= e["time"] <= r for e in events):
         return
     i = sum(1 for e in events if e["time"] <= p)
-    if _paused(events[:i], p, "ticket", account, ticket):
+    if _paused(events[:i], p, rule, account, subject):
         return
     j = sum(1 for e in events if e["time"] < r)
-    pause = {"type": "ticket.status", "time": p, "account": account, "ticket": ticket, "status": "pending", "id": "zp"}
-    resume = {"type": "ticket.status", "time": r, "account": account, "ticket": ticket, "status": "open", "id": "zr"}
+    pause = {"type": etype, "time": p, "account": account, "id": "zp", **pause_match}
+    resume = {"type": RESUME_TYPE[rule], "time": r, "account": account, "id": "zr", **(resume_match or {})}
+    if same:
+        pause[same] = resume[same] = subject
     inserted = events[:i] + [pause] + events[i:j] + [resume] + events[j:]
     got = _lines(Engine(SUPPORT_ONLY).run(inserted, until=until))
     assert _without_paused(got) == _without_paused(whole)
