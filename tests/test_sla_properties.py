@@ -462,6 +462,7 @@ def test_ladder_stages_in_time_order_once_and_never_while_paused_or_closed(event
         closing = [a for a in ob_actions if a["outcome"] in ("met", "late")]
         breach = [a for a in ob_actions if a["outcome"] == "breach"]
         assert len(closing) <= 1 and len(breach) <= 1
+        assert sum(1 for a in ob_actions if a["outcome"] == "due_soon") <= 1  # one reminder at most
         for a in stages:
             assert a["paused_for"] is not None
             if closing:
