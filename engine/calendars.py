@@ -61,7 +61,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import Diagnostic
 from .loader import Positions
 from .messages import did_you_mean, suggest_timezone
-from .timecalc import US, Duration, local_to_us, to_datetime
+from .timecalc import MIN_TIME_US, US, Duration, local_to_us, to_datetime
 
 __all__ = [
     "DAY_NAMES",
@@ -251,12 +251,15 @@ class Calendar:
         """The latest instant ``s`` with ``working_us(s, end_us) >= amount`` (bisection: open
         time before ``end_us`` only grows as ``s`` moves back)."""
         span = max(amount * 2, 7 * 86_400 * US)
-        lo = end_us - span
+        # Not before the first instant a run knows: an answer after it is still found there.
+        lo = max(end_us - span, MIN_TIME_US)
         while self.working_us(lo, end_us) < amount:
+            if lo == MIN_TIME_US:
+                raise OverflowError("before the year 1")  # told as such by subtract()
             span *= 2
             if span > 400 * 366 * 86_400 * US:
                 raise CalendarError(f"calendar {self.name!r} has no open time for centuries before that instant")
-            lo = end_us - span
+            lo = max(end_us - span, MIN_TIME_US)
         hi = end_us
         while hi - lo > 1:  # working_us(lo) >= amount > working_us(hi)
             mid = (lo + hi) // 2

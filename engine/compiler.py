@@ -309,11 +309,12 @@ class _Compiler:
             ok = by is not None
             raw_cases = value.get("cases")
             if isinstance(raw_cases, dict):
-                for case, text in raw_cases.items():
-                    d = self.duration(text, path + ("cases", case), calendar=calendar)
+                for written, text in raw_cases.items():
+                    d = self.duration(text, path + ("cases", written), calendar=calendar)
                     if d is None:
                         ok = False
                         continue
+                    case = self.pos.key_value(path + ("cases", written))  # `1:` is the number 1, `"1":` the text
                     cases[hashable(case)] = d
                     labels.append((case, d))
             else:

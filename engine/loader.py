@@ -14,6 +14,7 @@ from it ourselves so that we can
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -91,6 +92,9 @@ class Positions:
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
     # Offset of the expression text inside its scalar (1 for quoted scalars).
     styles: dict[Path, str | None] = field(default_factory=dict)
+    # Mapping keys are read as text; a key written as a number, a boolean or null has its
+    # YAML value here (a table of cases tells `1:` from `"1":`).
+    key_values: dict[Path, Any] = field(default_factory=dict)
 
     def at(self, path: Path) -> tuple[int, int]:
         """The (line, col) of the value at ``path``, or of its nearest known ancestor."""
@@ -116,6 +120,13 @@ class Positions:
             self.keys.setdefault(other + p[n:], self.keys[p])
         for p in [p for p in self.styles if p[:n] == path]:
             self.styles.setdefault(other + p[n:], self.styles[p])
+        for p in [p for p in self.key_values if p[:n] == path]:
+            self.key_values.setdefault(other + p[n:], self.key_values[p])
+
+    def key_value(self, path: Path) -> Any:
+        """The mapping key that ends ``path`` as YAML reads it (``1``, ``true``), not as text."""
+        path = tuple(path)
+        return self.key_values.get(path, path[-1])
 
     def diag(self, path: Path, message: str, *, key: bool = False, offset: int = 0) -> Diagnostic:
         line, col = self.key_at(path) if key else self.at(path)
@@ -308,7 +319,14 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, Positions]:
         elif isinstance(node, yaml.MappingNode):
             for key, key_node, value_node in entries(node):
                 positions.keys.setdefault(path + (key,), _mark(key_node))
+                typed_key(key_node, path + (key,))
                 place(value_node, path + (key,))
+
+    def typed_key(key_node: yaml.Node, path: Path) -> None:
+        if key_node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+                            "tag:yaml.org,2002:null"):
+            with contextlib.suppress(yaml.YAMLError, ValueError):
+                positions.key_values.setdefault(path, _SCALARS.construct_object(key_node))
 
     def build(node: yaml.Node, path: Path) -> Any:
         positions.values.setdefault(path, _mark(node))
@@ -346,6 +364,7 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, Positions]:
             for key, key_node, value_node in entries(node):
                 kpath = path + (key,)
                 positions.keys.setdefault(kpath, _mark(key_node))
+                typed_key(key_node, kpath)
                 mapping[key] = build(value_node, kpath)
             return mapping
         return None

@@ -18,6 +18,8 @@ _ONE_US = timedelta(microseconds=1)
 # to MAX_DURATION later still has an RFC 3339 form (years up to 9999).
 _MIN_EPOCH = -62_135_510_400  # 0001-01-02T00:00:00Z
 _MAX_EPOCH = 221_845_392_000  # 9000-01-01T00:00:00Z
+MIN_TIME_US = _MIN_EPOCH * 1_000_000  # the first instant a run accepts (deadlines too: they are written out)
+MAX_TIME_US = 253_402_300_799 * 1_000_000  # 9999-12-31T23:59:59Z: the last instant with an RFC 3339 form
 MAX_DURATION_US = 500 * 366 * 86400 * US  # about 500 years
 _UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
@@ -211,13 +213,6 @@ def _remember(value: str, us: int) -> None:
 
 
 _RANGE_TEXT = "from 0001-01-02T00:00:00Z up to (not including) 9000-01-01T00:00:00Z"
-
-
-def check_range(us: int, what: str) -> int:
-    """``us`` itself when inside the supported range of times; else :class:`TimeError` naming ``what``."""
-    if not _MIN_EPOCH * US <= us < _MAX_EPOCH * US:
-        raise TimeError(f"{what} is out of the supported range: {_RANGE_TEXT}")
-    return us
 
 
 def _in_range(us: int, value: object) -> int:

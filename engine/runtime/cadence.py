@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..model import CadenceRule
-from ..timecalc import Duration, parse_duration
+from ..timecalc import MIN_TIME_US, Duration, parse_duration
 from .context import Ev, RunContext, add_time, calendar_named, hashable, resolve_calendar, resolve_duration
 
 if TYPE_CHECKING:
@@ -27,16 +27,20 @@ class Cadence:
         self.remind = remind  # remind_before, as the rule gives it or as chosen at the start
 
 
-def subtract_time(due: int, duration: Duration, calendar: Calendar | None) -> int:
-    """The latest instant r with ``r + duration <= due`` (working time on a calendar)."""
+def subtract_time(due: int, duration: Duration, calendar: Calendar | None) -> int | None:
+    """The latest instant r with ``r + duration <= due`` (working time on a calendar); None
+    when there is none after the first instant a run knows (then no reminder: it would come
+    before any start)."""
     if calendar is None:
         return due - duration.exact_us
     # Adding working time is monotonic, so bisect on the start instant.
     span = max(duration.exact_us * 4, 40 * 86400 * 10**6)
-    lo = due - span
+    lo = max(due - span, MIN_TIME_US)
     while calendar.add(lo, duration) > due:
+        if lo == MIN_TIME_US:
+            return None
         span *= 2
-        lo = due - span
+        lo = max(due - span, MIN_TIME_US)
     hi = due
     while hi - lo > 1:
         mid = (lo + hi) // 2
@@ -105,7 +109,7 @@ class CadenceRuntime:
         timers.push(due, self._due, (cad, cad.version))
         if cad.remind is not None:
             remind_at = subtract_time(due, cad.remind, cad.calendar)
-            if remind_at > start:  # on a calendar a period may hold less open time than remind_before
+            if remind_at is not None and remind_at > start:  # on a calendar a period may hold less open time than remind_before
                 cad.remind_at = remind_at
                 timers.push(remind_at, self._remind, (cad, cad.version))
 
@@ -185,7 +189,7 @@ class CadenceRuntime:
             if cad.remind is not None:
                 remind_at = subtract_time(cad.due, cad.remind, cad.calendar)
                 # An instant fires once the clock has passed it: one not passed yet is still due.
-                if clock is None or remind_at >= clock:
+                if remind_at is not None and (clock is None or remind_at >= clock):
                     cad.remind_at = remind_at
                     timers.push(remind_at, self._remind, (cad, cad.version))
 

@@ -491,9 +491,13 @@ def measure(start: int, end: int, calendar: Calendar | None) -> int:
 
 
 def add_measured(t: int, amount: int, calendar: Calendar | None) -> int:
-    """The instant ``amount`` of :func:`measure`'s time after ``t``."""
+    """The earliest instant ``amount`` of :func:`measure`'s time after ``t``: ``t`` itself
+    for none (a stage or a deadline with no time left is due when the clock runs again,
+    even in closed hours), as when re-derived from saved state."""
     if calendar is None:
         return t + amount
+    if amount <= 0:
+        return t
     return calendar.add(t, Duration("", 0.0, 0.0, amount))
 
 
@@ -601,16 +605,16 @@ def reads_prev(playbook: Playbook) -> bool:
         if isinstance(rule, ResponseRule):
             patterns = [rule.when, rule.expect, rule.before, rule.pause, rule.resume]
             exprs.append(rule.unless)
-            exprs += [choice.by or choice.template for choice in (rule.within_choice, rule.expire_choice, rule.remind_before)
-                      if choice is not None]
-            if rule.deadline is not None:
-                exprs.append(rule.deadline.at)
-            if any("prev" in spec.names_used for stage in rule.stages for spec in stage.actions):
+            # Targets chosen at the trigger (tables and templates) read its facts too.
+            choices = [rule.within_choice, rule.expire_choice, rule.remind_before]
+            if any(c is not None and "prev" in c.names_used for c in choices):
+                return True
+            if rule.deadline is not None and "prev" in rule.deadline.at.names_used:
                 return True
         elif isinstance(rule, CadenceRule):
             patterns = [rule.start, rule.stop, rule.expect]
-            if rule.remind_choice is not None:
-                exprs.append(rule.remind_choice.by or rule.remind_choice.template)
+            if rule.remind_choice is not None and "prev" in rule.remind_choice.names_used:
+                return True
         else:
             patterns = [rule.when]
             exprs.append(rule.unless)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..actions import canonical_json
 from ..expressions import EvalError
 from ..model import Pattern, ResponseRule, Stage
-from ..timecalc import TimeError, check_range, parse_time
+from ..timecalc import MAX_TIME_US, MIN_TIME_US, TimeError, parse_time
 from .context import (
     Ev,
     RunContext,
@@ -141,7 +141,7 @@ class ResponseRuntime:
                 if resumes and (bucket := self.open.get(bk)):
                     assert rule.resume is not None
                     for ob in self._matching(bucket, rule.resume, ev, key, f"{rule.id} resume"):
-                        self._resume(ob, ev.t)
+                        self._resume(ob, ev)
         if triggers:
             self._trigger(ev, key)
 
@@ -219,13 +219,19 @@ class ResponseRuntime:
             if rule.calendar is not None and (rule.has_target or rule.stages) else None
         within = rule.within
         deadline = None
-        if rule.within is not None:
-            deadline = add_time(ev.t, rule.within, calendar)
-        elif rule.within_choice is not None:
-            within = resolve_duration(run, rule.within_choice, ev, key, f"{rule.id} expect.within", calendar, "no obligation opened")
+        if rule.within is not None or rule.within_choice is not None:
+            within = rule.within
             if within is None:
+                assert rule.within_choice is not None
+                within = resolve_duration(run, rule.within_choice, ev, key, f"{rule.id} expect.within", calendar,
+                                          "no obligation opened")
+                if within is None:
+                    return
+            try:
+                deadline = add_time(ev.t, within, calendar)
+            except ValueError as exc:  # CalendarError: beyond the calendar's years
+                run.expression_error(f"{rule.id} expect.within", ev, f"{exc}; no obligation opened")
                 return
-            deadline = add_time(ev.t, within, calendar)
         elif rule.deadline is not None:
             deadline = self._deadline_at(ev, key, calendar)
             if deadline is None:
@@ -252,13 +258,16 @@ class ResponseRuntime:
         if self.tracer is not None:
             self.tracer("open", ob, ev.t, ev, {"within": within})
         if deadline is not None:
+            # Due before it was opened (a date already past): overdue at once.
+            ob.target = 0 if deadline < ev.t else measure(ev.t, deadline, calendar)
+        # Stages before the timers that close the obligation: a stage at the instant it
+        # expires fires (it is still awaited then), as after a restore (see restore_items).
+        if rule.stages:
+            self._schedule_stages(ob)
+        if deadline is not None:
             if deadline < ev.t:
-                # Due before it was opened (a date already past): overdue at once.
-                ob.target = 0
                 self._breach(ob, ev.t, None, "deadline")
-                self._schedule_stages(ob)
                 return
-            ob.target = measure(ev.t, deadline, calendar)
             run.timers.push(deadline, self._deadline, ob)
             if remind is not None:
                 self._schedule_reminder(ob, ev.t, strictly_after=True)
@@ -267,8 +276,6 @@ class ResponseRuntime:
             # ``expire`` written, it is dropped that long after its trigger (else kept, and
             # lint warns that such a rule's open obligations can grow).
             run.timers.push(ev.t + expire_us, self._expire_open, ob)
-        if rule.stages:
-            self._schedule_stages(ob)
 
     def _deadline_at(self, ev: Ev, key: Any, calendar: Calendar | None) -> int | None:
         """``expect.deadline``: the instant the trigger carries, moved by the offset."""
@@ -289,12 +296,18 @@ class ResponseRuntime:
         if spec.offset is None:
             return at
         try:
-            due = subtract_time(at, spec.offset, calendar) if spec.negative else add_time(at, spec.offset, calendar)
-            text = f"{value} {'-' if spec.negative else '+'} {spec.offset.text}"
-            return check_range(due, text)
-        except ValueError as exc:  # CalendarError or TimeError: beyond the years times can have
+            if spec.negative:
+                deadline = subtract_time(at, spec.offset, calendar)
+            else:
+                deadline = add_time(at, spec.offset, calendar)
+        except ValueError as exc:  # CalendarError: beyond the calendar's years
             run.expression_error(where, ev, f"{exc}; no obligation opened")
             return None
+        if deadline < MIN_TIME_US:
+            run.expression_error(where, ev, f"{spec.offset.text} before {value!r} goes beyond the year 1; "
+                                 "no obligation opened")
+            return None
+        return deadline
 
     # -- the running clock ---------------------------------------------------------------
 
@@ -303,7 +316,10 @@ class ResponseRuntime:
         trigger: strictly after, as a cadence's; at a resume: at it or after)."""
         if ob.remind is None or ob.reminded or ob.deadline is None:
             return
-        remind_at = subtract_time(ob.deadline, ob.remind, ob.calendar)
+        try:
+            remind_at = subtract_time(ob.deadline, ob.remind, ob.calendar)
+        except ValueError:  # CalendarError: counted back beyond the year 1, so before the trigger
+            return
         if remind_at > ob.trigger.t and (remind_at > start or (remind_at == start and not strictly_after)):
             ob.remind_at = remind_at
             self.run.timers.push(remind_at, self._remind, ob)
@@ -327,11 +343,14 @@ class ResponseRuntime:
                 # No target (none, or due when opened): a percentage of it means nothing.
                 ob.stages_done.add(stage.label)
                 continue
-            left = self._amount(ob, stage) - ob.consumed
-            if left < 0:  # passed already (a stage added to a rule since a store saved it)
-                ob.stages_done.add(stage.label)
+            try:
+                left = self._amount(ob, stage) - ob.consumed
+                if left < 0:  # passed already (a stage added to a rule since a store saved it)
+                    ob.stages_done.add(stage.label)
+                    continue
+                at = add_measured(ob.anchor, left, ob.calendar)
+            except ValueError:  # CalendarError: beyond the calendar's last year, so never
                 continue
-            at = add_measured(ob.anchor, left, ob.calendar)
             ob.stage_at[stage.index] = at
             timers.push(at, self._stage, (ob, stage.index))
 
@@ -349,7 +368,8 @@ class ResponseRuntime:
         # Dropped if it stays paused for ``expire`` (elapsed time), as a breach waits that long.
         self.run.timers.push(t + ob.expire_us, self._expire_paused, (ob, t))
 
-    def _resume(self, ob: Obligation, t: int) -> None:
+    def _resume(self, ob: Obligation, ev: Ev) -> None:
+        t = ev.t
         if ob.paused_at is None:
             return  # a resume while running changes nothing
         if t == ob.paused_at:
@@ -363,12 +383,43 @@ class ResponseRuntime:
         paused_at = ob.paused_at
         self._run_again(ob, t)
         if ob.deadline is not None and ob.target is not None:
-            ob.deadline = add_measured(t, ob.target - ob.consumed, ob.calendar)
+            try:
+                deadline: int | None = self._moved_deadline(ob, paused_at, t)
+            except ValueError:  # CalendarError: beyond the calendar's years
+                deadline = None
+            if deadline is None or deadline > MAX_TIME_US:
+                self.run.expression_error(f"{self.rule.id} resume", ev, "the deadline after this resume is beyond "
+                                          "the year 9999: the obligation is dropped")
+                self.stats.expired += 1
+                self._touch(ob)
+                self._close(ob)
+                return
+            ob.deadline = deadline
             self.run.timers.push(ob.deadline, self._deadline, ob)
         self._schedule_reminder(ob, t, strictly_after=False)
         self._touch(ob)
         if self.tracer is not None:
             self.tracer("resume", ob, t, None, {"paused_at": paused_at})
+
+    def _moved_deadline(self, ob: Obligation, paused_at: int, t: int) -> int:
+        """The deadline after a pause from ``paused_at`` to ``t``: the remaining time after
+        ``t``. On a calendar, the instant the remaining open time runs out may be followed by
+        closed time that the deadline also sat in (``1d`` from a night is due at the next
+        opening, not at the closing before it): the same closed time follows the new one, up
+        to the next opening, so a pause over no open time moves nothing."""
+        assert ob.deadline is not None and ob.target is not None
+        remaining = ob.target - ob.consumed
+        calendar = ob.calendar
+        moved = add_measured(t, remaining, calendar)
+        if calendar is None or calendar.is_open(moved):
+            return moved
+        tail = ob.deadline - add_measured(paused_at, remaining, calendar)  # closed time the deadline sat in
+        if tail <= 0:
+            return moved
+        opening = calendar.next_open(moved)
+        if calendar.is_open(ob.deadline) and not calendar.is_open(ob.deadline - 1):
+            return opening  # it was due at an opening: so it is again
+        return min(moved + tail, opening)
 
     def _run_again(self, ob: Obligation, t: int) -> None:
         """End a pause at ``t``: the clock runs from here with what it had consumed."""
@@ -417,9 +468,17 @@ class ResponseRuntime:
         ob.stages_done.add(stage.label)
         self._emit(ob, "progress", at, None, stage=stage)
 
+    def _stages_at(self, at: int, ob: Obligation) -> None:
+        """Stages due at the very instant the obligation expires: still awaited then, they
+        fire first, whatever the order in which their timers were scheduled."""
+        for stage in self.rule.stages:
+            if ob.stage_at.get(stage.index) == at:
+                self._stage(at, (ob, stage.index))
+
     def _expire(self, at: int, ob: Obligation) -> None:
         self._touch(ob)
         if ob.status == BREACHED:
+            self._stages_at(at, ob)
             self.stats.expired += 1
             self._close(ob)
             if self.tracer is not None:
@@ -429,6 +488,7 @@ class ResponseRuntime:
         """An obligation without a deadline, still open ``expire`` after its trigger: dropped."""
         self._touch(ob)
         if ob.status == OPEN:
+            self._stages_at(at, ob)
             self.stats.expired += 1
             self._close(ob)
             if self.tracer is not None:
@@ -490,6 +550,8 @@ class ResponseRuntime:
         """The instants :meth:`restore_items` schedules for a saved obligation."""
         if ob.status == OPEN:
             if ob.paused_at is not None:
+                if ob.deadline is None and self.rule.expire_open:
+                    yield ob.trigger.t + ob.expire_us
                 yield ob.paused_at + ob.expire_us
                 return
             if ob.deadline is not None:
@@ -566,15 +628,14 @@ class ResponseRuntime:
             self.open.setdefault(bk, []).append(ob)
             self.by_key.setdefault(bk[0], {})[bk] = None
             if ob.status == OPEN and ob.paused_at is not None:
+                if ob.deadline is None and rule.expire_open:
+                    # Without a deadline it is dropped `expire` after its trigger, paused or not.
+                    timers.push(trigger.t + ob.expire_us, self._expire_open, ob)
                 timers.push(ob.paused_at + ob.expire_us, self._expire_paused, (ob, ob.paused_at))
                 continue  # nothing else runs while paused
-            if ob.status == OPEN and ob.deadline is not None:
-                timers.push(ob.deadline, self._deadline, ob)
-                if ob.remind_at is not None:
-                    timers.push(ob.remind_at, self._remind, ob)
-            elif ob.status == OPEN and rule.expire_open:
-                timers.push(trigger.t + ob.expire_us, self._expire_open, ob)
             if rule.stages:
+                # Before the expiry, as when the obligation was opened: a stage at the instant
+                # it expires fires, in one run or resumed from saved state.
                 self._schedule_stages(ob)
                 if clock is not None:
                     # A stage whose instant the saved clock has passed fired then, or did not
@@ -583,10 +644,13 @@ class ResponseRuntime:
                         if at < clock:
                             del ob.stage_at[index]
                             ob.stages_done.add(self._stages[index].label)
-            # Instants at one time fire in the order they were scheduled: a breach's expiry was
-            # scheduled after the stages (at the trigger or a resume), so a stage at the very
-            # instant of the expiry fires first, as it did before the state was saved.
-            if ob.status == BREACHED and ob.breach_at is not None:
+            if ob.status == OPEN and ob.deadline is not None:
+                timers.push(ob.deadline, self._deadline, ob)
+                if ob.remind_at is not None:
+                    timers.push(ob.remind_at, self._remind, ob)
+            elif ob.status == OPEN and rule.expire_open:
+                timers.push(trigger.t + ob.expire_us, self._expire_open, ob)
+            elif ob.status == BREACHED and ob.breach_at is not None:
                 timers.push(ob.breach_at + ob.expire_us, self._expire, ob)
 
     def count_open(self) -> None:
