@@ -248,3 +248,17 @@ def test_a_stage_at_the_instant_of_the_expiry_fires_after_a_restore_as_in_one_ru
     second = Engine(load_playbook_text(HEAD + rules, "p.yaml"))
     second.restore(json.loads(json.dumps(first.snapshot())))
     assert [a.record() for a in second.run([], until="2026-03-03T00:00:00Z")] == whole
+
+
+def test_a_100_percent_stage_is_the_deadline_itself_also_at_a_business_days_opening() -> None:
+    # Friday 17:30 (closed) + 1 business day: Monday's opening + 1 day = Tuesday 09:00. The open
+    # time up to it ran out at Monday's closing, but 100 % of the target is the deadline.
+    records, _ = _run("""  - id: r
+    when: a
+    expect: {type: b, within: 1d, calendar: support}
+    actions:
+      on_progress: [{at: 100%, actions: [{do: s}]}]
+      on_breach: [{do: x}]
+""", [{"type": "a", "time": "2026-12-04T17:30:00-05:00", "account": "k"}], "2026-12-09T00:00:00Z")
+    assert [(r["outcome"], r["at"]) for r in records] == [("breach", "2026-12-08T14:00:00Z"),
+                                                          ("progress", "2026-12-08T14:00:00Z")]

@@ -344,11 +344,17 @@ class ResponseRuntime:
                 ob.stages_done.add(stage.label)
                 continue
             try:
-                left = self._amount(ob, stage) - ob.consumed
+                amount = self._amount(ob, stage)
+                left = amount - ob.consumed
                 if left < 0:  # passed already (a stage added to a rule since a store saved it)
                     ob.stages_done.add(stage.label)
                     continue
-                at = add_measured(ob.anchor, left, ob.calendar)
+                if amount == ob.target and ob.deadline is not None and ob.deadline >= ob.anchor:
+                    # 100 % is the deadline itself, also where a business day's deadline sits at
+                    # an opening (the open time it measures ran out at the closing before).
+                    at = ob.deadline
+                else:
+                    at = add_measured(ob.anchor, left, ob.calendar)
             except ValueError:  # CalendarError: beyond the calendar's last year, so never
                 continue
             ob.stage_at[stage.index] = at
