@@ -613,10 +613,15 @@ class _Compiler:
                 continue
             path: Path = ("rules", index)
             renames: dict[str, str] = {}
+            written = [k for k in rspec if k not in unknown]
             for key in unknown:  # first the keys that decide the kind
                 meant = _closest(key, _KIND_KEYS)
                 if meant and meant not in rspec and meant not in renames.values():
-                    renames[key] = meant
+                    # Only when the kind it gives has every key written (an 'event' beside
+                    # 'when' and 'expect' is not a misspelt 'every': that would be a cadence).
+                    kind = _rule_kind({*written, *renames.values(), meant})
+                    if kind is not None and all(k in known[kind] for k in written):
+                        renames[key] = meant
             kind = _rule_kind({renames.get(k, k) for k in rspec})
             for key in unknown:
                 meant = _closest(key, known[kind] if kind else known["any"])

@@ -262,3 +262,24 @@ def test_a_100_percent_stage_is_the_deadline_itself_also_at_a_business_days_open
 """, [{"type": "a", "time": "2026-12-04T17:30:00-05:00", "account": "k"}], "2026-12-09T00:00:00Z")
     assert [(r["outcome"], r["at"]) for r in records] == [("breach", "2026-12-08T14:00:00Z"),
                                                           ("progress", "2026-12-08T14:00:00Z")]
+
+
+@pytest.mark.parametrize(("hold", "unhold", "due"), [
+    # Deadline Saturday 12:00 (a date, in closed time); paused Friday 18:00-19:00: nothing moves.
+    ("2026-12-04T18:00:00-05:00", "2026-12-04T19:00:00-05:00", "2026-12-05T17:00:00Z"),
+    # Paused over the deadline and Monday's first open hour: no time was left, due at the resume.
+    ("2026-12-04T18:00:00-05:00", "2026-12-07T10:00:00-05:00", "2026-12-07T15:00:00Z"),
+    # Paused over the deadline but in closed time only (resumed Sunday): due at the resume.
+    ("2026-12-04T18:00:00-05:00", "2026-12-06T10:00:00-05:00", "2026-12-06T15:00:00Z"),
+])
+def test_a_pause_around_a_deadline_in_closed_time(hold: str, unhold: str, due: str) -> None:
+    records, _ = _run("""  - id: r
+    when: a
+    expect: {type: b, deadline: {at: "{{ end }}"}, calendar: support}
+    pause: hold
+    resume: unhold
+    actions: {on_breach: [{do: x}]}
+""", [{"type": "a", "time": "2026-12-01T10:00:00-05:00", "account": "k", "end": "2026-12-05T12:00:00-05:00"},
+      {"type": "hold", "time": hold, "account": "k"}, {"type": "unhold", "time": unhold, "account": "k"}],
+        "2026-12-10T00:00:00Z")
+    assert [(r["outcome"], r["at"]) for r in records] == [("breach", due)]

@@ -146,3 +146,13 @@ def test_the_schema_is_found_in_a_zipped_package(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code, str(archive)], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == len((ROOT / "schemas" / "playbook.schema.json").read_text(encoding="utf-8"))
+
+
+def test_a_stray_key_is_not_read_as_a_kind_key_the_rule_cannot_have() -> None:
+    """'event' beside 'when' and 'expect' is not a misspelt 'every' (that would make a cadence of a response rule)."""
+    with pytest.raises(PlaybookError) as info:
+        load_playbook_text("playbook: p\nversion: 1\nrules:\n  - id: r\n    when: q\n    expect: {type: b, within: 1h}\n"
+                           "    event: x\n    actions: {on_breach: [{do: x}]}\n", "p.yaml")
+    assert [str(d) for d in info.value.diagnostics] == [
+        "p.yaml:7:5: unknown key 'event' in a response rule; allowed: actions, description, enabled, expect, expire, "
+        "id, overlap, pause, remind_before, resume, unless, when"]

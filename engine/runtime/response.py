@@ -416,6 +416,12 @@ class ResponseRuntime:
         assert ob.deadline is not None and ob.target is not None
         remaining = ob.target - ob.consumed
         calendar = ob.calendar
+        if calendar is not None and calendar.working_us(paused_at, t) == 0:
+            # No open time passed while paused: nothing moves; a deadline passed meanwhile
+            # (in closed time: no time was left) is due at the resume.
+            return max(ob.deadline, t)
+        if remaining <= 0:
+            return t  # no time left: due at the resume, even outside open hours
         moved = add_measured(t, remaining, calendar)
         if calendar is None or calendar.is_open(moved):
             return moved
