@@ -82,6 +82,8 @@ _HOLIDAY_KEYS = ("country", "subdivision", "add", "remove")
 #: How many days in a row without open time a walk accepts before giving up:
 #: a safety net against a calendar whose holidays close it for good.
 _MAX_IDLE_DAYS = 3700
+#: Days :meth:`Calendar._back_open` walks back before it bisects.
+_BACK_WALK_DAYS = 400
 _DAY_CACHE_LIMIT = 20_000
 #: How many calendars derived in other time zones (:meth:`Calendar.in_zone`) one calendar
 #: keeps; past it, more are built on demand (each with empty caches: slower, never wrong).
@@ -248,8 +250,30 @@ class Calendar:
         return local_to_us(datetime(target.year, target.month, target.day) + timedelta(microseconds=clamped), self.tz)
 
     def _back_open(self, end_us: int, amount: int) -> int:
-        """The latest instant ``s`` with ``working_us(s, end_us) >= amount`` (bisection: open
-        time before ``end_us`` only grows as ``s`` moves back)."""
+        """The latest instant ``s`` with ``working_us(s, end_us) >= amount``: a walk back over
+        the open intervals, day by day (a reminder hours or days before a deadline costs a
+        few days); beyond a year of days, bisection takes over from where the walk stopped."""
+        at = end_us
+        day = self._ordinal(end_us)
+        remaining = amount
+        for _ in range(_BACK_WALK_DAYS):
+            self._steps[0] += 1
+            day_start, intervals = self._day(day)
+            for open_us, close_us in reversed(intervals):
+                high = min(close_us, at)
+                if high <= open_us:
+                    continue
+                if high - open_us >= remaining:
+                    return high - remaining
+                remaining -= high - open_us
+            if day_start <= MIN_TIME_US:
+                raise OverflowError("before the year 1")  # told as such by subtract()
+            at = min(at, day_start)
+            day -= 1
+        return self._back_open_bisect(at, remaining)
+
+    def _back_open_bisect(self, end_us: int, amount: int) -> int:
+        """:meth:`_back_open` by bisection: open time before ``end_us`` only grows as ``s`` moves back."""
         span = max(amount * 2, 7 * 86_400 * US)
         # Not before the first instant a run knows: an answer after it is still found there.
         lo = max(end_us - span, MIN_TIME_US)

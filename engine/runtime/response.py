@@ -257,8 +257,9 @@ class ResponseRuntime:
             bucket.append(ob)
         if self.tracer is not None:
             self.tracer("open", ob, ev.t, ev, {"within": within})
-        if deadline is not None:
-            # Due before it was opened (a date already past): overdue at once.
+        if deadline is not None and (rule.stages or self._pausable):
+            # What stages and resumes count in (due before it was opened, a date already past:
+            # overdue at once, no target). Version-1 rules never need it: not measured.
             ob.target = 0 if deadline < ev.t else measure(ev.t, deadline, calendar)
         # Stages before the timers that close the obligation: a stage at the instant it
         # expires fires (it is still awaited then), as after a restore (see restore_items).
@@ -633,7 +634,7 @@ class ResponseRuntime:
                 ob.consumed = saved["consumed"]
                 ob.paused_at = saved["paused_at"]
                 ob.paused_us = saved["paused_us"]
-            elif ob.deadline is not None:
+            elif ob.deadline is not None and (rule.stages or self._pausable):
                 # Saved before the rule had pauses or stages: its clock ran from the trigger.
                 ob.target = measure(trigger.t, ob.deadline, ob.calendar) if ob.deadline >= trigger.t else 0
             ob.stages_done = set(saved.get("stages_done", ()))
