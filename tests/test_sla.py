@@ -283,3 +283,21 @@ def test_a_pause_around_a_deadline_in_closed_time(hold: str, unhold: str, due: s
       {"type": "hold", "time": hold, "account": "k"}, {"type": "unhold", "time": unhold, "account": "k"}],
         "2026-12-10T00:00:00Z")
     assert [(r["outcome"], r["at"]) for r in records] == [("breach", due)]
+
+
+def test_pausing_many_times_keeps_one_paused_expiry_timer() -> None:
+    rules = """  - id: r
+    when: a
+    expect: {type: b, within: 400h}
+    pause: p
+    resume: q
+    actions: {on_breach: [{do: x}]}
+"""
+    engine = Engine(load_playbook_text(HEAD + rules, "p.yaml"))
+    events = [{"type": "a", "time": 1_767_225_600, "account": "k"}]
+    for i in range(1, 2001):
+        events.append({"type": "p" if i % 2 else "q", "time": 1_767_225_600 + i, "account": "k"})
+    list(engine.run(events))
+    runtime = engine._runs[0]
+    expiries = [entry for entry in runtime.ctx.timers.heap if getattr(entry[2], "__name__", "") == "_expire_paused"]
+    assert len(expiries) == 1

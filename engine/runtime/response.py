@@ -53,7 +53,7 @@ Tracer = Callable[[str, "Obligation", int, "Ev | None", dict[str, Any]], None]
 class Obligation:
     __slots__ = ("bucket_key", "key", "subject", "subject_json", "trigger", "deadline", "status", "breach_at", "calendar",
                  "expire_us", "target", "remind", "remind_at", "reminded", "paused_at", "paused_us", "anchor", "consumed",
-                 "stage_at", "stages_done")
+                 "stage_at", "stages_done", "expiry_at")
 
     def __init__(self, bucket_key: tuple[Any, ...], key: Any, subject: dict[str, Any], trigger: Ev,
                  deadline: int | None, calendar: Calendar | None, expire_us: int = 0):
@@ -77,6 +77,7 @@ class Obligation:
         self.consumed = 0  # ...having consumed this much measured time
         self.stage_at: dict[int, int] = {}  # stage index -> its instant, while scheduled
         self.stages_done: set[str] = set()  # labels of stages fired (or passed)
+        self.expiry_at: int | None = None  # the instant of its pending paused-expiry timer
 
     def paused_for(self, t: int) -> int:
         """Total paused time up to ``t`` (a pause under way included)."""
@@ -373,7 +374,11 @@ class ResponseRuntime:
         if self.tracer is not None:
             self.tracer("pause", ob, t, None, {})
         # Dropped if it stays paused for ``expire`` (elapsed time), as a breach waits that long.
-        self.run.timers.push(t + ob.expire_us, self._expire_paused, (ob, t))
+        # One timer at a time, moved on when it fires (as facts' retention): pausing a
+        # thousand times does not leave a thousand timers waiting for a month.
+        if ob.expiry_at is None:
+            ob.expiry_at = t + ob.expire_us
+            self.run.timers.push(ob.expiry_at, self._expire_paused, ob)
 
     def _resume(self, ob: Obligation, ev: Ev) -> None:
         t = ev.t
@@ -507,15 +512,24 @@ class ResponseRuntime:
             if self.tracer is not None:
                 self.tracer("expire", ob, at, None, {})
 
-    def _expire_paused(self, at: int, payload: tuple[Obligation, int]) -> None:
-        """An obligation paused ``expire`` ago and not resumed since: dropped."""
-        ob, since = payload
+    def _expire_paused(self, at: int, ob: Obligation) -> None:
+        """An obligation paused ``expire`` ago and not resumed since: dropped (paused again
+        since: its timer moves on to that pause's expiry)."""
+        if ob.expiry_at != at:
+            return
+        ob.expiry_at = None
         self._touch(ob)
-        if ob.status == OPEN and ob.paused_at == since:
-            self.stats.expired += 1
-            self._close(ob)
-            if self.tracer is not None:
-                self.tracer("expire", ob, at, None, {"paused_at": since})
+        since = ob.paused_at
+        if ob.status != OPEN or since is None:
+            return
+        if since + ob.expire_us > at:
+            ob.expiry_at = since + ob.expire_us
+            self.run.timers.push(ob.expiry_at, self._expire_paused, ob)
+            return
+        self.stats.expired += 1
+        self._close(ob)
+        if self.tracer is not None:
+            self.tracer("expire", ob, at, None, {"paused_at": since})
 
     def _close(self, ob: Obligation) -> None:
         ob.status = CLOSED
@@ -644,7 +658,8 @@ class ResponseRuntime:
                 if ob.deadline is None and rule.expire_open:
                     # Without a deadline it is dropped `expire` after its trigger, paused or not.
                     timers.push(trigger.t + ob.expire_us, self._expire_open, ob)
-                timers.push(ob.paused_at + ob.expire_us, self._expire_paused, (ob, ob.paused_at))
+                ob.expiry_at = ob.paused_at + ob.expire_us
+                timers.push(ob.expiry_at, self._expire_paused, ob)
                 continue  # nothing else runs while paused
             if rule.stages:
                 # Before the expiry, as when the obligation was opened: a stage at the instant
