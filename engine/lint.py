@@ -10,7 +10,8 @@ Every warning ends with its name in brackets, e.g. ``[constant-where]``:
 ``constant-where``   a ``where`` or ``unless`` whose value never changes
 ``within-vs-expire`` a ``within`` longer than ``expire`` (the wait for a late reply)
 ``unreachable-outcome`` actions for an outcome the rule can never produce
-                     (``on_due_soon`` without ``remind_before``, cadence or response)
+                     (``on_due_soon`` without ``remind_before``, cadence or response;
+                     a ``remind_before`` by case not shorter than some case's target)
 ``ladder``           an ``on_progress`` stage at 100 % (that is ``on_breach``), or one that
                      comes after the obligation is dropped (``expire`` after its deadline)
 ``no-actions``       a rule whose outcomes have no actions at all
@@ -292,6 +293,7 @@ class _Linter:
         self.within_vs_expire(r, exp, path)
         self.open_state(r, exp, path)
         self.ladder(r, exp, path)
+        self.reminder(r, exp.get("within"), "within", "calendar" in exp, path)
         self.calendar(exp.get("calendar"), path + ("expect", "calendar"), when)
         actions = r.get("actions") or {}
         if "remind_before" not in r and isinstance(actions, dict) and actions.get("on_due_soon"):
@@ -325,6 +327,7 @@ class _Linter:
             self.pattern(r.get("stop"), path + ("stop",), stop, trigger)
         self.pattern(r.get("expect"), path + ("expect",), expect, trigger)
         self.calendar(r.get("calendar"), path + ("calendar",), start)
+        self.reminder(r, r.get("every"), "every", "calendar" in r, path)
         actions = r.get("actions") or {}
         if "remind_before" not in r and actions.get("on_due_soon"):
             self.warn(path + ("actions", "on_due_soon"), "on_due_soon never fires: the rule has no remind_before "
@@ -591,6 +594,23 @@ class _Linter:
             self.warn(where, f"within ({within[1]}) is longer than expire ({expire[1]}){default}: a breached "
                       f"obligation waits only {expire[0].text} for a late fulfilment; did you mean a longer expire?",
                       "within-vs-expire")
+
+    def reminder(self, r: dict[str, Any], target: Any, name: str, on_calendar: bool, path: Path) -> None:
+        """A ``remind_before`` by case not shorter than the target it reminds of, for some case:
+        those obligations (or periods) get no ``due_soon``. Two fixed durations are the
+        compiler's error, not a warning."""
+        remind_value = r.get("remind_before")
+        if remind_value is None or target is None or (not isinstance(remind_value, dict) and not isinstance(target, dict)):
+            return
+        remind, shortest = _longest(remind_value), _longest(target, shortest=True)
+        if remind is None or shortest is None:
+            return
+        if on_calendar and (remind[0].days or remind[0].weeks or shortest[0].days or shortest[0].weeks):
+            return  # business days have no fixed length: compared at run time only
+        if remind[0].exact_us >= shortest[0].exact_us:
+            self.warn(path + ("remind_before",), f"remind_before ({remind[1]}) is not shorter than {name} "
+                      f"({shortest[1]}): the reminder would fall at or before the start, so those get no due_soon; "
+                      f"make it shorter than the shortest {name}", "unreachable-outcome")
 
     def ladder(self, r: dict[str, Any], exp: dict[str, Any], path: Path) -> None:
         """Stages of ``on_progress`` that are ``on_breach`` in disguise, or that come after the obligation is dropped."""

@@ -330,3 +330,21 @@ def test_pause_resume_and_the_new_names_are_checked_against_declared_shapes(tmp_
 def test_the_sla_golden_playbook_is_lint_clean() -> None:
     result = lint_file(str(ROOT / "tests" / "golden" / "sla" / "playbook.yaml"))
     assert not result.errors and result.warnings == []
+
+
+@pytest.mark.parametrize(("rule", "expected"), [
+    ("  - id: r\n    when: a\n    expect: {type: b, within: {by: priority, cases: {P1: 15m, P2: 4h}}}\n"
+     "    remind_before: 30m\n    actions: {on_due_soon: [{do: x}]}\n",
+     "remind_before (30m) is not shorter than within (15m for case P1)"),
+    ("  - id: c\n    every: 7d\n    start: s\n    expect: e\n    remind_before: {by: tier, cases: {gold: 8d}, default: 1d}\n"
+     "    actions: {on_due_soon: [{do: x}]}\n",
+     "remind_before (8d for case gold) is not shorter than every (7d)"),
+    ("  - id: r\n    when: a\n    expect: {type: b, within: {by: priority, cases: {P1: 1h, P2: 4h}}}\n"
+     "    remind_before: 30m\n    actions: {on_due_soon: [{do: x}]}\n", None),
+])
+def test_a_reminder_by_case_that_can_never_come(tmp_path: Path, rule: str, expected: str | None) -> None:
+    found = [w for w in warnings_of(tmp_path, "playbook: p\nversion: 1\nrules:\n" + rule) if "[unreachable-outcome]" in w]
+    if expected is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and expected in found[0], found
