@@ -241,14 +241,12 @@ class _Compiler:
         zone: ZoneInfo | None = None
         zone_template = None
         if isinstance(value, dict):  # {use: NAME_OR_TEMPLATE, timezone: ZONE_OR_TEMPLATE} (keys checked by the schema)
-            tz_value = value.get("timezone")
-            if "timezone" not in value:
-                self.error(path, "a calendar given as a mapping needs 'timezone' (an IANA name or a template such as "
-                                 "'{{ facts.tz }}'); without one, write calendar: NAME", key=True)
+            tz_value = value.get("timezone")  # absent: the calendar's own zone, as calendar: NAME
+            if "timezone" in value and not isinstance(tz_value, str):
                 return None
             if not isinstance(tz_value, str):
-                return None
-            if "{{" in tz_value:
+                pass
+            elif "{{" in tz_value:
                 zone_template = self.template(tz_value, path + ("timezone",), TEMPLATE_NAMES)
                 if zone_template is None:
                     return None
@@ -458,7 +456,7 @@ class _Compiler:
         if not isinstance(spec, list):
             return ()
         stages: list[Stage] = []
-        seen: dict[str, int] = {}
+        seen: dict[Any, tuple[int, str]] = {}  # the stage's instant as a value -> (index, label)
         ok = True
         for i, item in enumerate(spec):
             spath = path + (i,)
@@ -497,12 +495,17 @@ class _Compiler:
                     self.error(spath + ("at",), "a stage must come after the trigger: write a duration above zero")
                     ok = False
                     continue
-            if label in seen:
-                self.error(spath + ("at",), f"stage {label!r} is listed twice (first at line "
-                           f"{self.pos.at(path + (seen[label], 'at'))[0]}): merge their actions")
+            # 50% and 50.0%, or 30m and 0.5h, are one instant: compared by value, not spelling.
+            value = ("%", percent) if duration is None else ("at", duration.weeks, duration.days, duration.clock_us)
+            if value in seen:
+                first, first_label = seen[value]
+                same = f"stage {label!r} is listed twice" if first_label == label else \
+                    f"stage {label!r} is the same instant as stage {first_label!r}"
+                self.error(spath + ("at",), f"{same} (first at line {self.pos.at(path + (first, 'at'))[0]}): "
+                           "merge their actions")
                 ok = False
                 continue
-            seen[label] = i
+            seen[value] = (i, label)
             stages.append(Stage(i, label, percent, duration,
                                 self.action_list(item["actions"], spath + ("actions",), reserved | {"stage"})))
         return tuple(stages) if ok else None

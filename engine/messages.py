@@ -43,7 +43,8 @@ def suggest_timezone(name: str) -> str:
     by_lower = {z.lower(): z for z in zones}
     wanted = name.strip().replace(" ", "_").lower()
     if wanted in by_lower:
-        return f" (did you mean {by_lower[wanted]!r}?)"
+        # Never the name itself (a name the caller refused, such as 'localtime', suggests nothing).
+        return f" (did you mean {by_lower[wanted]!r}?)" if by_lower[wanted] != name else ""
     tails = sorted(z for z in zones if z.lower().rsplit("/", 1)[-1] == wanted)
     if tails:
         return f" (did you mean {tails[0]!r}?)"

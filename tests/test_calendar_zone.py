@@ -171,7 +171,13 @@ def test_a_fixed_zone_is_checked_with_a_suggestion() -> None:
 def test_the_mapping_form_has_use_and_timezone_only() -> None:
     assert "pb.yaml:25:64: unknown key 'timzone' in a calendar choice (did you mean 'timezone'?)" in \
         _errors("{use: support, timzone: Europe/Paris}")
-    assert "pb.yaml:25:39: a calendar given as a mapping needs 'timezone'" in _errors("{use: support}")
+    # Without timezone the mapping is the calendar in its own zone, as calendar: support.
+    own = load_playbook_text(GOLDEN.read_text().replace('calendar: {use: support, timezone: Europe/Paris}',
+                                                        "calendar: {use: support}"), "pb.yaml")
+    plain = load_playbook_text(GOLDEN.read_text().replace('calendar: {use: support, timezone: Europe/Paris}',
+                                                          "calendar: support"), "pb.yaml")
+    assert [r.calendar.fixed for r in own.rules if getattr(r, "calendar", None) is not None] == \
+        [r.calendar.fixed for r in plain.rules if getattr(r, "calendar", None) is not None]
     assert "pb.yaml:25:39: missing required key 'use' in a calendar choice" in _errors("{timezone: Europe/Paris}")
     assert "pb.yaml:25:55: unknown calendar 'suport' (did you mean 'support'?)" in \
         _errors("{use: suport, timezone: Europe/Paris}")
@@ -359,3 +365,8 @@ def test_lint_warns_about_a_zone_that_is_the_calendars_own_and_reads_the_templat
         "32:40: timezone 'America/New_York' is already the time zone of calendar 'support': it changes nothing "
         "(write calendar: support, or a template such as '{{ facts.tz }}') [calendar-own-zone]",
     ]
+
+
+def test_a_refused_zone_name_does_not_suggest_itself() -> None:
+    message = _errors("{use: support, timezone: localtime}")
+    assert "unknown time zone 'localtime'" in message and "did you mean 'localtime'" not in message

@@ -301,3 +301,13 @@ def test_pausing_many_times_keeps_one_paused_expiry_timer() -> None:
     runtime = engine._runs[0]
     expiries = [entry for entry in runtime.ctx.timers.heap if getattr(entry[2], "__name__", "") == "_expire_paused"]
     assert len(expiries) == 1
+
+
+@pytest.mark.parametrize(("first", "second"), [("50%", "50.0%"), ("30m", "0.5h")])
+def test_two_stages_at_one_value_are_an_error_whatever_their_spelling(first: str, second: str) -> None:
+    errors = _errors(f"""  - id: r
+    when: a
+    expect: {{type: b, within: 2h}}
+    actions: {{on_progress: [{{at: {first}, actions: [{{do: x}}]}}, {{at: {second}, actions: [{{do: y}}]}}]}}
+""")
+    assert any(f"stage '{second}' is the same instant as stage '{first}'" in e for e in errors), errors
