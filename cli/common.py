@@ -75,21 +75,14 @@ def report_problems(engine: Engine, max_skipped: MaxSkipped | None, strict_calen
     Exit 1 with --strict-calendars or past --max-skipped."""
     summary = engine.summary
     failed = False
-    calendars = summary.calendar_warnings()
-    if calendars:
+    for lines, advice in ((summary.calendar_warnings(), "declare these calendars or fix the template"),
+                          (summary.timezone_warnings(), "give IANA time zones (such as 'Europe/Paris') or fix the template")):
+        if not lines:
+            continue
         label = "error" if strict_calendars else "warning"
-        for line in calendars:
+        for line in lines:
             click.echo(line if line.startswith(" ") else f"{label}: {line}", err=True)
-        click.echo(f"{label}: declare these calendars or fix the template"
-                   + (" (--strict-calendars)" if strict_calendars else " (--strict-calendars makes this fail the run)"),
-                   err=True)
-        failed = strict_calendars
-    zones = summary.timezone_warnings()
-    if zones:
-        label = "error" if strict_calendars else "warning"
-        for line in zones:
-            click.echo(line if line.startswith(" ") else f"{label}: {line}", err=True)
-        click.echo(f"{label}: give IANA time zones (such as 'Europe/Paris') or fix the template"
+        click.echo(f"{label}: {advice}"
                    + (" (--strict-calendars)" if strict_calendars else " (--strict-calendars makes this fail the run)"),
                    err=True)
         failed = failed or strict_calendars

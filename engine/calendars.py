@@ -236,15 +236,22 @@ class Calendar:
         while count > 0:
             self._steps[0] += 1
             day -= 1
-            if self.is_business_day(date.fromordinal(day)):
+            idle = self._idle_after(day, idle)
+            if not idle:
                 count -= 1
-                idle = 0
-            else:
-                idle += 1
-                if idle > _MAX_IDLE_DAYS:
-                    raise CalendarError(
-                        f"calendar {self.name!r} has no business day for {_MAX_IDLE_DAYS} days in a row"
-                    )
+        return self._land(day, clock_us)
+
+    def _idle_after(self, day: int, idle: int) -> int:
+        """Closed days in a row after ``day`` is counted (0: a business day); a calendar that
+        stays closed for good is an error, not an endless walk."""
+        if self.is_business_day(date.fromordinal(day)):
+            return 0
+        if idle + 1 > _MAX_IDLE_DAYS:
+            raise CalendarError(f"calendar {self.name!r} has no business day for {_MAX_IDLE_DAYS} days in a row")
+        return idle + 1
+
+    def _land(self, day: int, clock_us: int) -> int:
+        """The local clock time ``clock_us`` on ``day`` (an ordinal), clamped into its open hours."""
         target = date.fromordinal(day)
         clamped = _clamp(clock_us, self.hours[target.weekday()])
         return local_to_us(datetime(target.year, target.month, target.day) + timedelta(microseconds=clamped), self.tz)
@@ -455,18 +462,10 @@ class Calendar:
                 day += 7 * weeks
                 continue
             day += 1
-            if self.is_business_day(date.fromordinal(day)):
+            idle = self._idle_after(day, idle)
+            if not idle:
                 count -= 1
-                idle = 0
-            else:
-                idle += 1
-                if idle > _MAX_IDLE_DAYS:
-                    raise CalendarError(
-                        f"calendar {self.name!r} has no business day for {_MAX_IDLE_DAYS} days in a row"
-                    )
-        target = date.fromordinal(day)
-        clamped = _clamp(clock_us, self.hours[target.weekday()])
-        return local_to_us(datetime(target.year, target.month, target.day) + timedelta(microseconds=clamped), self.tz)
+        return self._land(day, clock_us)
 
     def _next_barrier(self, first: int, stop: int) -> int | None:
         """The first barrier day in ``[first, stop)``, if any."""

@@ -144,15 +144,7 @@ class RunSummary:
     def calendar_warnings(self) -> list[str]:
         """One line per rule whose calendar template named an undeclared calendar, with
         example places; empty when there was none."""
-        lines = []
-        for rule, problem in sorted(self.calendar_fallbacks.items()):
-            n = problem.count
-            lines.append(f"{rule}: {n:,} trigger{'s' if n != 1 else ''} or start{'s' if n != 1 else ''} whose calendar "
-                         "template named no declared calendar")
-            lines.extend(f"  {source}: {message}" for source, message in problem.samples[:3])
-            if n > 3:
-                lines.append(f"  ... and {n - 3:,} more")
-        return lines
+        return _fallback_lines(self.calendar_fallbacks, "template named no declared calendar")
 
     def timezone_fallback(self, rule: str, source: str | None, value: Any, calendar: str, zone: str) -> None:
         """A rule's calendar timezone template gave ``value``, not a known IANA zone: the
@@ -165,15 +157,7 @@ class RunSummary:
     def timezone_warnings(self) -> list[str]:
         """One line per rule whose calendar timezone template gave no known zone, with
         example places; empty when there was none."""
-        lines = []
-        for rule, problem in sorted(self.timezone_fallbacks.items()):
-            n = problem.count
-            lines.append(f"{rule}: {n:,} trigger{'s' if n != 1 else ''} or start{'s' if n != 1 else ''} whose calendar "
-                         "timezone gave no known time zone")
-            lines.extend(f"  {source}: {message}" for source, message in problem.samples[:3])
-            if n > 3:
-                lines.append(f"  ... and {n - 3:,} more")
-        return lines
+        return _fallback_lines(self.timezone_fallbacks, "timezone gave no known time zone")
 
     def rule(self, key: str) -> RuleStats:
         stats = self.rules.get(key)
@@ -284,3 +268,15 @@ class MaxSkipped:
         if self.percent is not None:
             return summary.events_unused * 100 > self.percent * summary.events_read
         return summary.events_unused > (self.count or 0)
+
+
+def _fallback_lines(fallbacks: dict[str, Problem], what: str) -> list[str]:
+    """One line per rule whose calendar choice fell back (``what`` says why), with example places."""
+    lines = []
+    for rule, problem in sorted(fallbacks.items()):
+        n = problem.count
+        lines.append(f"{rule}: {n:,} trigger{'s' if n != 1 else ''} or start{'s' if n != 1 else ''} whose calendar {what}")
+        lines.extend(f"  {source}: {message}" for source, message in problem.samples[:3])
+        if n > 3:
+            lines.append(f"  ... and {n - 3:,} more")
+    return lines
