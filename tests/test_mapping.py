@@ -400,3 +400,20 @@ def test_any_source_file_loads_or_says_where_it_is_wrong(data: dict[str, Any]) -
         load_source_text(text, "s.yaml")
     except PlaybookError as exc:
         assert exc.diagnostics and all(d.file == "s.yaml" for d in exc.diagnostics)
+
+
+# --- review fixes ------------------------------------------------------------------
+
+
+def test_an_unclosed_quote_in_a_mapped_csv_is_one_invalid_row_and_the_rows_after_it_are_read(tmp_path: Path) -> None:
+    src = load_source_text("source: s\ntype: x\nfields:\n  account: \"record['account']\"\n")
+    path = tmp_path / "e.csv"
+    path.write_text('type,account\nx,acme\nx,"glob\nx,initech\nx,hooli\n')
+    reader = read_mapped(src, str(path))
+    events = list(reader)
+    assert [(e.source, e.data) for e in events if e.error is None] == [
+        (f"{path}:2", {"account": "acme", "type": "x"}), (f"{path}:4", {"account": "initech", "type": "x"}),
+        (f"{path}:5", {"account": "hooli", "type": "x"})]
+    bad = [e for e in events if e.error is not None]
+    assert [e.source for e in bad] == [f"{path}:3"] and "never closed" in (bad[0].error or "")
+    assert (reader.counts.records, reader.counts.mapped, reader.counts.invalid.count) == (4, 3, 1)

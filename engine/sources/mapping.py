@@ -11,7 +11,6 @@ with its reason and place (``file:line``; ``file:row N`` for Parquet and JSON ar
 from __future__ import annotations
 
 import ast
-import csv
 import os
 import zlib
 from collections.abc import Iterator, Mapping
@@ -28,7 +27,15 @@ from ..messages import describe, did_you_mean, suggest_timezone
 from ..summary import Problem
 from ..timecalc import format_time
 from .functions import TimeReader, check_time_format, mapping_functions
-from .readers import MAX_LINE_BYTES, SourceEvent, bounded_lines, check_max_line_bytes, open_binary, read_jsonl_binary
+from .readers import (
+    MAX_LINE_BYTES,
+    SourceEvent,
+    bounded_lines,
+    check_max_line_bytes,
+    csv_rows,
+    open_binary,
+    read_jsonl_binary,
+)
 
 #: The formats a source reads.
 SOURCE_FORMATS = ("csv", "jsonl", "json", "parquet")
@@ -477,17 +484,16 @@ def _csv_records(path: str, name: str, mapper: _Mapper,
 
     try:
         with _closing(open_binary(path), path) as fh:
-            reader = csv.reader(lines(fh))
-            try:
-                header = next(reader, None)
-            except csv.Error as exc:
-                raise UsageError(f"{name}:1: invalid CSV header: {exc}") from None
+            rows = csv_rows(lines(fh))
+            first_row = next(rows, None)
+            if first_row is not None and first_row[1] is None:
+                raise UsageError(f"{name}:1: invalid CSV header: {first_row[2]}")
             if too_long:
                 raise UsageError(f"{name}:1: the CSV header is longer than {max_line_bytes:,} bytes "
                                  "(raise the limit with --max-line-bytes)")
-            if header is None:
+            if first_row is None:
                 return
-            header = [h.strip() for h in header]
+            header = [h.strip() for h in first_row[1] or ()]
             seen: set[str] = set()
             for h in header:
                 if h in seen and h:  # (unnamed columns, a trailing comma's, cannot be read by name anyway)
@@ -495,25 +501,15 @@ def _csv_records(path: str, name: str, mapper: _Mapper,
                 seen.add(h)
             mapper.check_columns(header, name)
             width = len(header)
-            last = reader.line_num
-            while True:
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    yield from long_lines()
-                    return
-                except csv.Error as exc:
-                    yield from long_lines()
-                    place = f"{name}:{last + 1}"
-                    first, last = last + 1, reader.line_num
-                    notes(first, last)
-                    yield place, None, f"invalid CSV: {exc}", ()
-                    continue
+            for lineno, row, damage, consumed in rows:
                 if too_long:
                     yield from long_lines()
-                place = f"{name}:{last + 1}"
-                first, last = last + 1, reader.line_num
-                found = notes(first, last) if damaged else ()
+                place = f"{name}:{lineno}"
+                if row is None:  # (its other lines are read again: their notes stay for them)
+                    notes(lineno, lineno)
+                    yield place, None, damage, ()
+                    continue
+                found = notes(consumed[0][0], consumed[-1][0]) if damaged and consumed else ()
                 n = len(row)
                 if n == width:
                     yield place, dict(zip(header, row, strict=True)), None, found
@@ -523,6 +519,7 @@ def _csv_records(path: str, name: str, mapper: _Mapper,
                     yield place, None, f"{n} cells but the header names {width} columns", ()
                 else:
                     yield place, dict(zip(header, row + [""] * (width - n), strict=True)), None, found
+            yield from long_lines()
     except (OSError, EOFError, zlib.error) as exc:
         raise UsageError(f"{path}: cannot read further: {exc}") from None
 
