@@ -417,3 +417,50 @@ def test_an_unclosed_quote_in_a_mapped_csv_is_one_invalid_row_and_the_rows_after
     bad = [e for e in events if e.error is not None]
     assert [e.source for e in bad] == [f"{path}:3"] and "never closed" in (bad[0].error or "")
     assert (reader.counts.records, reader.counts.mapped, reader.counts.invalid.count) == (4, 3, 1)
+
+
+def test_parquet_nanosecond_timestamps_naive_times_and_unreadable_columns(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from datetime import datetime, timedelta
+
+    ns = pa.array([1_772_438_400_123_456_789, 1_772_438_401_000_000_000], pa.timestamp("ns", "UTC"))
+    table = pa.table({"ts": ns, "naive": [datetime(2026, 3, 8, 2, 30), datetime(2026, 1, 5, 9, 0)],
+                      "org": ["acme", "globex"], "dur": pa.array([timedelta(seconds=1), None], pa.duration("s")),
+                      "raw": pa.array([b"a\xff", b"b"], pa.binary())})
+    pq.write_table(table, tmp_path / "t.parquet")
+    src = load_source_text("source: s\ntype: x\ntimezone: America/Chicago\nfields:\n  account: \"record.org\"\n"
+                           "  time: {from: ts, format: iso}\n  local: \"record.naive\"\n  raw: \"record.raw\"\n")
+    reader = read_mapped(src, str(tmp_path / "t.parquet"))
+    events = list(reader)
+    assert [e.error for e in events] == [None, None]  # the duration column is never read: no row refused
+    assert events[0].data == {"account": "acme", "time": "2026-03-02T08:00:00.123456Z",  # ns truncated to us
+                              "local": "2026-03-08T08:00:00Z",  # in the spring gap: the first instant after it
+                              "raw": "a\ufffd", "type": "x"}
+    assert events[1].data["local"] == "2026-01-05T15:00:00Z"
+    assert events[0].notes == ("column 'raw': invalid UTF-8 read as U+FFFD (two different values may now read the same)",)
+    assert events[1].notes == ()
+    through = load_source_text("source: s\ntype: x\npass_through: true\n")
+    got = list(read_mapped(through, str(tmp_path / "t.parquet")))
+    assert got[0].data["dur"] == "0:00:01" and any("column 'dur'" in n for n in got[0].notes)
+
+
+def test_parquet_is_read_in_batches_not_whole_row_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from engine.sources import mapping
+
+    pq.write_table(pa.table({"org": [f"o{i}" for i in range(10)]}), tmp_path / "t.parquet", row_group_size=10)
+    sizes: list[int] = []
+    convert = mapping._parquet_column
+
+    def spy(pa_: Any, array: Any, *rest: Any) -> Any:
+        sizes.append(len(array))
+        return convert(pa_, array, *rest)
+
+    monkeypatch.setattr(mapping, "PARQUET_BATCH_ROWS", 3)
+    monkeypatch.setattr(mapping, "_parquet_column", spy)
+    src = load_source_text("source: s\ntype: x\nfields:\n  account: \"record.org\"\n")
+    events = list(read_mapped(src, str(tmp_path / "t.parquet")))
+    assert [e.data["account"] for e in events] == [f"o{i}" for i in range(10)]
+    assert max(sizes) == 3

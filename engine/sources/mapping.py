@@ -25,7 +25,7 @@ from ..expressions import EvalError, ExprError, Expression, Scope, compile_expre
 from ..loader import Positions, load_yaml, read_yaml_file
 from ..messages import describe, did_you_mean, suggest_timezone
 from ..summary import Problem
-from ..timecalc import format_time
+from ..timecalc import format_time, local_to_us
 from .functions import TimeReader, check_time_format, mapping_functions
 from .readers import (
     MAX_LINE_BYTES,
@@ -556,11 +556,20 @@ def _pyarrow() -> Any:
     return pq
 
 
+#: Rows read from a Parquet file at a time (a row group can hold a million rows).
+PARQUET_BATCH_ROWS = 4096
+
+
 def _parquet_records(path: str, name: str, mapper: _Mapper) -> Iterator[tuple[str, Any, str | None, tuple[str, ...]]]:
-    """Parquet rows, one row group at a time (never the whole file in memory), each at its row number."""
+    """Parquet rows, a batch of rows at a time (never a whole row group in memory), each at its row number.
+
+    Columns are converted one at a time: a column of a type that cannot be read is read as
+    text (noted on the records when the mapping reads it), never the whole row refused."""
     pq = _pyarrow()
     import pyarrow as pa
 
+    source = mapper.source
+    named = {ref.name for ref in source.columns}
     try:
         if path.lower().endswith(".gz"):  # Parquet needs to seek: a gzipped file is read into memory first
             with _closing(open_binary(path), path) as fh:
@@ -568,27 +577,66 @@ def _parquet_records(path: str, name: str, mapper: _Mapper) -> Iterator[tuple[st
         else:
             handle = path
         pf = pq.ParquetFile(handle)
-        mapper.check_columns(list(pf.schema_arrow.names), name)
+        names = list(pf.schema_arrow.names)
+        mapper.check_columns(names, name)
         n = 0
-        for i in range(pf.num_row_groups):
-            for row in pf.read_row_group(i).to_pylist():
+        for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+            columns: list[list[Any]] = []
+            column_notes: list[dict[int, str]] = []
+            for column_name, array in zip(batch.schema.names, batch.columns, strict=True):
+                values, noted = _parquet_column(pa, array, column_name, source.timezone)
+                columns.append(values)
+                if noted and (source.pass_through or column_name in named):
+                    column_notes.append(noted)
+            keys = batch.schema.names
+            for j in range(batch.num_rows):
                 n += 1
-                try:
-                    yield f"{name}:row {n}", {k: _plain(v) for k, v in row.items()}, None, ()
-                except ValueError as exc:
-                    yield f"{name}:row {n}", None, str(exc), ()
+                found = tuple(c[j] for c in column_notes if j in c) if column_notes else ()
+                yield f"{name}:row {n}", {k: c[j] for k, c in zip(keys, columns, strict=True)}, None, found
     except (OSError, pa.ArrowException, zlib.error, EOFError) as exc:
         raise UsageError(f"{name}: cannot read as Parquet: {exc}") from None
 
 
-def _plain(value: Any) -> Any:
-    """A Parquet value as a JSON-like one: times as RFC 3339 text, decimals as numbers."""
+def _parquet_column(pa: Any, array: Any, column: str, tz: tzinfo) -> tuple[list[Any], dict[int, str]]:
+    """A Parquet column as JSON-like values, and notes by row on what could not be read as it is."""
+    kind = array.type
+    if pa.types.is_timestamp(kind) and kind.unit == "ns":  # Python's datetime holds microseconds: truncate
+        array = array.cast(pa.timestamp("us", kind.tz), safe=False)
+    notes: dict[int, str] = {}
+    try:
+        raw = array.to_pylist()
+    except (pa.ArrowException, ValueError, OverflowError) as exc:
+        try:
+            raw = array.cast(pa.string()).to_pylist()
+        except (pa.ArrowException, ValueError, OverflowError):
+            note = f"column {column!r}: values of type {kind} cannot be read ({exc}): read as null"
+            return [None] * len(array), {j: note for j in range(len(array))}
+        note = f"column {column!r}: values of type {kind} read as text"
+        return raw, {j: note for j, v in enumerate(raw) if v is not None}
+    out: list[Any] = []
+    for j, value in enumerate(raw):
+        try:
+            out.append(_plain(value, tz))
+        except UnicodeDecodeError:
+            out.append(_plain(value, tz, "replace"))
+            notes[j] = (f"column {column!r}: invalid UTF-8 read as U+FFFD (two different values may now "
+                        "read the same)")
+        except ValueError as exc:
+            out.append(str(value))
+            notes[j] = f"column {column!r}: {exc}: read as text"
+    return out, notes
+
+
+def _plain(value: Any, tz: tzinfo = UTC, errors: str = "strict") -> Any:
+    """A Parquet value as a JSON-like one: times as RFC 3339 text (a time without a zone
+    read in ``tz``), decimals as numbers. Raises UnicodeDecodeError for bytes that are
+    not UTF-8, ValueError for a type it cannot read."""
     t = type(value)
     if t is str or t is int or t is float or t is bool or value is None:
         return value
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            return value.isoformat()
+            return format_time(local_to_us(value, tz))
         return format_time((value - _EPOCH) // _ONE_US)
     if isinstance(value, date):
         return value.isoformat()
@@ -597,14 +645,14 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+        return value.decode("utf-8", errors)
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, tz, errors) for v in value]
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, tz, errors) for k, v in value.items()}
     if isinstance(value, tuple):  # a Parquet map: (key, value) pairs
-        return [_plain(v) for v in value]
-    raise ValueError(f"a value of type {t.__name__} cannot be read")
+        return [_plain(v, tz, errors) for v in value]
+    raise ValueError(f"a value of type {t.__name__} cannot be read as it is")
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
