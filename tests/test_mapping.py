@@ -464,3 +464,23 @@ def test_parquet_is_read_in_batches_not_whole_row_groups(tmp_path: Path, monkeyp
     events = list(read_mapped(src, str(tmp_path / "t.parquet")))
     assert [e.data["account"] for e in events] == [f"o{i}" for i in range(10)]
     assert max(sizes) == 3
+
+
+def test_sources_check_applies_the_engines_check_and_warns_of_keys_no_record_has(tmp_path: Path) -> None:
+    raw = write_source(tmp_path, "source: raw\nfields:\n  time: \"record['Updated at']\"\n"
+                                 "  account: \"record['Organization']\"\ntype: customer.message\n", "raw.yaml")
+    result = cli("sources", "check", raw, "--events", EXPORT, "--limit", "1")
+    assert result.exit_code == 1  # the engine would skip every one of them: none is "mapped"
+    assert "6 records: 0 mapped, 0 dropped (drop), 0 no type matched, 6 invalid" in result.output
+    assert "zendesk-tickets.csv:2: bad 'time': unparseable time '03/02/2026 08:05'" in result.output
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"t": "2026-03-02T08:00:00Z", "context": {"groupId": "acme"}}\n')
+    typo = write_source(tmp_path, "source: typo\nformat: jsonl\nfields:\n  time: \"record.t\"\n"
+                                  "  account: \"record.context.groupid\"\ntype: customer.message\n", "typo.yaml")
+    result = cli("sources", "check", typo, "--events", str(events))
+    assert result.exit_code == 0, result.output
+    assert (f"warning: {typo}:5:13: no record checked has a key 'groupid' (did you mean 'groupId'?): "
+            "it reads as null") in result.output
+    result = cli("sources", "check", typo, "--events", str(events), "--format", "json")
+    assert json.loads(result.output)["warnings"] == [
+        f"{typo}:5:13: no record checked has a key 'groupid' (did you mean 'groupId'?): it reads as null"]

@@ -25,7 +25,7 @@ from ..expressions import EvalError, ExprError, Expression, Scope, compile_expre
 from ..loader import Positions, load_yaml, read_yaml_file
 from ..messages import describe, did_you_mean, suggest_timezone
 from ..summary import Problem
-from ..timecalc import format_time, local_to_us
+from ..timecalc import TimeError, format_time, local_to_us, parse_time
 from .functions import TimeReader, check_time_format, mapping_functions
 from .readers import (
     MAX_LINE_BYTES,
@@ -33,6 +33,7 @@ from .readers import (
     bounded_lines,
     check_max_line_bytes,
     csv_rows,
+    event_problem,
     open_binary,
     read_jsonl_binary,
 )
@@ -87,6 +88,7 @@ class Source:
     pass_through: bool
     tables: Mapping[str, Mapping[str, Any]]
     columns: tuple[ColumnRef, ...]  # every constant column named, for the check against a header
+    nested: tuple[ColumnRef, ...] = ()  # every constant key named inside a value (record.a.b: 'b')
 
     def format_for(self, path: str) -> str:
         """The format this source reads ``path`` in: its own ``format``, else the file's name."""
@@ -138,6 +140,7 @@ class _Builder:
         self.file = file
         self.errors: list[Diagnostic] = []
         self.columns: list[ColumnRef] = []
+        self.nested: list[ColumnRef] = []  # keys read inside a record's values (record.a.b: 'b')
         self.tables: dict[str, dict[str, Any]] = {}
 
     def build(self) -> Source:
@@ -164,7 +167,8 @@ class _Builder:
         return Source(
             name=data["source"], file=self.file, format=data.get("format"), timezone=tz, timezone_name=tz_name,
             fields=fields, type_rules=rules, constant_type=constant, drop=drop,
-            pass_through=bool(data.get("pass_through", False)), tables=self.tables, columns=tuple(self.columns))
+            pass_through=bool(data.get("pass_through", False)), tables=self.tables, columns=tuple(self.columns),
+            nested=tuple(self.nested))
 
     def expression(self, text: str, path: tuple[Any, ...]) -> Expression | None:
         try:
@@ -208,18 +212,21 @@ class _Builder:
         for node in ast.walk(tree):
             name: str | None = None
             where: ast.AST = node
-            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == RECORD:
+            nested = False
+            if isinstance(node, ast.Subscript) and _from_record(node.value):
                 if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
                     name, where = node.slice.value, node.slice
-            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == RECORD:
+                    nested = not isinstance(node.value, ast.Name)
+            elif isinstance(node, ast.Attribute) and _from_record(node.value):
                 name = node.attr
+                nested = not isinstance(node.value, ast.Name)
             elif (isinstance(node, ast.Name) and node.id != RECORD and id(node) not in calls
                   and node.id not in ("true", "false", "null", "True", "False", "None")):
                 name = node.id
             if name is None:
                 continue
             offset = _offset(text, getattr(where, "lineno", 1), getattr(where, "col_offset", 1)) - 1
-            self.columns.append(ColumnRef(name, (line, col + lead + max(offset, 0))))
+            (self.nested if nested else self.columns).append(ColumnRef(name, (line, col + lead + max(offset, 0))))
 
     def field(self, name: str, spec: Any, tz: tzinfo) -> FieldMap:
         path = ("fields", name)
@@ -257,6 +264,13 @@ class _Builder:
             when = self.expression(item["when"], (*path, "when"))
             if when is not None:
                 yield TypeRule(when, item["is"])
+
+
+def _from_record(node: ast.AST) -> bool:
+    """Whether ``node`` is ``record`` or a path into it (``record.a``, ``record['a'][0]``)."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return isinstance(node, ast.Name) and node.id == RECORD
 
 
 def _offset(text: str, lineno: int, col: int) -> int:
@@ -311,18 +325,85 @@ class MappedEvents:
         if self.format == "parquet":
             _pyarrow()  # say now, not at the first record, that the extra is missing
         self.counts = MappingCounts(source.name, self.name)
+        #: After ``pairs(check=True)``: what the check found suspicious though no record is invalid for it.
+        self.warnings: list[str] = []
 
     def __iter__(self) -> Iterator[SourceEvent]:
         for _record, event in self.pairs():
             if event is not None:
                 yield event
 
-    def pairs(self) -> Iterator[tuple[Any, SourceEvent | None]]:
+    def pairs(self, check: bool = False) -> Iterator[tuple[Any, SourceEvent | None]]:
         """(input record, its event or None when dropped or unmatched); an invalid record's
-        event has an ``error``. The record is None where it could not be read."""
+        event has an ``error``. The record is None where it could not be read.
+
+        ``check``: also apply the engine's own check to each event (a JSON object with a
+        ``type``, a ``time`` it reads, values within the limits), as a playbook with the
+        default field names would; an event failing it is counted invalid with the reason
+        (``sources check``). Names the mapping reads that no record has are then in
+        :attr:`warnings` at the end (JSON Lines and JSON: CSV and Parquet check columns)."""
         mapper = _Mapper(self.source, self.counts)
+        counts = self.counts
+        tz = self.source.timezone
+        keys: set[str] | None = set() if check and self.format in ("jsonl", "json") else None
         for place, record, error, notes in _records(self.path, self.name, self.format, self.max_line_bytes, mapper):
-            yield record, mapper.map(place, record, error, notes)
+            event = mapper.map(place, record, error, notes)
+            if check and event is not None and event.error is None:
+                problem = engine_check(event.data, tz)
+                if problem is not None:
+                    counts.mapped -= 1
+                    counts.invalid.add(place, problem)
+                    event = SourceEvent(None, place, f"{mapper.label}: {problem}")
+            if keys is not None and isinstance(record, dict) and len(keys) < _MAX_KEYS_SEEN:
+                _collect_keys(record, keys)
+            yield record, event
+        if keys is not None and counts.records:
+            self.warnings.extend(_unseen_names(self.source, keys))
+
+
+_MAX_KEYS_SEEN = 10_000
+
+
+def engine_check(data: Any, tz: tzinfo) -> str | None:
+    """Why the engine would skip this mapped event (with a playbook's default field names
+    ``type`` and ``time``), or None."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    etype = data.get("type")
+    if not isinstance(etype, str) or not etype:
+        return "missing 'type'" if etype is None else "'type' must be a non-empty string"
+    raw = data.get("time")
+    if raw is None:
+        return "missing 'time': map a time field (see {from: COLUMN, format: ...})"
+    try:
+        parse_time(raw, tz)
+    except TimeError as exc:
+        return f"bad 'time': {exc} (read it with {{from: COLUMN, format: ...}} or parse_time())"
+    return event_problem(data)
+
+
+def _collect_keys(value: Any, keys: set[str], depth: int = 0) -> None:
+    if depth > 8:
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            keys.add(str(k))
+            if isinstance(v, (dict, list)):
+                _collect_keys(v, keys, depth + 1)
+    elif isinstance(value, list):
+        for v in value[:20]:
+            _collect_keys(v, keys, depth + 1)
+
+
+def _unseen_names(source: Source, keys: set[str]) -> Iterator[str]:
+    """A warning for each name the mapping reads that no record checked has as a key."""
+    done: set[str] = set()
+    for ref in (*source.columns, *source.nested):
+        if ref.name in keys or ref.name in done:
+            continue
+        done.add(ref.name)
+        yield (f"{source.file}:{ref.place[0]}:{ref.place[1]}: no record checked has a key {ref.name!r}"
+               f"{did_you_mean(ref.name, keys)}: it reads as null")
 
 
 def read_mapped(source: Source | str, path: str, *, display: str | None = None,
