@@ -484,3 +484,35 @@ def test_sources_check_applies_the_engines_check_and_warns_of_keys_no_record_has
     result = cli("sources", "check", typo, "--events", str(events), "--format", "json")
     assert json.loads(result.output)["warnings"] == [
         f"{typo}:5:13: no record checked has a key 'groupid' (did you mean 'groupId'?): it reads as null"]
+
+
+IDENTITY_CSV = load_source_text("source: identity\nformat: csv\npass_through: true\n")
+_CSV_COLUMNS = ["type", "time", "account", "thread", "incident", "channel", "severity", "region", "location",
+                "module", "urgent", "tier", "roi.value_usd"]
+
+
+def _csv_file(events: list[dict[str, Any]], tmp: list[Path] = []) -> str:  # noqa: B006 - one temp dir per session
+    import csv
+    import tempfile
+
+    if not tmp:
+        tmp.append(Path(tempfile.mkdtemp()))
+    path = tmp[0] / "events.csv"
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(_CSV_COLUMNS)
+        for e in events:
+            flat = {**e, "roi.value_usd": e["roi"]["value_usd"]} if "roi" in e else e
+            out.writerow(["" if c not in flat else json.dumps(flat[c]) if not isinstance(flat[c], str) else flat[c]
+                          for c in _CSV_COLUMNS])
+    return str(path)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(events_st)
+def test_an_identity_source_over_csv_gives_the_same_events_and_actions_as_no_source(events: list[dict[str, Any]]) -> None:
+    path = _csv_file(events)
+    assert [e.data for e in read_mapped(IDENTITY_CSV, path)] == [e.data for e in read_events(path)] == events
+    plain = [a.to_json() for a in Engine(PLAYBOOKS).run(read_events(path))]
+    mapped = [a.to_json() for a in Engine(PLAYBOOKS).run(read_mapped(IDENTITY_CSV, path))]
+    assert mapped == plain

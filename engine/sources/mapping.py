@@ -28,10 +28,12 @@ from ..summary import Problem
 from ..timecalc import TimeError, format_time, local_to_us, parse_time
 from .functions import TimeReader, check_time_format, mapping_functions
 from .readers import (
+    MAX_DEPTH,
     MAX_LINE_BYTES,
     SourceEvent,
     bounded_lines,
     check_max_line_bytes,
+    csv_data,
     csv_rows,
     event_problem,
     open_binary,
@@ -531,7 +533,8 @@ class _closing:
 
 def _csv_records(path: str, name: str, mapper: _Mapper,
                  max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[str, Any, str | None, tuple[str, ...]]]:
-    """CSV rows as {column: text} (every cell text, empty cells ''), each at the line it starts on.
+    """CSV rows as {column: text} (every cell text, empty cells ''), each at the line it starts on;
+    with ``pass_through``, as the plain CSV reader reads them (:func:`csv_data`).
 
     Lines longer than ``max_line_bytes`` are invalid records, read past, never held whole;
     invalid UTF-8 is read as U+FFFD and noted on the record (counted; ``strict`` refuses it)."""
@@ -582,6 +585,11 @@ def _csv_records(path: str, name: str, mapper: _Mapper,
                 seen.add(h)
             mapper.check_columns(header, name)
             width = len(header)
+            # pass_through: the rows as the plain CSV reader gives them (typed, empty cells absent,
+            # dotted headers nested), so that a log in the engine's shape maps through unchanged
+            paths = [h.split(".") for h in header] if mapper.source.pass_through else None
+            if paths and max(len(p) for p in paths) > MAX_DEPTH:
+                raise UsageError(f"{name}:1: invalid CSV header: a column name has more than {MAX_DEPTH} dotted parts")
             for lineno, row, damage, consumed in rows:
                 if too_long:
                     yield from long_lines()
@@ -592,7 +600,11 @@ def _csv_records(path: str, name: str, mapper: _Mapper,
                     continue
                 found = notes(consumed[0][0], consumed[-1][0]) if damaged and consumed else ()
                 n = len(row)
-                if n == width:
+                if paths is not None and 0 < n <= width and any(cell.strip() for cell in row):
+                    noted = list(found)
+                    data = csv_data(paths, row, noted)
+                    yield place, data, None, tuple(dict.fromkeys(noted))
+                elif n == width:
                     yield place, dict(zip(header, row, strict=True)), None, found
                 elif n == 0 or not any(row):
                     continue  # a blank line
