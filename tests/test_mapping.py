@@ -516,3 +516,12 @@ def test_an_identity_source_over_csv_gives_the_same_events_and_actions_as_no_sou
     plain = [a.to_json() for a in Engine(PLAYBOOKS).run(read_events(path))]
     mapped = [a.to_json() for a in Engine(PLAYBOOKS).run(read_mapped(IDENTITY_CSV, path))]
     assert mapped == plain
+
+
+def test_explain_prints_the_mapping_counts_and_why_not_names_the_records_a_source_left_out() -> None:
+    result = cli("explain", str(ROOT / "playbooks" / "us-retention.yaml"), "--events", EXPORT, "--source", ZENDESK,
+                 "--rule", "ticket-first-response", "--key", "initech", "--why-not")
+    assert result.exit_code == 0, result.output
+    assert "6 records: 3 mapped, 1 dropped (drop), 1 no type matched, 1 invalid" in result.stderr
+    assert (f"- source zendesk-tickets ({EXPORT}) left out 3 of its 6 records (1 dropped (drop), "
+            f"1 no type matched, 1 invalid; e.g. {EXPORT}:7: field 'time'") in result.stdout
