@@ -525,3 +525,24 @@ def test_explain_prints_the_mapping_counts_and_why_not_names_the_records_a_sourc
     assert "6 records: 3 mapped, 1 dropped (drop), 1 no type matched, 1 invalid" in result.stderr
     assert (f"- source zendesk-tickets ({EXPORT}) left out 3 of its 6 records (1 dropped (drop), "
             f"1 no type matched, 1 invalid; e.g. {EXPORT}:7: field 'time'") in result.stdout
+
+
+def test_time_formats_a_spring_gap_moves_on_and_formats_without_a_year_or_with_bad_directives_are_refused() -> None:
+    src = load_source_text("source: s\nformat: jsonl\ntimezone: America/Chicago\ntype: x\nfields:\n"
+                           "  time: {from: s, format: '%Y-%m-%d %H:%M'}\n  b: \"parse_time(record.s, 'iso')\"\n"
+                           "  c: \"parse_time(record.s, '%Y-%m-%d %H:%M')\"\n")
+    path = _jsonl_file([{"s": "2026-03-08 02:30"}, {"s": "2026-11-01 01:30"}])
+    got = [e.data for e in read_mapped(src, path)]
+    assert [(d["time"], d["b"], d["c"]) for d in got] == [  # the contract: the first instant after the gap
+        ("2026-03-08T08:00:00Z",) * 3, ("2026-11-01T06:30:00Z",) * 3]  # ambiguous: the first occurrence
+    cases = {
+        "fields:\n  time: {from: s, format: '%m/%d %H:%M'}\n": (6, 27, "the format '%m/%d %H:%M' has no year (%Y or %y)"),
+        "fields:\n  t: \"parse_time(record.s, '%H:%M')\"\n": (6, 28, "the format '%H:%M' has no year (%Y or %y)"),
+        "fields:\n  time: {from: s, format: '%Q %Y'}\n": (6, 27, "'%Q %Y' cannot read times: 'Q' is a bad directive"),
+        "fields:\n  time: {from: s, format: '%Y %'}\n": (6, 27, "'%Y %' cannot read times: stray % in format"),
+    }
+    for text, (line, col, message) in cases.items():
+        with pytest.raises(PlaybookError) as exc:
+            load_source_text("source: s\nformat: jsonl\ntimezone: UTC\ntype: x\n" + text, "s.yaml")
+        d = exc.value.diagnostics[0]
+        assert (d.line, d.col) == (line, col) and message in d.message, (text, d)
