@@ -499,7 +499,7 @@ def format_mapping_counts(mapped: list[Any]) -> list[str]:
         lines.append(f"source {c.source} ({c.file}): {c.records:,} records: {c.mapped:,} mapped, "
                      f"{c.dropped.count:,} dropped (drop), {c.unmatched.count:,} no type matched, "
                      f"{c.invalid.count:,} invalid")
-        if c.unmatched.count:  # (the invalid ones are among the skipped events above, with their reasons)
-            lines.append(f"  no type matched (skipped): {c.unmatched.count:,}")
-            lines.extend(_samples(c.unmatched))
+        # (the invalid and unmatched ones are among the skipped events above, with their reasons)
+        if c.records and c.mapped == 0:
+            lines.append(f"warning: source {c.source} mapped none of the {c.records:,} records of {c.file}")
     return lines

@@ -257,8 +257,10 @@ def test_explain_ingest_and_test_read_through_a_source(pb: str, tmp_path: Path) 
     done = cli("test", str(tmp_path / "p.test.yaml"))
     # the export's invalid record fails the case, saying where
     assert done.exit_code == 1 and "zendesk-tickets.csv:7" in done.output and "13/45/2026 10:20" in done.output
+    # so does the record no type rule matched (a run skips it too), saying where
+    assert "zendesk-tickets.csv:6: source zendesk-tickets: no type rule matched" in done.output
     good = tmp_path / "good.csv"
-    good.write_text("\n".join(Path(EXPORT).read_text().splitlines()[:-1]) + "\n")
+    good.write_text("\n".join(Path(EXPORT).read_text().splitlines()[:5]) + "\n")
     (tmp_path / "p.test.yaml").write_text((tmp_path / "p.test.yaml").read_text().replace(EXPORT, str(good)))
     done = cli("test", str(tmp_path / "p.test.yaml"))
     assert done.exit_code == 0, done.output
@@ -546,3 +548,15 @@ def test_time_formats_a_spring_gap_moves_on_and_formats_without_a_year_or_with_b
             load_source_text("source: s\nformat: jsonl\ntimezone: UTC\ntype: x\n" + text, "s.yaml")
         d = exc.value.diagnostics[0]
         assert (d.line, d.col) == (line, col) and message in d.message, (text, d)
+
+
+def test_records_no_type_rule_matched_are_skipped_events_toward_max_skipped(pb: str, tmp_path: Path) -> None:
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"k": "other", "t": "2026-03-02T08:00:00Z"}\n' * 3)
+    src = write_source(tmp_path, "source: s\nformat: jsonl\nfields:\n  time: {from: t, format: iso}\n"
+                                 "type:\n  - {when: \"record.k == 'ask'\", is: customer.message}\n")
+    result = cli("run", pb, "--events", str(events), "--source", src, "--max-skipped", "0")
+    assert result.exit_code == 1, result.output
+    assert f"{events}:1: source s: no type rule matched" in result.stderr
+    assert f"warning: source s mapped none of the 3 records of {events}" in result.stderr
+    assert cli("run", pb, "--events", str(events), "--source", src, "--strict").exit_code != 0

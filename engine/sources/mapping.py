@@ -336,7 +336,7 @@ class MappedEvents:
                 yield event
 
     def pairs(self, check: bool = False) -> Iterator[tuple[Any, SourceEvent | None]]:
-        """(input record, its event or None when dropped or unmatched); an invalid record's
+        """(input record, its event or None when dropped); an invalid or unmatched record's
         event has an ``error``. The record is None where it could not be read.
 
         ``check``: also apply the engine's own check to each event (a JSON object with a
@@ -488,9 +488,10 @@ class _Mapper:
                     if rule.when is None or truthy(rule.when.evaluate(scope)):
                         event["type"] = rule.type
                         break
-                else:
+                else:  # skipped by the engine as any bad input (with its place, toward --max-skipped, refused by strict)
                     counts.unmatched.add(place, "no type rule matched")
-                    return None
+                    return SourceEvent(None, place, f"{self.label}: no type rule matched (to keep such records, "
+                                                    "end the type list with {default: TYPE}; to leave them out, drop them)")
         except EvalError as exc:
             message = f"{what}: {exc}"
             counts.invalid.add(place, message)
