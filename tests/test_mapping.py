@@ -560,3 +560,10 @@ def test_records_no_type_rule_matched_are_skipped_events_toward_max_skipped(pb: 
     assert f"{events}:1: source s: no type rule matched" in result.stderr
     assert f"warning: source s mapped none of the 3 records of {events}" in result.stderr
     assert cli("run", pb, "--events", str(events), "--source", src, "--strict").exit_code != 0
+
+
+def test_a_column_whose_name_has_a_tilde_can_be_read(tmp_path: Path) -> None:
+    src = load_source_text("source: s\ntype: x\nfields:\n  account: \"record['a~b'] ~ '~' ~ record.c\"\n")
+    path = tmp_path / "e.csv"
+    path.write_text("a~b,c\nacme,1\n")
+    assert [e.data for e in read_mapped(src, str(path))] == [{"account": "acme~1", "type": "x"}]

@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import Diagnostic, PlaybookError, UsageError
-from ..expressions import EvalError, ExprError, Expression, Scope, compile_expression, truthy
+from ..expressions import EvalError, ExprError, Expression, Scope, _tilde_to_plus, compile_expression, truthy
 from ..loader import Positions, load_yaml, read_yaml_file
 from ..messages import describe, did_you_mean, suggest_timezone
 from ..summary import Problem
@@ -203,7 +203,7 @@ class _Builder:
     def note_columns(self, expr: Expression, path: tuple[Any, ...]) -> None:
         """The columns an expression names as constants (``record['X']``, ``record.X``,
         a bare name), for the check against a CSV header or a Parquet schema."""
-        text = expr.source.replace("~", "+")
+        text = _tilde_to_plus(expr.source)[0]  # only the operators: a '~' inside a name or text stays
         try:
             tree = ast.parse("(" + text + "\n)", mode="eval")
         except SyntaxError:
