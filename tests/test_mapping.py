@@ -567,3 +567,12 @@ def test_a_column_whose_name_has_a_tilde_can_be_read(tmp_path: Path) -> None:
     path = tmp_path / "e.csv"
     path.write_text("a~b,c\nacme,1\n")
     assert [e.data for e in read_mapped(src, str(path))] == [{"account": "acme~1", "type": "x"}]
+
+
+def test_a_json_array_source_keeps_integers_beyond_64_bits_as_jsonl_does(tmp_path: Path) -> None:
+    src = load_source_text("source: s\ntype: x\npass_through: true\n")
+    big = 123456789012345678901234567890
+    (tmp_path / "e.json").write_text(f'[{{"account": {big}, "n": 1.5}}]')
+    (tmp_path / "e.jsonl").write_text(f'{{"account": {big}, "n": 1.5}}\n')
+    got = [e.data for e in read_mapped(src, str(tmp_path / "e.json"))]
+    assert got == [e.data for e in read_mapped(src, str(tmp_path / "e.jsonl"))] == [{"account": big, "n": 1.5, "type": "x"}]

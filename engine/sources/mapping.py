@@ -31,6 +31,7 @@ from .readers import (
     MAX_DEPTH,
     MAX_LINE_BYTES,
     SourceEvent,
+    _suspicious,
     bounded_lines,
     check_max_line_bytes,
     csv_data,
@@ -634,6 +635,13 @@ def _json_records(path: str, name: str) -> Iterator[tuple[str, Any, str | None, 
                          "(for one object per line, use format: jsonl)") from None
     if not isinstance(data, list):
         raise UsageError(f"{name}: a source of format json reads one array of objects, not {describe(data)}")
+    if any(map(_suspicious, data)):  # an integer beyond 64 bits, which orjson reads as a float: as JSON Lines does
+        import json
+
+        try:
+            data = json.loads(raw.decode("utf-8", "replace"))
+        except ValueError as exc:
+            raise UsageError(f"{name}: cannot read: {exc}") from None
     for i, item in enumerate(data, 1):
         if isinstance(item, dict):
             yield f"{name}:row {i}", item, None, ()
