@@ -576,3 +576,10 @@ def test_a_json_array_source_keeps_integers_beyond_64_bits_as_jsonl_does(tmp_pat
     (tmp_path / "e.jsonl").write_text(f'{{"account": {big}, "n": 1.5}}\n')
     got = [e.data for e in read_mapped(src, str(tmp_path / "e.json"))]
     assert got == [e.data for e in read_mapped(src, str(tmp_path / "e.jsonl"))] == [{"account": big, "n": 1.5, "type": "x"}]
+
+
+def test_a_tilde_in_a_playbook_says_it_joins_text_only_in_mappings() -> None:
+    with pytest.raises(ExprError) as exc:
+        compile_expression("event.a ~ event.b == 'x'")
+    assert exc.value.message == "syntax error: '~' joins text only in source mappings; use + (or str()) in playbooks"
+    assert exc.value.offset == 8
