@@ -15,7 +15,9 @@ import click
 
 from cli.common import (
     OrderedOption,
+    format_mapping_counts,
     mapped_event_sources,
+    mapping_left_out,
     max_line_bytes_option,
     max_playbook_bytes_option,
     open_out,
@@ -197,9 +199,10 @@ def explain_cmd(playbook: str, events_src: tuple[str, ...], events_format: str |
     if until == "now":
         until_value = datetime.now(UTC).isoformat()  # the CLI may read the clock; the engine never does
     sources = paired_sources(events_src, source_files)
+    mapped: list[Any] = []
     try:
         if any(sources):
-            events: Any = mapped_event_sources(events_src, sources, events_format, max_line_bytes)[0]
+            events, mapped = mapped_event_sources(events_src, sources, events_format, max_line_bytes)
         else:
             events = read_sources(events_src, events_format, max_line_bytes=max_line_bytes)
         result = explain(pb, events, rule_id, key=key,
@@ -210,7 +213,13 @@ def explain_cmd(playbook: str, events_src: tuple[str, ...], events_format: str |
     except EngineError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    if why_not and key is not None:
+        for report in result.keys:
+            if report.why_not and report.why_not[0].startswith("no event has"):
+                report.why_not.extend(mapping_left_out(mapped))
     text = result.to_json() if fmt == "json" else result.to_text()
+    for line in format_mapping_counts(mapped):
+        click.echo(line, err=True)
     # An event's lone surrogate (valid JSON, not UTF-8) is shown as its escape, not a UnicodeEncodeError.
     click.echo(text.encode("utf-8", "backslashreplace").decode("utf-8"), nl=False)
 

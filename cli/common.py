@@ -467,6 +467,23 @@ def mapped_event_sources(events_src: tuple[str, ...], sources: list[str | None],
     return itertools.chain.from_iterable(parts), mapped
 
 
+def mapping_left_out(mapped: list[Any]) -> list[str]:
+    """For explain --why-not of a key with no events: the records each source left out."""
+    lines: list[str] = []
+    for reader in mapped:
+        c = reader.counts
+        left = c.dropped.count + c.unmatched.count + c.invalid.count
+        if not left:
+            continue
+        examples = "; ".join(f"{where}: {message}" for problem in (c.invalid, c.unmatched, c.dropped)
+                             for where, message in problem.samples[:1])
+        lines.append(f"source {c.source} ({c.file}) left out {left:,} of its {c.records:,} records "
+                     f"({c.dropped.count:,} dropped (drop), {c.unmatched.count:,} no type matched, "
+                     f"{c.invalid.count:,} invalid; e.g. {examples}): this key's events may be among them "
+                     "(playbook sources check shows each record's fate)")
+    return lines
+
+
 def format_mapping_counts(mapped: list[Any]) -> list[str]:
     """One line per file read through a source: every record counted, with example places."""
     lines: list[str] = []
@@ -475,7 +492,7 @@ def format_mapping_counts(mapped: list[Any]) -> list[str]:
         lines.append(f"source {c.source} ({c.file}): {c.records:,} records: {c.mapped:,} mapped, "
                      f"{c.dropped.count:,} dropped (drop), {c.unmatched.count:,} no type matched, "
                      f"{c.invalid.count:,} invalid")
-        if c.unmatched.count:  # (the invalid ones are among the skipped events above, with their reasons)
-            lines.append(f"  no type matched (skipped): {c.unmatched.count:,}")
-            lines.extend(_samples(c.unmatched))
+        # (the invalid and unmatched ones are among the skipped events above, with their reasons)
+        if c.records and c.mapped == 0:
+            lines.append(f"warning: source {c.source} mapped none of the {c.records:,} records of {c.file}")
     return lines

@@ -32,7 +32,10 @@ def _json(value: Any) -> str:
 def check_cmd(source_file: str, events_src: str, limit: int, fmt: str, max_line_bytes: int) -> None:
     """Dry-run a mapping: the first events beside their records, and what became of every record.
 
-    Exits 1 when a record is invalid or no type rule matched it (nothing is written anywhere).
+    Each event gets the engine's own check (a type, a time it reads, values within the
+    limits, with the default field names): one that fails is invalid, with the reason.
+    For JSON sources, a name the mapping reads that no record has is a warning. Exits 1
+    when a record is invalid or no type rule matched it (nothing is written anywhere).
 
     \b
     Example:
@@ -49,7 +52,7 @@ def check_cmd(source_file: str, events_src: str, limit: int, fmt: str, max_line_
     with user_errors():
         try:
             reader = read_mapped(source, events_src, max_line_bytes=max_line_bytes)
-            for record, event in reader.pairs():
+            for record, event in reader.pairs(check=True):
                 if len(shown) < limit and event is not None and event.error is None:
                     shown.append((event.source, record, event.data))
         except PlaybookError as exc:  # a column the mapping names is not in the file
@@ -58,7 +61,7 @@ def check_cmd(source_file: str, events_src: str, limit: int, fmt: str, max_line_
     counts = reader.counts
     if fmt == "json":
         click.echo(_json({"events": [{"source": s, "record": r, "event": e} for s, r, e in shown],
-                          "counts": counts.to_dict()}))
+                          "counts": counts.to_dict(), "warnings": reader.warnings}))
     else:
         for place, record, event in shown:
             click.echo(place)
@@ -74,6 +77,8 @@ def check_cmd(source_file: str, events_src: str, limit: int, fmt: str, max_line_
                     click.echo(f"    {where}: {message}")
                 if problem.count > 5:
                     click.echo(f"    ... and {problem.count - 5:,} more")
+        for warning in reader.warnings:
+            click.echo(f"warning: {warning}")
     if counts.invalid.count or counts.unmatched.count:
         sys.exit(1)
 

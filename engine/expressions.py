@@ -1819,6 +1819,11 @@ def _compile(text: str, reserved: frozenset[str], functions: Mapping[str, Functi
         text, tildes = _tilde_to_plus(text)
     parsed = _parse(text)
     if isinstance(parsed, ExprError):
+        if not tilde and "~" in text and parsed.message.startswith("syntax error"):
+            joins = _tilde_to_plus(text)[1]
+            if joins:
+                raise ExprError("syntax error: '~' joins text only in source mappings; use + (or str()) in playbooks",
+                                min(joins))
         raise parsed
     tree, comp = parsed
     comp.reserved = reserved

@@ -257,8 +257,10 @@ def test_explain_ingest_and_test_read_through_a_source(pb: str, tmp_path: Path) 
     done = cli("test", str(tmp_path / "p.test.yaml"))
     # the export's invalid record fails the case, saying where
     assert done.exit_code == 1 and "zendesk-tickets.csv:7" in done.output and "13/45/2026 10:20" in done.output
+    # so does the record no type rule matched (a run skips it too), saying where
+    assert "zendesk-tickets.csv:6: source zendesk-tickets: no type rule matched" in done.output
     good = tmp_path / "good.csv"
-    good.write_text("\n".join(Path(EXPORT).read_text().splitlines()[:-1]) + "\n")
+    good.write_text("\n".join(Path(EXPORT).read_text().splitlines()[:5]) + "\n")
     (tmp_path / "p.test.yaml").write_text((tmp_path / "p.test.yaml").read_text().replace(EXPORT, str(good)))
     done = cli("test", str(tmp_path / "p.test.yaml"))
     assert done.exit_code == 0, done.output
@@ -400,3 +402,184 @@ def test_any_source_file_loads_or_says_where_it_is_wrong(data: dict[str, Any]) -
         load_source_text(text, "s.yaml")
     except PlaybookError as exc:
         assert exc.diagnostics and all(d.file == "s.yaml" for d in exc.diagnostics)
+
+
+# --- review fixes ------------------------------------------------------------------
+
+
+def test_an_unclosed_quote_in_a_mapped_csv_is_one_invalid_row_and_the_rows_after_it_are_read(tmp_path: Path) -> None:
+    src = load_source_text("source: s\ntype: x\nfields:\n  account: \"record['account']\"\n")
+    path = tmp_path / "e.csv"
+    path.write_text('type,account\nx,acme\nx,"glob\nx,initech\nx,hooli\n')
+    reader = read_mapped(src, str(path))
+    events = list(reader)
+    assert [(e.source, e.data) for e in events if e.error is None] == [
+        (f"{path}:2", {"account": "acme", "type": "x"}), (f"{path}:4", {"account": "initech", "type": "x"}),
+        (f"{path}:5", {"account": "hooli", "type": "x"})]
+    bad = [e for e in events if e.error is not None]
+    assert [e.source for e in bad] == [f"{path}:3"] and "never closed" in (bad[0].error or "")
+    assert (reader.counts.records, reader.counts.mapped, reader.counts.invalid.count) == (4, 3, 1)
+
+
+def test_parquet_nanosecond_timestamps_naive_times_and_unreadable_columns(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from datetime import datetime, timedelta
+
+    ns = pa.array([1_772_438_400_123_456_789, 1_772_438_401_000_000_000], pa.timestamp("ns", "UTC"))
+    table = pa.table({"ts": ns, "naive": [datetime(2026, 3, 8, 2, 30), datetime(2026, 1, 5, 9, 0)],
+                      "org": ["acme", "globex"], "dur": pa.array([timedelta(seconds=1), None], pa.duration("s")),
+                      "raw": pa.array([b"a\xff", b"b"], pa.binary())})
+    pq.write_table(table, tmp_path / "t.parquet")
+    src = load_source_text("source: s\ntype: x\ntimezone: America/Chicago\nfields:\n  account: \"record.org\"\n"
+                           "  time: {from: ts, format: iso}\n  local: \"record.naive\"\n  raw: \"record.raw\"\n")
+    reader = read_mapped(src, str(tmp_path / "t.parquet"))
+    events = list(reader)
+    assert [e.error for e in events] == [None, None]  # the duration column is never read: no row refused
+    assert events[0].data == {"account": "acme", "time": "2026-03-02T08:00:00.123456Z",  # ns truncated to us
+                              "local": "2026-03-08T08:00:00Z",  # in the spring gap: the first instant after it
+                              "raw": "a\ufffd", "type": "x"}
+    assert events[1].data["local"] == "2026-01-05T15:00:00Z"
+    assert events[0].notes == ("column 'raw': invalid UTF-8 read as U+FFFD (two different values may now read the same)",)
+    assert events[1].notes == ()
+    through = load_source_text("source: s\ntype: x\npass_through: true\n")
+    got = list(read_mapped(through, str(tmp_path / "t.parquet")))
+    assert got[0].data["dur"] == "0:00:01" and any("column 'dur'" in n for n in got[0].notes)
+
+
+def test_parquet_is_read_in_batches_not_whole_row_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from engine.sources import mapping
+
+    pq.write_table(pa.table({"org": [f"o{i}" for i in range(10)]}), tmp_path / "t.parquet", row_group_size=10)
+    sizes: list[int] = []
+    convert = mapping._parquet_column
+
+    def spy(pa_: Any, array: Any, *rest: Any) -> Any:
+        sizes.append(len(array))
+        return convert(pa_, array, *rest)
+
+    monkeypatch.setattr(mapping, "PARQUET_BATCH_ROWS", 3)
+    monkeypatch.setattr(mapping, "_parquet_column", spy)
+    src = load_source_text("source: s\ntype: x\nfields:\n  account: \"record.org\"\n")
+    events = list(read_mapped(src, str(tmp_path / "t.parquet")))
+    assert [e.data["account"] for e in events] == [f"o{i}" for i in range(10)]
+    assert max(sizes) == 3
+
+
+def test_sources_check_applies_the_engines_check_and_warns_of_keys_no_record_has(tmp_path: Path) -> None:
+    raw = write_source(tmp_path, "source: raw\nfields:\n  time: \"record['Updated at']\"\n"
+                                 "  account: \"record['Organization']\"\ntype: customer.message\n", "raw.yaml")
+    result = cli("sources", "check", raw, "--events", EXPORT, "--limit", "1")
+    assert result.exit_code == 1  # the engine would skip every one of them: none is "mapped"
+    assert "6 records: 0 mapped, 0 dropped (drop), 0 no type matched, 6 invalid" in result.output
+    assert "zendesk-tickets.csv:2: bad 'time': unparseable time '03/02/2026 08:05'" in result.output
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"t": "2026-03-02T08:00:00Z", "context": {"groupId": "acme"}}\n')
+    typo = write_source(tmp_path, "source: typo\nformat: jsonl\nfields:\n  time: \"record.t\"\n"
+                                  "  account: \"record.context.groupid\"\ntype: customer.message\n", "typo.yaml")
+    result = cli("sources", "check", typo, "--events", str(events))
+    assert result.exit_code == 0, result.output
+    assert (f"warning: {typo}:5:13: no record checked has a key 'groupid' (did you mean 'groupId'?): "
+            "it reads as null") in result.output
+    result = cli("sources", "check", typo, "--events", str(events), "--format", "json")
+    assert json.loads(result.output)["warnings"] == [
+        f"{typo}:5:13: no record checked has a key 'groupid' (did you mean 'groupId'?): it reads as null"]
+
+
+IDENTITY_CSV = load_source_text("source: identity\nformat: csv\npass_through: true\n")
+_CSV_COLUMNS = ["type", "time", "account", "thread", "incident", "channel", "severity", "region", "location",
+                "module", "urgent", "tier", "roi.value_usd"]
+
+
+def _csv_file(events: list[dict[str, Any]], tmp: list[Path] = []) -> str:  # noqa: B006 - one temp dir per session
+    import csv
+    import tempfile
+
+    if not tmp:
+        tmp.append(Path(tempfile.mkdtemp()))
+    path = tmp[0] / "events.csv"
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(_CSV_COLUMNS)
+        for e in events:
+            flat = {**e, "roi.value_usd": e["roi"]["value_usd"]} if "roi" in e else e
+            out.writerow(["" if c not in flat else json.dumps(flat[c]) if not isinstance(flat[c], str) else flat[c]
+                          for c in _CSV_COLUMNS])
+    return str(path)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(events_st)
+def test_an_identity_source_over_csv_gives_the_same_events_and_actions_as_no_source(events: list[dict[str, Any]]) -> None:
+    path = _csv_file(events)
+    assert [e.data for e in read_mapped(IDENTITY_CSV, path)] == [e.data for e in read_events(path)] == events
+    plain = [a.to_json() for a in Engine(PLAYBOOKS).run(read_events(path))]
+    mapped = [a.to_json() for a in Engine(PLAYBOOKS).run(read_mapped(IDENTITY_CSV, path))]
+    assert mapped == plain
+
+
+def test_explain_prints_the_mapping_counts_and_why_not_names_the_records_a_source_left_out() -> None:
+    result = cli("explain", str(ROOT / "playbooks" / "us-retention.yaml"), "--events", EXPORT, "--source", ZENDESK,
+                 "--rule", "ticket-first-response", "--key", "initech", "--why-not")
+    assert result.exit_code == 0, result.output
+    assert "6 records: 3 mapped, 1 dropped (drop), 1 no type matched, 1 invalid" in result.stderr
+    assert (f"- source zendesk-tickets ({EXPORT}) left out 3 of its 6 records (1 dropped (drop), "
+            f"1 no type matched, 1 invalid; e.g. {EXPORT}:7: field 'time'") in result.stdout
+
+
+def test_time_formats_a_spring_gap_moves_on_and_formats_without_a_year_or_with_bad_directives_are_refused() -> None:
+    src = load_source_text("source: s\nformat: jsonl\ntimezone: America/Chicago\ntype: x\nfields:\n"
+                           "  time: {from: s, format: '%Y-%m-%d %H:%M'}\n  b: \"parse_time(record.s, 'iso')\"\n"
+                           "  c: \"parse_time(record.s, '%Y-%m-%d %H:%M')\"\n")
+    path = _jsonl_file([{"s": "2026-03-08 02:30"}, {"s": "2026-11-01 01:30"}])
+    got = [e.data for e in read_mapped(src, path)]
+    assert [(d["time"], d["b"], d["c"]) for d in got] == [  # the contract: the first instant after the gap
+        ("2026-03-08T08:00:00Z",) * 3, ("2026-11-01T06:30:00Z",) * 3]  # ambiguous: the first occurrence
+    cases = {
+        "fields:\n  time: {from: s, format: '%m/%d %H:%M'}\n": (6, 27, "the format '%m/%d %H:%M' has no year (%Y or %y)"),
+        "fields:\n  t: \"parse_time(record.s, '%H:%M')\"\n": (6, 28, "the format '%H:%M' has no year (%Y or %y)"),
+        "fields:\n  time: {from: s, format: '%Q %Y'}\n": (6, 27, "'%Q %Y' cannot read times: 'Q' is a bad directive"),
+        "fields:\n  time: {from: s, format: '%Y %'}\n": (6, 27, "'%Y %' cannot read times: stray % in format"),
+    }
+    for text, (line, col, message) in cases.items():
+        with pytest.raises(PlaybookError) as exc:
+            load_source_text("source: s\nformat: jsonl\ntimezone: UTC\ntype: x\n" + text, "s.yaml")
+        d = exc.value.diagnostics[0]
+        assert (d.line, d.col) == (line, col) and message in d.message, (text, d)
+
+
+def test_records_no_type_rule_matched_are_skipped_events_toward_max_skipped(pb: str, tmp_path: Path) -> None:
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"k": "other", "t": "2026-03-02T08:00:00Z"}\n' * 3)
+    src = write_source(tmp_path, "source: s\nformat: jsonl\nfields:\n  time: {from: t, format: iso}\n"
+                                 "type:\n  - {when: \"record.k == 'ask'\", is: customer.message}\n")
+    result = cli("run", pb, "--events", str(events), "--source", src, "--max-skipped", "0")
+    assert result.exit_code == 1, result.output
+    assert f"{events}:1: source s: no type rule matched" in result.stderr
+    assert f"warning: source s mapped none of the 3 records of {events}" in result.stderr
+    assert cli("run", pb, "--events", str(events), "--source", src, "--strict").exit_code != 0
+
+
+def test_a_column_whose_name_has_a_tilde_can_be_read(tmp_path: Path) -> None:
+    src = load_source_text("source: s\ntype: x\nfields:\n  account: \"record['a~b'] ~ '~' ~ record.c\"\n")
+    path = tmp_path / "e.csv"
+    path.write_text("a~b,c\nacme,1\n")
+    assert [e.data for e in read_mapped(src, str(path))] == [{"account": "acme~1", "type": "x"}]
+
+
+def test_a_json_array_source_keeps_integers_beyond_64_bits_as_jsonl_does(tmp_path: Path) -> None:
+    src = load_source_text("source: s\ntype: x\npass_through: true\n")
+    big = 123456789012345678901234567890
+    (tmp_path / "e.json").write_text(f'[{{"account": {big}, "n": 1.5}}]')
+    (tmp_path / "e.jsonl").write_text(f'{{"account": {big}, "n": 1.5}}\n')
+    got = [e.data for e in read_mapped(src, str(tmp_path / "e.json"))]
+    assert got == [e.data for e in read_mapped(src, str(tmp_path / "e.jsonl"))] == [{"account": big, "n": 1.5, "type": "x"}]
+
+
+def test_a_tilde_in_a_playbook_says_it_joins_text_only_in_mappings() -> None:
+    with pytest.raises(ExprError) as exc:
+        compile_expression("event.a ~ event.b == 'x'")
+    assert exc.value.message == "syntax error: '~' joins text only in source mappings; use + (or str()) in playbooks"
+    assert exc.value.offset == 8

@@ -28,7 +28,7 @@ PLAYBOOK = "playbooks/us-retention.yaml"
 
 # name: (sample, (records, mapped, dropped, no type matched, invalid))
 SHIPPED: dict[str, tuple[str, tuple[int, int, int, int, int]]] = {
-    "zendesk-ticket-events": ("examples/sources/zendesk-ticket-events.csv", (12, 8, 4, 0, 0)),
+    "zendesk-ticket-events": ("examples/sources/zendesk-ticket-events.csv", (14, 9, 5, 0, 0)),
     "intercom-conversation-parts": ("examples/sources/intercom-conversation-parts.json", (8, 5, 3, 0, 0)),
     "hubspot-deals": ("examples/sources/hubspot-deals.csv", (7, 5, 2, 0, 0)),
     "segment-track": ("examples/sources/segment-track.jsonl", (10, 6, 4, 0, 0)),
@@ -126,6 +126,18 @@ def test_a_help_desk_ticket_about_an_outage_before_its_disclosure_preempts_it() 
                         ("breach", "preempted", "globex", "2026-03-10T15:20:00Z"),
                         ("late", None, "globex", "2026-03-10T16:30:00Z")]
     assert "not fitting their declared shape" not in summary
+
+
+def test_zendesk_child_events_of_one_update_are_distinct_events_and_a_ticket_is_created_once() -> None:
+    events = [e["event"] for e in mapped_events("zendesk-ticket-events")]
+    ids = [e["id"] for e in events]
+    assert len(ids) == len(set(ids))  # the engine skips a repeated id as a duplicate
+    update = [(e["id"], e["type"], e.get("status")) for e in events if e["id"].startswith("zd-9011-")]
+    assert update == [("zd-9011-comment", "ticket.replied", None),  # a public reply and "Submit as Pending"
+                      ("zd-9011-change-status", "ticket.status_changed", "pending")]
+    assert [e["ticket_id"] for e in events if e["type"] == "customer.ticket"] == ["ZD-201", "ZD-202", "ZD-203"]
+    _actions, summary = run_actions("zendesk-ticket-events")
+    assert "duplicate" not in summary
 
 
 def test_a_field_mapped_to_null_is_left_out_of_the_event(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..expressions import MAX_SIZE, EvalError, FunctionSpec, Scope, compile_error, render_text, simple_function
 from ..messages import did_you_mean
-from ..timecalc import TimeError, format_time, parse_time
+from ..timecalc import TimeError, format_time, local_to_us, parse_time
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
@@ -166,16 +166,14 @@ class TimeReader:
                 raise ValueError(str(exc)) from None
         if not isinstance(value, str):
             if isinstance(value, datetime):  # a Parquet timestamp
-                dt = value if value.tzinfo is not None else value.replace(tzinfo=self.tz)
-                return (dt - _EPOCH) // _ONE_US
+                return local_to_us(value, self.tz) if value.tzinfo is None else (value - _EPOCH) // _ONE_US
             raise ValueError(f"{_kind(value)} is not a time written as {fmt!r}")
         try:
             dt = datetime.strptime(value.strip(), fmt)
         except ValueError:
             raise ValueError(f"{_short(value)} does not match the format {fmt!r}") from None
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=self.tz)
-        us = (dt - _EPOCH) // _ONE_US
+        # without an offset: in the zone, a time in the spring gap moved on to the first that exists
+        us = local_to_us(dt, self.tz) if dt.tzinfo is None else (dt - _EPOCH) // _ONE_US
         try:
             parse_time(us // 1_000_000)  # within the years a run accepts
         except TimeError as exc:
@@ -190,7 +188,18 @@ def check_time_format(fmt: str) -> str | None:
     if "%" not in fmt:
         return (f"{fmt!r} is not a time format: write a strftime format such as '%m/%d/%Y %H:%M', "
                 f"or one of {', '.join(_TIME_WORDS)}")
+    sample = _SAMPLE_TIME if "%z" in fmt or "%Z" in fmt else _SAMPLE_TIME.replace(tzinfo=None)
+    try:  # a round trip: a bad directive ('%Q') or a stray '%' is refused here, not at every record
+        datetime.strptime(sample.strftime(fmt), fmt)
+    except ValueError as exc:
+        return f"{fmt!r} cannot read times: {exc}"
+    if not any(d in fmt.replace("%%", "") for d in ("%Y", "%y", "%G", "%c", "%x")):
+        return (f"the format {fmt!r} has no year (%Y or %y): its times would fall in 1900; "
+                "add the year to the format (or build the text with one, ~ and parse_time())")
     return None
+
+
+_SAMPLE_TIME = datetime(2026, 3, 2, 14, 5, 6, 123456, tzinfo=UTC)
 
 
 def _build_parse_time(comp: Any, node: ast.Call, args: list[Any]) -> Any:

@@ -11,7 +11,6 @@ with its reason and place (``file:line``; ``file:row N`` for Parquet and JSON ar
 from __future__ import annotations
 
 import ast
-import csv
 import os
 import zlib
 from collections.abc import Iterator, Mapping
@@ -22,13 +21,25 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import Diagnostic, PlaybookError, UsageError
-from ..expressions import EvalError, ExprError, Expression, Scope, compile_expression, truthy
+from ..expressions import EvalError, ExprError, Expression, Scope, _tilde_to_plus, compile_expression, truthy
 from ..loader import Positions, load_yaml, read_yaml_file
 from ..messages import describe, did_you_mean, suggest_timezone
 from ..summary import Problem
-from ..timecalc import format_time
+from ..timecalc import TimeError, format_time, local_to_us, parse_time
 from .functions import TimeReader, check_time_format, mapping_functions
-from .readers import MAX_LINE_BYTES, SourceEvent, bounded_lines, check_max_line_bytes, open_binary, read_jsonl_binary
+from .readers import (
+    MAX_DEPTH,
+    MAX_LINE_BYTES,
+    SourceEvent,
+    _suspicious,
+    bounded_lines,
+    check_max_line_bytes,
+    csv_data,
+    csv_rows,
+    event_problem,
+    open_binary,
+    read_jsonl_binary,
+)
 
 #: The formats a source reads.
 SOURCE_FORMATS = ("csv", "jsonl", "json", "parquet")
@@ -80,6 +91,7 @@ class Source:
     pass_through: bool
     tables: Mapping[str, Mapping[str, Any]]
     columns: tuple[ColumnRef, ...]  # every constant column named, for the check against a header
+    nested: tuple[ColumnRef, ...] = ()  # every constant key named inside a value (record.a.b: 'b')
 
     def format_for(self, path: str) -> str:
         """The format this source reads ``path`` in: its own ``format``, else the file's name."""
@@ -131,6 +143,7 @@ class _Builder:
         self.file = file
         self.errors: list[Diagnostic] = []
         self.columns: list[ColumnRef] = []
+        self.nested: list[ColumnRef] = []  # keys read inside a record's values (record.a.b: 'b')
         self.tables: dict[str, dict[str, Any]] = {}
 
     def build(self) -> Source:
@@ -157,7 +170,8 @@ class _Builder:
         return Source(
             name=data["source"], file=self.file, format=data.get("format"), timezone=tz, timezone_name=tz_name,
             fields=fields, type_rules=rules, constant_type=constant, drop=drop,
-            pass_through=bool(data.get("pass_through", False)), tables=self.tables, columns=tuple(self.columns))
+            pass_through=bool(data.get("pass_through", False)), tables=self.tables, columns=tuple(self.columns),
+            nested=tuple(self.nested))
 
     def expression(self, text: str, path: tuple[Any, ...]) -> Expression | None:
         try:
@@ -190,7 +204,7 @@ class _Builder:
     def note_columns(self, expr: Expression, path: tuple[Any, ...]) -> None:
         """The columns an expression names as constants (``record['X']``, ``record.X``,
         a bare name), for the check against a CSV header or a Parquet schema."""
-        text = expr.source.replace("~", "+")
+        text = _tilde_to_plus(expr.source)[0]  # only the operators: a '~' inside a name or text stays
         try:
             tree = ast.parse("(" + text + "\n)", mode="eval")
         except SyntaxError:
@@ -201,18 +215,21 @@ class _Builder:
         for node in ast.walk(tree):
             name: str | None = None
             where: ast.AST = node
-            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == RECORD:
+            nested = False
+            if isinstance(node, ast.Subscript) and _from_record(node.value):
                 if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
                     name, where = node.slice.value, node.slice
-            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == RECORD:
+                    nested = not isinstance(node.value, ast.Name)
+            elif isinstance(node, ast.Attribute) and _from_record(node.value):
                 name = node.attr
+                nested = not isinstance(node.value, ast.Name)
             elif (isinstance(node, ast.Name) and node.id != RECORD and id(node) not in calls
                   and node.id not in ("true", "false", "null", "True", "False", "None")):
                 name = node.id
             if name is None:
                 continue
             offset = _offset(text, getattr(where, "lineno", 1), getattr(where, "col_offset", 1)) - 1
-            self.columns.append(ColumnRef(name, (line, col + lead + max(offset, 0))))
+            (self.nested if nested else self.columns).append(ColumnRef(name, (line, col + lead + max(offset, 0))))
 
     def field(self, name: str, spec: Any, tz: tzinfo) -> FieldMap:
         path = ("fields", name)
@@ -250,6 +267,13 @@ class _Builder:
             when = self.expression(item["when"], (*path, "when"))
             if when is not None:
                 yield TypeRule(when, item["is"])
+
+
+def _from_record(node: ast.AST) -> bool:
+    """Whether ``node`` is ``record`` or a path into it (``record.a``, ``record['a'][0]``)."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return isinstance(node, ast.Name) and node.id == RECORD
 
 
 def _offset(text: str, lineno: int, col: int) -> int:
@@ -304,18 +328,85 @@ class MappedEvents:
         if self.format == "parquet":
             _pyarrow()  # say now, not at the first record, that the extra is missing
         self.counts = MappingCounts(source.name, self.name)
+        #: After ``pairs(check=True)``: what the check found suspicious though no record is invalid for it.
+        self.warnings: list[str] = []
 
     def __iter__(self) -> Iterator[SourceEvent]:
         for _record, event in self.pairs():
             if event is not None:
                 yield event
 
-    def pairs(self) -> Iterator[tuple[Any, SourceEvent | None]]:
-        """(input record, its event or None when dropped or unmatched); an invalid record's
-        event has an ``error``. The record is None where it could not be read."""
+    def pairs(self, check: bool = False) -> Iterator[tuple[Any, SourceEvent | None]]:
+        """(input record, its event or None when dropped); an invalid or unmatched record's
+        event has an ``error``. The record is None where it could not be read.
+
+        ``check``: also apply the engine's own check to each event (a JSON object with a
+        ``type``, a ``time`` it reads, values within the limits), as a playbook with the
+        default field names would; an event failing it is counted invalid with the reason
+        (``sources check``). Names the mapping reads that no record has are then in
+        :attr:`warnings` at the end (JSON Lines and JSON: CSV and Parquet check columns)."""
         mapper = _Mapper(self.source, self.counts)
+        counts = self.counts
+        tz = self.source.timezone
+        keys: set[str] | None = set() if check and self.format in ("jsonl", "json") else None
         for place, record, error, notes in _records(self.path, self.name, self.format, self.max_line_bytes, mapper):
-            yield record, mapper.map(place, record, error, notes)
+            event = mapper.map(place, record, error, notes)
+            if check and event is not None and event.error is None:
+                problem = engine_check(event.data, tz)
+                if problem is not None:
+                    counts.mapped -= 1
+                    counts.invalid.add(place, problem)
+                    event = SourceEvent(None, place, f"{mapper.label}: {problem}")
+            if keys is not None and isinstance(record, dict) and len(keys) < _MAX_KEYS_SEEN:
+                _collect_keys(record, keys)
+            yield record, event
+        if keys is not None and counts.records:
+            self.warnings.extend(_unseen_names(self.source, keys))
+
+
+_MAX_KEYS_SEEN = 10_000
+
+
+def engine_check(data: Any, tz: tzinfo) -> str | None:
+    """Why the engine would skip this mapped event (with a playbook's default field names
+    ``type`` and ``time``), or None."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    etype = data.get("type")
+    if not isinstance(etype, str) or not etype:
+        return "missing 'type'" if etype is None else "'type' must be a non-empty string"
+    raw = data.get("time")
+    if raw is None:
+        return "missing 'time': map a time field (see {from: COLUMN, format: ...})"
+    try:
+        parse_time(raw, tz)
+    except TimeError as exc:
+        return f"bad 'time': {exc} (read it with {{from: COLUMN, format: ...}} or parse_time())"
+    return event_problem(data)
+
+
+def _collect_keys(value: Any, keys: set[str], depth: int = 0) -> None:
+    if depth > 8:
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            keys.add(str(k))
+            if isinstance(v, (dict, list)):
+                _collect_keys(v, keys, depth + 1)
+    elif isinstance(value, list):
+        for v in value[:20]:
+            _collect_keys(v, keys, depth + 1)
+
+
+def _unseen_names(source: Source, keys: set[str]) -> Iterator[str]:
+    """A warning for each name the mapping reads that no record checked has as a key."""
+    done: set[str] = set()
+    for ref in (*source.columns, *source.nested):
+        if ref.name in keys or ref.name in done:
+            continue
+        done.add(ref.name)
+        yield (f"{source.file}:{ref.place[0]}:{ref.place[1]}: no record checked has a key {ref.name!r}"
+               f"{did_you_mean(ref.name, keys)}: it reads as null")
 
 
 def read_mapped(source: Source | str, path: str, *, display: str | None = None,
@@ -398,9 +489,10 @@ class _Mapper:
                     if rule.when is None or truthy(rule.when.evaluate(scope)):
                         event["type"] = rule.type
                         break
-                else:
+                else:  # skipped by the engine as any bad input (with its place, toward --max-skipped, refused by strict)
                     counts.unmatched.add(place, "no type rule matched")
-                    return None
+                    return SourceEvent(None, place, f"{self.label}: no type rule matched (to keep such records, "
+                                                    "end the type list with {default: TYPE}; to leave them out, drop them)")
         except EvalError as exc:
             message = f"{what}: {exc}"
             counts.invalid.add(place, message)
@@ -443,7 +535,8 @@ class _closing:
 
 def _csv_records(path: str, name: str, mapper: _Mapper,
                  max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[str, Any, str | None, tuple[str, ...]]]:
-    """CSV rows as {column: text} (every cell text, empty cells ''), each at the line it starts on.
+    """CSV rows as {column: text} (every cell text, empty cells ''), each at the line it starts on;
+    with ``pass_through``, as the plain CSV reader reads them (:func:`csv_data`).
 
     Lines longer than ``max_line_bytes`` are invalid records, read past, never held whole;
     invalid UTF-8 is read as U+FFFD and noted on the record (counted; ``strict`` refuses it)."""
@@ -477,17 +570,16 @@ def _csv_records(path: str, name: str, mapper: _Mapper,
 
     try:
         with _closing(open_binary(path), path) as fh:
-            reader = csv.reader(lines(fh))
-            try:
-                header = next(reader, None)
-            except csv.Error as exc:
-                raise UsageError(f"{name}:1: invalid CSV header: {exc}") from None
+            rows = csv_rows(lines(fh))
+            first_row = next(rows, None)
+            if first_row is not None and first_row[1] is None:
+                raise UsageError(f"{name}:1: invalid CSV header: {first_row[2]}")
             if too_long:
                 raise UsageError(f"{name}:1: the CSV header is longer than {max_line_bytes:,} bytes "
                                  "(raise the limit with --max-line-bytes)")
-            if header is None:
+            if first_row is None:
                 return
-            header = [h.strip() for h in header]
+            header = [h.strip() for h in first_row[1] or ()]
             seen: set[str] = set()
             for h in header:
                 if h in seen and h:  # (unnamed columns, a trailing comma's, cannot be read by name anyway)
@@ -495,27 +587,26 @@ def _csv_records(path: str, name: str, mapper: _Mapper,
                 seen.add(h)
             mapper.check_columns(header, name)
             width = len(header)
-            last = reader.line_num
-            while True:
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    yield from long_lines()
-                    return
-                except csv.Error as exc:
-                    yield from long_lines()
-                    place = f"{name}:{last + 1}"
-                    first, last = last + 1, reader.line_num
-                    notes(first, last)
-                    yield place, None, f"invalid CSV: {exc}", ()
-                    continue
+            # pass_through: the rows as the plain CSV reader gives them (typed, empty cells absent,
+            # dotted headers nested), so that a log in the engine's shape maps through unchanged
+            paths = [h.split(".") for h in header] if mapper.source.pass_through else None
+            if paths and max(len(p) for p in paths) > MAX_DEPTH:
+                raise UsageError(f"{name}:1: invalid CSV header: a column name has more than {MAX_DEPTH} dotted parts")
+            for lineno, row, damage, consumed in rows:
                 if too_long:
                     yield from long_lines()
-                place = f"{name}:{last + 1}"
-                first, last = last + 1, reader.line_num
-                found = notes(first, last) if damaged else ()
+                place = f"{name}:{lineno}"
+                if row is None:  # (its other lines are read again: their notes stay for them)
+                    notes(lineno, lineno)
+                    yield place, None, damage, ()
+                    continue
+                found = notes(consumed[0][0], consumed[-1][0]) if damaged and consumed else ()
                 n = len(row)
-                if n == width:
+                if paths is not None and 0 < n <= width and any(cell.strip() for cell in row):
+                    noted = list(found)
+                    data = csv_data(paths, row, noted)
+                    yield place, data, None, tuple(dict.fromkeys(noted))
+                elif n == width:
                     yield place, dict(zip(header, row, strict=True)), None, found
                 elif n == 0 or not any(row):
                     continue  # a blank line
@@ -523,6 +614,7 @@ def _csv_records(path: str, name: str, mapper: _Mapper,
                     yield place, None, f"{n} cells but the header names {width} columns", ()
                 else:
                     yield place, dict(zip(header, row + [""] * (width - n), strict=True)), None, found
+            yield from long_lines()
     except (OSError, EOFError, zlib.error) as exc:
         raise UsageError(f"{path}: cannot read further: {exc}") from None
 
@@ -543,6 +635,13 @@ def _json_records(path: str, name: str) -> Iterator[tuple[str, Any, str | None, 
                          "(for one object per line, use format: jsonl)") from None
     if not isinstance(data, list):
         raise UsageError(f"{name}: a source of format json reads one array of objects, not {describe(data)}")
+    if any(map(_suspicious, data)):  # an integer beyond 64 bits, which orjson reads as a float: as JSON Lines does
+        import json
+
+        try:
+            data = json.loads(raw.decode("utf-8", "replace"))
+        except ValueError as exc:
+            raise UsageError(f"{name}: cannot read: {exc}") from None
     for i, item in enumerate(data, 1):
         if isinstance(item, dict):
             yield f"{name}:row {i}", item, None, ()
@@ -559,11 +658,20 @@ def _pyarrow() -> Any:
     return pq
 
 
+#: Rows read from a Parquet file at a time (a row group can hold a million rows).
+PARQUET_BATCH_ROWS = 4096
+
+
 def _parquet_records(path: str, name: str, mapper: _Mapper) -> Iterator[tuple[str, Any, str | None, tuple[str, ...]]]:
-    """Parquet rows, one row group at a time (never the whole file in memory), each at its row number."""
+    """Parquet rows, a batch of rows at a time (never a whole row group in memory), each at its row number.
+
+    Columns are converted one at a time: a column of a type that cannot be read is read as
+    text (noted on the records when the mapping reads it), never the whole row refused."""
     pq = _pyarrow()
     import pyarrow as pa
 
+    source = mapper.source
+    named = {ref.name for ref in source.columns}
     try:
         if path.lower().endswith(".gz"):  # Parquet needs to seek: a gzipped file is read into memory first
             with _closing(open_binary(path), path) as fh:
@@ -571,27 +679,66 @@ def _parquet_records(path: str, name: str, mapper: _Mapper) -> Iterator[tuple[st
         else:
             handle = path
         pf = pq.ParquetFile(handle)
-        mapper.check_columns(list(pf.schema_arrow.names), name)
+        names = list(pf.schema_arrow.names)
+        mapper.check_columns(names, name)
         n = 0
-        for i in range(pf.num_row_groups):
-            for row in pf.read_row_group(i).to_pylist():
+        for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+            columns: list[list[Any]] = []
+            column_notes: list[dict[int, str]] = []
+            for column_name, array in zip(batch.schema.names, batch.columns, strict=True):
+                values, noted = _parquet_column(pa, array, column_name, source.timezone)
+                columns.append(values)
+                if noted and (source.pass_through or column_name in named):
+                    column_notes.append(noted)
+            keys = batch.schema.names
+            for j in range(batch.num_rows):
                 n += 1
-                try:
-                    yield f"{name}:row {n}", {k: _plain(v) for k, v in row.items()}, None, ()
-                except ValueError as exc:
-                    yield f"{name}:row {n}", None, str(exc), ()
+                found = tuple(c[j] for c in column_notes if j in c) if column_notes else ()
+                yield f"{name}:row {n}", {k: c[j] for k, c in zip(keys, columns, strict=True)}, None, found
     except (OSError, pa.ArrowException, zlib.error, EOFError) as exc:
         raise UsageError(f"{name}: cannot read as Parquet: {exc}") from None
 
 
-def _plain(value: Any) -> Any:
-    """A Parquet value as a JSON-like one: times as RFC 3339 text, decimals as numbers."""
+def _parquet_column(pa: Any, array: Any, column: str, tz: tzinfo) -> tuple[list[Any], dict[int, str]]:
+    """A Parquet column as JSON-like values, and notes by row on what could not be read as it is."""
+    kind = array.type
+    if pa.types.is_timestamp(kind) and kind.unit == "ns":  # Python's datetime holds microseconds: truncate
+        array = array.cast(pa.timestamp("us", kind.tz), safe=False)
+    notes: dict[int, str] = {}
+    try:
+        raw = array.to_pylist()
+    except (pa.ArrowException, ValueError, OverflowError) as exc:
+        try:
+            raw = array.cast(pa.string()).to_pylist()
+        except (pa.ArrowException, ValueError, OverflowError):
+            note = f"column {column!r}: values of type {kind} cannot be read ({exc}): read as null"
+            return [None] * len(array), {j: note for j in range(len(array))}
+        note = f"column {column!r}: values of type {kind} read as text"
+        return raw, {j: note for j, v in enumerate(raw) if v is not None}
+    out: list[Any] = []
+    for j, value in enumerate(raw):
+        try:
+            out.append(_plain(value, tz))
+        except UnicodeDecodeError:
+            out.append(_plain(value, tz, "replace"))
+            notes[j] = (f"column {column!r}: invalid UTF-8 read as U+FFFD (two different values may now "
+                        "read the same)")
+        except ValueError as exc:
+            out.append(str(value))
+            notes[j] = f"column {column!r}: {exc}: read as text"
+    return out, notes
+
+
+def _plain(value: Any, tz: tzinfo = UTC, errors: str = "strict") -> Any:
+    """A Parquet value as a JSON-like one: times as RFC 3339 text (a time without a zone
+    read in ``tz``), decimals as numbers. Raises UnicodeDecodeError for bytes that are
+    not UTF-8, ValueError for a type it cannot read."""
     t = type(value)
     if t is str or t is int or t is float or t is bool or value is None:
         return value
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            return value.isoformat()
+            return format_time(local_to_us(value, tz))
         return format_time((value - _EPOCH) // _ONE_US)
     if isinstance(value, date):
         return value.isoformat()
@@ -600,14 +747,14 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+        return value.decode("utf-8", errors)
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, tz, errors) for v in value]
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, tz, errors) for k, v in value.items()}
     if isinstance(value, tuple):  # a Parquet map: (key, value) pairs
-        return [_plain(v) for v in value]
-    raise ValueError(f"a value of type {t.__name__} cannot be read")
+        return [_plain(v, tz, errors) for v in value]
+    raise ValueError(f"a value of type {t.__name__} cannot be read as it is")
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -464,14 +464,11 @@ def read_csv_binary(fh: IO[bytes], name: str, max_line_bytes: int = MAX_LINE_BYT
     yield from errors
 
 
-def read_csv(stream: Iterable[str], name: str, line_notes: Mapping[int, str] | None = None) -> Iterator[SourceEvent]:
-    """CSV with a header row. Empty cells are absent fields; ``a.b`` headers nest.
-
-    A row's place is the line it starts on. A damaged row (a quote that never
-    closes, text after a closing quote) is reported at that line, and the lines
-    it would have swallowed are read again as rows of their own. ``line_notes``: notes
-    on lines (by number), given to the rows read from them (see ``SourceEvent.notes``).
-    """
+def csv_rows(stream: Iterable[str]) -> Iterator[tuple[int, list[str] | None, str, list[tuple[int, str]]]]:
+    """The rows of CSV text (the header first): (the line a row starts on, its cells or
+    None when damaged, what is wrong then, the (number, text) lines read for it: valid
+    until the next row). A damaged row (a quote that never closes, text after a closing
+    quote) is reported at its line and the lines it would have swallowed are read again."""
     source = iter(stream)
     numbers = itertools.count(1)
     again: deque[tuple[int, str]] = deque()  # lines of a damaged row, to read again
@@ -491,7 +488,7 @@ def read_csv(stream: Iterable[str], name: str, line_notes: Mapping[int, str] | N
 
     # strict: an unbalanced quote is an error (at the end of the data at the latest), not rows run together
     reader = csv.reader(lines(), strict=True)
-    paths: list[list[str]] | None = None
+    header = True
     while True:
         consumed.clear()
         try:
@@ -500,15 +497,33 @@ def read_csv(stream: Iterable[str], name: str, line_notes: Mapping[int, str] | N
             return
         except csv.Error as exc:
             first = consumed[0][0] if consumed else next(numbers)
-            if paths is None:
-                yield SourceEvent(None, f"{name}:1", f"invalid CSV header: {exc}")
+            yield first, None, (str(exc) if header else _csv_damage(str(exc), consumed)), consumed
+            if header:
                 return
-            yield SourceEvent(None, f"{name}:{first}", _csv_damage(str(exc), consumed))
             if len(consumed) > 1:
                 again.extendleft(reversed(consumed[1:]))
                 reader = csv.reader(lines(), strict=True)
             continue
-        lineno = consumed[0][0] if consumed else 0
+        header = False
+        yield (consumed[0][0] if consumed else 0), row, "", consumed
+
+
+def read_csv(stream: Iterable[str], name: str, line_notes: Mapping[int, str] | None = None) -> Iterator[SourceEvent]:
+    """CSV with a header row. Empty cells are absent fields; ``a.b`` headers nest.
+
+    A row's place is the line it starts on. A damaged row (a quote that never
+    closes, text after a closing quote) is reported at that line, and the lines
+    it would have swallowed are read again as rows of their own. ``line_notes``: notes
+    on lines (by number), given to the rows read from them (see ``SourceEvent.notes``).
+    """
+    paths: list[list[str]] | None = None
+    for lineno, row, damage, consumed in csv_rows(stream):
+        if row is None:
+            if paths is None:
+                yield SourceEvent(None, f"{name}:1", f"invalid CSV header: {damage}")
+                return
+            yield SourceEvent(None, f"{name}:{lineno}", damage)
+            continue
         if paths is None:
             paths = [h.strip().split(".") for h in row]
             deepest = max((len(p) for p in paths), default=0)
@@ -522,25 +537,30 @@ def read_csv(stream: Iterable[str], name: str, line_notes: Mapping[int, str] | N
         if len(row) > len(paths):
             yield SourceEvent(None, f"{name}:{lineno}", f"{len(row)} cells but the header names {len(paths)} columns")
             continue
-        data: dict[str, Any] = {}
-        notes: list[str] = []
-        if line_notes:
-            notes.extend(line_notes[n] for n, _ in consumed if n in line_notes)
-        for path, cell in zip(paths, row, strict=False):
-            if cell == "":
-                continue
-            target = data
-            for part in path[:-1]:
-                nxt = target.get(part)
-                if not isinstance(nxt, dict):
-                    if nxt is not None:
-                        notes.append(_csv_overwrite(path))
-                    nxt = target[part] = {}
-                target = nxt
-            if path[-1] in target:
-                notes.append(_csv_overwrite(path))
-            target[path[-1]] = csv_value(cell)
+        notes: list[str] = [line_notes[n] for n, _ in consumed if n in line_notes] if line_notes else []
+        data = csv_data(paths, row, notes)
         yield SourceEvent(data, f"{name}:{lineno}", checked=True, notes=tuple(dict.fromkeys(notes)))
+
+
+def csv_data(paths: list[list[str]], row: list[str], notes: list[str]) -> dict[str, Any]:
+    """A CSV row as an event's data: empty cells absent, values typed (:func:`csv_value`),
+    dotted headers (``paths``: each split at '.') nested; a cell overwriting another is noted."""
+    data: dict[str, Any] = {}
+    for path, cell in zip(paths, row, strict=False):
+        if cell == "":
+            continue
+        target = data
+        for part in path[:-1]:
+            nxt = target.get(part)
+            if not isinstance(nxt, dict):
+                if nxt is not None:
+                    notes.append(_csv_overwrite(path))
+                nxt = target[part] = {}
+            target = nxt
+        if path[-1] in target:
+            notes.append(_csv_overwrite(path))
+        target[path[-1]] = csv_value(cell)
+    return data
 
 
 def _csv_overwrite(path: list[str]) -> str:
