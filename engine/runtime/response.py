@@ -384,14 +384,6 @@ class ResponseRuntime:
         t = ev.t
         if ob.paused_at is None:
             return  # a resume while running changes nothing
-        if t == ob.paused_at:
-            # Paused for no time: nothing moves (on a calendar, remaining open time read from a
-            # deadline in closed hours would land at the last closing before it).
-            ob.paused_at = None
-            self._schedule_from_anchor(ob, t)
-            if self.tracer is not None:
-                self.tracer("resume", ob, t, None, {"paused_at": t})
-            return
         paused_at = ob.paused_at
         self._run_again(ob, t)
         if ob.deadline is not None and ob.target is not None:
@@ -447,14 +439,6 @@ class ResponseRuntime:
         ob.anchor = t
         if self.rule.stages:
             self._schedule_stages(ob)
-
-    def _schedule_from_anchor(self, ob: Obligation, t: int) -> None:
-        """After a pause of no time: the same instants as before it."""
-        if self.rule.stages:
-            self._schedule_stages(ob)
-        self._schedule_reminder(ob, t, strictly_after=False)
-        if ob.deadline is not None and ob.status == OPEN:
-            self.run.timers.push(ob.deadline, self._deadline, ob)
 
     def _touch(self, ob: Obligation) -> None:
         if self.run.dirty is not None:

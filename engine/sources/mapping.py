@@ -32,10 +32,10 @@ from .readers import (
     MAX_LINE_BYTES,
     SourceEvent,
     _suspicious,
-    bounded_lines,
     check_max_line_bytes,
     csv_data,
     csv_rows,
+    csv_text_lines,
     event_problem,
     open_binary,
     read_jsonl_binary,
@@ -544,20 +544,7 @@ def _csv_records(path: str, name: str, mapper: _Mapper,
     damaged: dict[int, str] = {}
 
     def lines(fh: Any) -> Iterator[str]:
-        for lineno, raw in enumerate(bounded_lines(fh, max_line_bytes), 1):
-            if isinstance(raw, int):
-                too_long.append((lineno, raw))
-                yield "\n"
-                continue
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark (spreadsheet exports)
-                raw = raw[3:]
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                column = len(raw[:exc.start].decode("utf-8", "replace")) + 1
-                damaged[lineno] = (f"invalid UTF-8: byte 0x{raw[exc.start]:02x} at column {column} of line {lineno} "
-                                   "read as U+FFFD (two different values may now read the same): save the file as UTF-8")
-                yield raw.decode("utf-8", "replace")
+        return csv_text_lines(fh, max_line_bytes, lambda lineno, size: too_long.append((lineno, size)), damaged)
 
     def long_lines() -> Iterator[tuple[str, Any, str | None, tuple[str, ...]]]:
         for lineno, size in too_long:

@@ -439,29 +439,37 @@ def read_csv_binary(fh: IO[bytes], name: str, max_line_bytes: int = MAX_LINE_BYT
     errors: list[SourceEvent] = []
     line_notes: dict[int, str] = {}
 
-    def lines() -> Iterator[str]:
-        for lineno, raw in enumerate(bounded_lines(fh, max_line_bytes), 1):
-            if isinstance(raw, int):
-                errors.append(_too_long(f"{name}:{lineno}", raw, max_line_bytes))
-                yield "\n"
-                continue
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark (spreadsheet exports)
-                raw = raw[3:]
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                text = raw.decode("utf-8", "replace")
-                column = len(raw[:exc.start].decode("utf-8", "replace")) + 1
-                line_notes[lineno] = (f"invalid UTF-8: byte 0x{raw[exc.start]:02x} at column {column} of line {lineno} "
-                                      "read as U+FFFD (two different values may now read the same): save the file as UTF-8")
-                yield text
+    def too_long(lineno: int, size: int) -> None:
+        errors.append(_too_long(f"{name}:{lineno}", size, max_line_bytes))
 
-    for item in read_csv(lines(), name, line_notes):
+    for item in read_csv(csv_text_lines(fh, max_line_bytes, too_long, line_notes), name, line_notes):
         if errors:
             yield from errors
             errors.clear()
         yield item
     yield from errors
+
+
+def csv_text_lines(fh: IO[bytes], max_line_bytes: int, too_long: Callable[[int, int], None],
+                   notes: dict[int, str]) -> Iterator[str]:
+    """The lines of a CSV byte stream as text for the csv module: a line longer than
+    ``max_line_bytes`` is told to ``too_long(line, size)`` and read as an empty line (line
+    numbers stay right); a byte-order mark is dropped; invalid UTF-8 is read as U+FFFD and
+    noted in ``notes`` by line number."""
+    for lineno, raw in enumerate(bounded_lines(fh, max_line_bytes), 1):
+        if isinstance(raw, int):
+            too_long(lineno, raw)
+            yield "\n"
+            continue
+        if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark (spreadsheet exports)
+            raw = raw[3:]
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            column = len(raw[:exc.start].decode("utf-8", "replace")) + 1
+            notes[lineno] = (f"invalid UTF-8: byte 0x{raw[exc.start]:02x} at column {column} of line {lineno} "
+                             "read as U+FFFD (two different values may now read the same): save the file as UTF-8")
+            yield raw.decode("utf-8", "replace")
 
 
 def csv_rows(stream: Iterable[str]) -> Iterator[tuple[int, list[str] | None, str, list[tuple[int, str]]]]:
